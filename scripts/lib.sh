@@ -1,0 +1,255 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared helpers for the provisioning and test scripts. Sourced, not run.
+#
+# Everything big lives under $RMP_CACHE (default: ~/.cache/rust-mmap-prepare):
+#   root-<key>/       Debian trixie build root (clang-19, rustc, bindgen, qemu, busybox)
+#   src/linux-<ver>/  unpacked linux-source-7.3
+#   build/<key>/      kunit.py build directory of the test kernel
+# Each directory is published only once complete (a ".complete" marker written last),
+# so an interrupted phase is redone, never taken for done.
+
+set -euo pipefail
+
+RMP_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RMP_CACHE=${RMP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rust-mmap-prepare}
+RMP_SUITE=trixie
+RMP_KERNEL_SERIES=7.3
+# The LLVM version the kernel is built with; bindgen must load the same libclang.
+RMP_LLVM=19
+
+_rmp_phase_name=
+_rmp_phase_start=
+
+rmp_log() { printf '[rmp] %s\n' "$*" >&2; }
+
+# Print a failure in one or two lines that say what to do, and exit.
+rmp_die() {
+	printf '[rmp] ERROR: %s\n' "$1" >&2
+	[ $# -lt 2 ] || printf '[rmp]        %s\n' "$2" >&2
+	exit 1
+}
+
+rmp_phase_begin() {
+	_rmp_phase_name=$1
+	_rmp_phase_start=$(date +%s)
+	rmp_log "==> $1"
+}
+
+rmp_phase_end() {
+	local secs=$(( $(date +%s) - _rmp_phase_start ))
+	rmp_log "<== $_rmp_phase_name: done in $((secs / 60))m$((secs % 60))s"
+}
+
+# Run a long command, keeping its full output in a log and showing a heartbeat
+# (the last line of the log every 30 s) so the user sees progress.
+rmp_run_logged() {
+	local log=$1; shift
+	mkdir -p "$(dirname "$log")"
+	"$@" >"$log" 2>&1 &
+	local pid=$! start
+	start=$(date +%s)
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 5
+		if (( ($(date +%s) - start) % 30 < 5 )) && kill -0 "$pid" 2>/dev/null; then
+			rmp_log "    ... $(( $(date +%s) - start ))s: $(tail -n 1 "$log" | cut -c1-100)"
+		fi
+	done
+	wait "$pid"
+}
+
+# The Debian mirror this machine already uses, from its apt configuration.
+# Never hard-coded: the repository names no mirror host.
+rmp_debian_mirror() {
+	local uri
+	uri=$(
+		{
+			grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources |
+				awk '{ for (i = 2; i <= NF; i++) print $i }'
+			grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
+				sed -E 's/^deb (\[[^]]*\] )?//' | awk '{ print $1 }'
+		} | grep -v -e security -e '^cdrom:' | head -n 1
+	)
+	[ -n "$uri" ] || rmp_die "no Debian mirror found in /etc/apt/sources.list{,.d}" \
+		"configure apt with a Debian mirror (a 'deb' line or a .sources file) and retry"
+	printf '%s\n' "${uri%/}"
+}
+
+rmp_need_root() {
+	[ "$(id -u)" -eq 0 ] || rmp_die "this step needs root (debootstrap, chroot, mounts)" \
+		"run it as root, e.g. 'sudo make test'"
+}
+
+# Install host packages from the host's own suite, only if missing.
+rmp_host_packages() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	rmp_log "installing host packages: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null || rmp_die "apt-get update failed" "check the machine's apt configuration and network"
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+		rmp_die "apt-get install ${missing[*]} failed" "install them by hand and retry"
+}
+
+rmp_sha() { sha256sum | cut -c1-12; }
+
+# ---------------------------------------------------------------------------
+# The build root: Debian trixie with LLVM 19 and trixie-backports' Rust.
+# bookworm's clang is too old for 7.3's bindgen (>= 17) and Rust + KASAN needs a
+# clang-built kernel, so the whole kernel toolchain lives in this root and the
+# host only needs debootstrap.
+RMP_ROOT_PACKAGES="clang-$RMP_LLVM lld-$RMP_LLVM llvm-$RMP_LLVM rustc rust-src rustfmt rust-clippy"
+RMP_ROOT_PACKAGES+=" bindgen make gcc libc6-dev flex bison bc libelf-dev libssl-dev cpio kmod"
+RMP_ROOT_PACKAGES+=" python3 perl xz-utils ca-certificates qemu-system-x86 busybox-static"
+RMP_ROOT_KEY=$(printf '%s\n' "$RMP_SUITE" $RMP_ROOT_PACKAGES v1 | rmp_sha)
+RMP_ROOT=$RMP_CACHE/root-$RMP_ROOT_KEY
+
+# Run a command inside the build root. The cache and the project checkout are
+# bind-mounted at their own paths, so paths mean the same inside and out. The
+# mounts live in a private mount namespace and the processes in a private PID
+# namespace: when the command ends, or is killed, nothing is left behind.
+rmp_in_root() {
+	local binds=("$RMP_CACHE" "$RMP_TOP" ${RMP_EXTRA_BINDS:-})
+	unshare --mount --pid --fork --propagation private -- \
+		bash -euc '
+		root=$1; shift; nb=$1; shift
+		mount -t proc proc "$root/proc"
+		mount --rbind /dev "$root/dev"
+		mount -t tmpfs tmpfs "$root/tmp"
+		for ((i = 0; i < nb; i++)); do
+			mkdir -p "$root$1"; mount --bind "$1" "$root$1"; shift
+		done
+		exec chroot "$root" /usr/bin/env -i \
+			PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+			HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" \
+			LIBCLANG_PATH=/usr/lib/llvm-'"$RMP_LLVM"'/lib \
+			"$@"
+		' bash "$RMP_ROOT" "${#binds[@]}" "${binds[@]}" "$@"
+}
+
+rmp_ensure_root() {
+	[ -e "$RMP_ROOT/.complete" ] && return 0
+	rmp_need_root
+	rmp_phase_begin "build root (Debian $RMP_SUITE, clang-$RMP_LLVM, Rust from $RMP_SUITE-backports)"
+	rmp_host_packages debootstrap
+	local mirror tmp
+	mirror=$(rmp_debian_mirror)
+	tmp=$RMP_ROOT.partial
+	rm -rf "$tmp"
+	mkdir -p "$RMP_CACHE"
+	rmp_run_logged "$RMP_CACHE/logs/debootstrap.log" \
+		debootstrap --variant=minbase "$RMP_SUITE" "$tmp" "$mirror" ||
+		rmp_die "debootstrap of $RMP_SUITE failed (log: $RMP_CACHE/logs/debootstrap.log)" \
+			"check the network and the mirror in the apt configuration, then retry"
+	cat >"$tmp/etc/apt/sources.list" <<EOS
+deb $mirror $RMP_SUITE main
+deb $mirror $RMP_SUITE-updates main
+deb $mirror $RMP_SUITE-backports main
+EOS
+	rm -f "$tmp/etc/apt/sources.list.d/"*
+	local final=$RMP_ROOT RMP_ROOT=$tmp
+	rmp_run_logged "$RMP_CACHE/logs/root-apt.log" rmp_in_root bash -euc "
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update
+		apt-get install -y --no-install-recommends -t $RMP_SUITE-backports $RMP_ROOT_PACKAGES
+		apt-get clean" ||
+		rmp_die "installing the toolchain in the build root failed (log: $RMP_CACHE/logs/root-apt.log)" \
+			"read the log; a package may have moved suites. Delete $tmp and retry"
+	touch "$tmp/.complete"
+	rm -rf "$final" && mv "$tmp" "$final"
+	rmp_phase_end
+}
+
+# ---------------------------------------------------------------------------
+# Kernel source: the newest linux-source-7.3 Debian offers in trixie-backports,
+# sid or experimental. Fetched with private apt state inside the build root, so
+# nothing from another suite touches the host or the root's own package set.
+RMP_APT=$RMP_CACHE/apt-kernel-source
+
+# The machine's mirror may be a dated snapshot whose sid/experimental Release
+# files have expired: signatures are still checked, their expiry date is not.
+RMP_KERNEL_APT_OPTS="-o Dir::Etc::sourcelist=$RMP_APT/sources.list -o Dir::Etc::sourceparts=-
+ -o Dir::State::Lists=$RMP_APT/lists -o Dir::Cache=$RMP_APT/cache -o Debug::NoLocking=1
+ -o Acquire::Check-Valid-Until=false -o APT::Sandbox::User=root"
+
+# rmp_kernel_apt DIR apt-get|apt-cache ARGS...: run with the private state, in DIR.
+rmp_kernel_apt() {
+	local dir=$1 tool=$2; shift 2
+	# shellcheck disable=SC2086 # the options are split on purpose
+	rmp_in_root bash -c 'cd "$1" && shift && exec "$@"' bash "$dir" "$tool" -q $RMP_KERNEL_APT_OPTS "$@"
+}
+
+# Prints the Debian version of the newest linux-source-7.3 offered (refreshing
+# the package lists at most once a day), or of the newest one already unpacked
+# when the archive cannot be reached.
+rmp_kernel_source_version() {
+	local pkg=linux-source-$RMP_KERNEL_SERIES stamp=$RMP_APT/updated versions best= v
+	mkdir -p "$RMP_CACHE/logs" "$RMP_APT/lists/partial" "$RMP_APT/cache/archives/partial"
+	if [ -z "$(find "$stamp" -mmin -1440 2>/dev/null)" ]; then
+		local mirror
+		mirror=$(rmp_debian_mirror)
+		printf 'deb %s %s main\n' "$mirror" "$RMP_SUITE-backports" "$mirror" sid \
+			"$mirror" experimental >"$RMP_APT/sources.list"
+		if rmp_kernel_apt / apt-get update >"$RMP_CACHE/logs/kernel-apt.log" 2>&1; then
+			touch "$stamp"
+		else
+			rmp_log "warning: cannot refresh Debian's package lists; using what is cached"
+		fi
+	fi
+	versions=$(rmp_kernel_apt / apt-cache madison "$pkg" 2>/dev/null | awk -F'|' '{ gsub(/ /, "", $2); print $2 }')
+	[ -n "$versions" ] || versions=$(ls "$RMP_CACHE/src" 2>/dev/null | sed -n 's/^linux-source-\(.*\)\.complete$/\1/p')
+	for v in $versions; do
+		if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$best"; then best=$v; fi
+	done
+	[ -n "$best" ] || rmp_die "no $pkg package in $RMP_SUITE-backports, sid or experimental" \
+		"Debian may have moved on from $RMP_KERNEL_SERIES; pass KDIR=<your 7.3+ build> instead"
+	printf '%s\n' "$best"
+}
+
+# Sets RMP_SRC to the unpacked source of Debian version $1.
+rmp_ensure_source() {
+	local ver=$1 pkg=linux-source-$RMP_KERNEL_SERIES
+	RMP_SRC=$RMP_CACHE/src/linux-source-$ver
+	[ -e "$RMP_SRC.complete" ] && return 0
+	rmp_phase_begin "kernel source $pkg $ver"
+	local tmp=$RMP_SRC.partial deb
+	rm -rf "$tmp" && mkdir -p "$tmp"
+	rmp_kernel_apt "$tmp" apt-get download "$pkg=$ver" >"$RMP_CACHE/logs/kernel-download.log" 2>&1 ||
+		rmp_die "downloading $pkg $ver failed (log: $RMP_CACHE/logs/kernel-download.log)" \
+			"retry later; if Debian replaced it, delete $RMP_APT/updated to refresh the lists"
+	deb=$(ls "$tmp"/*.deb)
+	rmp_in_root bash -euc 'dpkg-deb --fsys-tarfile "$1" | tar -xO "./usr/src/$2.tar.xz" | tar -xJ -C "$3" --strip-components=1' \
+		bash "$deb" "$pkg" "$tmp" || rmp_die "unpacking $deb failed" "delete $tmp and retry"
+	rm -f "$deb"
+	rm -rf "$RMP_SRC" && mv "$tmp" "$RMP_SRC" && touch "$RMP_SRC.complete"
+	rmp_phase_end
+}
+
+# ---------------------------------------------------------------------------
+# The test kernel, built by kunit.py from kunit/.kunitconfig with LLVM. Its
+# directory is keyed by the source version, the kunitconfig and the toolchain.
+rmp_toolchain_id() {
+	rmp_in_root bash -c "rustc --version; clang-$RMP_LLVM --version | head -n 1; bindgen --version; dpkg-query -W rust-src"
+}
+
+rmp_ensure_kernel() {
+	local ver
+	ver=$(rmp_kernel_source_version)
+	rmp_ensure_source "$ver"
+	local key
+	key=$( { echo "$ver"; cat "$RMP_TOP/kunit/.kunitconfig"; rmp_toolchain_id; } | rmp_sha)
+	RMP_KDIR=$RMP_CACHE/build/linux-$ver-$key
+	[ -e "$RMP_KDIR/.complete" ] && return 0
+	rmp_phase_begin "test kernel $ver (kunit.py build, LLVM=-$RMP_LLVM, KASAN; ~15 min cold on 2 cores)"
+	mkdir -p "$RMP_KDIR"
+	# Resumes an interrupted build; only a finished one gets the marker.
+	rmp_run_logged "$RMP_KDIR.log" rmp_in_root bash -euc 'cd "$1" && python3 tools/testing/kunit/kunit.py build \
+		--arch=x86_64 --kunitconfig="$2" --build_dir="$3" --make_options=LLVM=-'"$RMP_LLVM"' --jobs="$(nproc)"' \
+		bash "$RMP_SRC" "$RMP_TOP/kunit" "$RMP_KDIR" ||
+		rmp_die "building the test kernel failed (log: $RMP_KDIR.log)" \
+			"read the end of the log; after a fix 'make test' resumes the build"
+	touch "$RMP_KDIR/.complete"
+	rmp_phase_end
+}
