@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# make test           provision, build, boot the test kernel, run every test
+# make run            boot the test kernel with the samples loaded and show them
+# make shell          the same guest, with a shell on the console
+# make check          rustfmt --check, CLIPPY=1 build, checkpatch.pl
+# make fmt            rustfmt the Rust sources
+# make rust-analyzer  write rust-project.json for editors
+# make                build the modules against the cached test kernel
+# make KDIR=<build>   build the modules against your own 7.3+ kernel build
+#                     (CONFIG_RUST=y; pass LLVM=1 or whatever it was built with)
+
+ifneq ($(KDIR),)
+
+modules clean rust-analyzer:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $@
+
+else
+
+modules:
+	scripts/rmp build
+
+clean:
+	find . -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
+		-o -name '.*.cmd' -o -name '*.rmeta' -o -name '*.d' | xargs rm -f
+	rm -f Module.symvers modules.order rust/exports_generated.h
+
+test run shell check fmt rust-analyzer:
+	scripts/rmp $@
+
+endif
+
+.PHONY: modules clean test run shell check fmt rust-analyzer

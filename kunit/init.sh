@@ -1,0 +1,67 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# /init of the test initramfs (busybox sh). The mode comes from the kernel
+# command line, rmp.mode=test|run|shell|probe:
+#   test   load every module (their KUnit suites run at load), run the userspace
+#          tests, unload the modules, power off
+#   run    load the modules and run the sample demonstrations
+#   shell  load the modules and start a shell on the console
+#   probe  power off at once (the harness checks that the kernel boots)
+# Lines starting "rmp-harness: FAIL:" make the host side fail the run.
+
+/bin/busybox mkdir -p /proc /sys /dev /tmp /bin /sbin /usr/bin /usr/sbin
+/bin/busybox --install -s
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+
+mode=test
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in rmp.mode=*) mode=${arg#rmp.mode=} ;; esac
+done
+
+fail() { echo "rmp-harness: FAIL: $*"; }
+
+finish() {
+	echo "rmp-harness: END (mode $mode)"
+	sync
+	# With QEMU's -no-reboot a reboot ends QEMU; there is no ACPI to power off.
+	reboot -f
+}
+
+[ "$mode" = probe ] && finish
+
+# Load in the order the harness wrote (the library before its users).
+for m in $(cat /etc/rmp/modules); do
+	insmod "/lib/modules/$m.ko" || fail "insmod $m failed"
+done
+
+case "$mode" in
+test)
+	for t in /usr/libexec/rmp/tests/*; do
+		[ -x "$t" ] || continue
+		# Output is buffered to a file first, so printk lines cannot split it.
+		"$t" >/tmp/ktap 2>&1 || fail "userspace test $(basename "$t") exited with $?"
+		cat /tmp/ktap
+	done
+	for m in $(sed '1!G;h;$!d' /etc/rmp/modules); do
+		rmmod "$m" || fail "rmmod $m failed"
+	done
+	;;
+run)
+	status=0
+	for d in /usr/libexec/rmp/demos/*; do
+		[ -x "$d" ] || continue
+		echo "===== $(basename "$d") ====="
+		"$d" || { status=$?; fail "demo $(basename "$d") exited with $status"; }
+	done
+	echo "rmp-harness: demos exit status $status"
+	;;
+shell)
+	echo "Modules loaded: $(cat /etc/rmp/modules | tr '\n' ' ')"
+	echo "Leave with 'poweroff -f' (or Ctrl-a x)."
+	setsid cttyhack sh
+	;;
+esac
+finish

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! KUnit suites for the `mmap_prepare` crate. They run when this module is loaded.
+
+use kernel::prelude::*;
+
+module! {
+    type: MmapPrepareKunit,
+    name: "rust_mmap_prepare_kunit",
+    authors: ["rust-mmap-prepare developers"],
+    description: "KUnit suites of the Rust mmap_prepare abstractions",
+    license: "GPL",
+}
+
+struct MmapPrepareKunit;
+
+impl kernel::Module for MmapPrepareKunit {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        Ok(MmapPrepareKunit)
+    }
+}
+
+#[kunit_tests(mmap_prepare_flags)]
+mod flags {
+    use kernel::bindings;
+    use mmap_prepare::{VmaFlag, VmaFlags};
+
+    /// The legacy `VM_*` value of each typed flag, from the C headers.
+    fn legacy(name: &str) -> Option<usize> {
+        Some(match name {
+            "READ" => bindings::VM_READ as usize,
+            "WRITE" => bindings::VM_WRITE as usize,
+            "EXEC" => bindings::VM_EXEC as usize,
+            "SHARED" => bindings::VM_SHARED as usize,
+            "MAYREAD" => bindings::VM_MAYREAD as usize,
+            "MAYWRITE" => bindings::VM_MAYWRITE as usize,
+            "MAYEXEC" => bindings::VM_MAYEXEC as usize,
+            "MAYSHARE" => bindings::VM_MAYSHARE as usize,
+            "PFNMAP" => bindings::VM_PFNMAP as usize,
+            "IO" => bindings::VM_IO as usize,
+            "DONTCOPY" => bindings::VM_DONTCOPY as usize,
+            "DONTEXPAND" => bindings::VM_DONTEXPAND as usize,
+            "LOCKONFAULT" => bindings::VM_LOCKONFAULT as usize,
+            "ACCOUNT" => bindings::VM_ACCOUNT as usize,
+            "NORESERVE" => bindings::VM_NORESERVE as usize,
+            "HUGETLB" => bindings::VM_HUGETLB as usize,
+            "SYNC" => bindings::VM_SYNC as usize,
+            "WIPEONFORK" => bindings::VM_WIPEONFORK as usize,
+            "DONTDUMP" => bindings::VM_DONTDUMP as usize,
+            "SOFTDIRTY" => bindings::VM_SOFTDIRTY as usize,
+            "MIXEDMAP" => bindings::VM_MIXEDMAP as usize,
+            "HUGEPAGE" => bindings::VM_HUGEPAGE as usize,
+            "NOHUGEPAGE" => bindings::VM_NOHUGEPAGE as usize,
+            "MERGEABLE" => bindings::VM_MERGEABLE as usize,
+            _ => return None,
+        })
+    }
+
+    #[test]
+    fn every_flag_is_the_kernels_bit() {
+        assert!(VmaFlag::ALL.len() >= 24);
+        for &(name, flag) in VmaFlag::ALL {
+            let vm = legacy(name);
+            // A flag this test does not know is a failure, not a skip.
+            assert!(vm.is_some());
+            let vm = vm.unwrap_or(usize::MAX);
+            // `VM_*` is 0 where the configuration lacks the feature (e.g. `VM_SOFTDIRTY`).
+            assert!(vm == 0 || vm == flag.set().bits());
+        }
+    }
+
+    #[test]
+    fn core_flags_are_configured() {
+        // The flags the abstractions reason about are never configured out.
+        for flag in [VmaFlag::READ, VmaFlag::WRITE, VmaFlag::SHARED, VmaFlag::MAYWRITE] {
+            assert!(legacy_of(flag) == flag.set().bits());
+        }
+        assert_eq!(legacy_of(VmaFlag::MIXEDMAP), bindings::VM_MIXEDMAP as usize);
+        assert_eq!(legacy_of(VmaFlag::PFNMAP), bindings::VM_PFNMAP as usize);
+    }
+
+    fn legacy_of(flag: VmaFlag) -> usize {
+        VmaFlag::ALL
+            .iter()
+            .find(|(_, f)| *f == flag)
+            .and_then(|(name, _)| legacy(name))
+            .unwrap_or(usize::MAX)
+    }
+
+    #[test]
+    fn flags_are_distinct() {
+        let mut all = VmaFlags::EMPTY;
+        for &(_, flag) in VmaFlag::ALL {
+            assert!(!all.contains(flag));
+            all = all | flag;
+        }
+        assert_eq!(all.iter().count(), VmaFlag::ALL.len());
+    }
+
+    #[test]
+    fn set_operations() {
+        let rw = VmaFlag::READ | VmaFlag::WRITE;
+        assert!(rw.contains(VmaFlag::READ) && rw.contains(VmaFlag::WRITE));
+        assert!(!rw.contains(VmaFlag::EXEC));
+        assert!(rw.contains_all(VmaFlag::READ.set()));
+        assert!(!rw.contains_all(VmaFlag::READ | VmaFlag::EXEC));
+        assert!(rw.intersects(VmaFlag::WRITE | VmaFlag::EXEC));
+        assert_eq!(rw.difference(VmaFlag::WRITE.set()), VmaFlag::READ.set());
+        assert_eq!(
+            VmaFlags::SPECIAL.bits(),
+            (bindings::VM_IO | bindings::VM_DONTEXPAND | bindings::VM_PFNMAP | bindings::VM_MIXEDMAP)
+                as usize
+        );
+    }
+}

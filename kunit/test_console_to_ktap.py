@@ -1,0 +1,199 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Unit tests for console_to_ktap.py, on small synthetic console logs."""
+
+import contextlib
+import io
+import os
+import tempfile
+import unittest
+
+import console_to_ktap
+
+BOOT = """\
+[    0.500000] KTAP version 1
+[    0.500001] 1..2
+[    0.500002]     KTAP version 1
+[    0.500003]     # Subtest: boot_a
+[    0.500004]     1..1
+[    0.500005]     ok 1 case_a
+[    0.500006] ok 1 boot_a
+[    0.500007]     KTAP version 1
+[    0.500008]     # Subtest: boot_b
+[    0.500009]     1..2
+[    0.500010]     ok 1 case_b1
+[    0.500011]     ok 2 case_b2 # SKIP not here
+[    0.500012] # boot_b: pass:1 fail:0 skip:1 total:2
+[    0.500013] ok 2 boot_b
+"""
+
+MODULE = """\
+[    5.000000] KTAP version 1
+[    5.000001] 1..1
+[    5.000002]     KTAP version 1
+[    5.000003]     # Subtest: rust_mod
+[    5.000004]     1..1
+[    5.000005]     ok 1 rust_case
+[    5.000006] ok 1 rust_mod
+"""
+
+USERSPACE = """\
+TAP version 14
+1..2
+ok 1 user_one
+ok 2 user_two # SKIP no hardware
+"""
+
+END = "rmp-harness: DONE\n"
+
+
+class ConsoleToKtapTest(unittest.TestCase):
+    """Runs main() on a log written to a temporary directory."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        self.out = os.path.join(self.tmp.name, "merged.ktap")
+
+    def run_script(self, log, *args):
+        """Write LOG, run the script; return (status, stdout, stderr)."""
+        path = os.path.join(self.tmp.name, "console.log")
+        with open(path, "wb") as f:
+            f.write(log.encode("utf-8") if isinstance(log, str) else log)
+        stdout, stderr = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            status = console_to_ktap.main([path, "--out", self.out, *args])
+        return status, stdout.getvalue(), stderr.getvalue()
+
+    def merged(self):
+        """Return the lines of the merged file."""
+        with open(self.out, encoding="utf-8") as f:
+            return f.read().splitlines()
+
+    def test_merge_renumbers_and_strips_timestamps(self):
+        status, out, err = self.run_script(BOOT + MODULE + USERSPACE)
+        self.assertEqual((status, err), (0, ""))
+        self.assertIn("3 documents, 5 suites merged into", out)
+        self.assertEqual(self.merged(), [
+            "KTAP version 1",
+            "1..5",
+            "    KTAP version 1",
+            "    # Subtest: boot_a",
+            "    1..1",
+            "    ok 1 case_a",
+            "ok 1 boot_a",
+            "    KTAP version 1",
+            "    # Subtest: boot_b",
+            "    1..2",
+            "    ok 1 case_b1",
+            "    ok 2 case_b2 # SKIP not here",
+            "# boot_b: pass:1 fail:0 skip:1 total:2",
+            "ok 2 boot_b",
+            "    KTAP version 1",
+            "    # Subtest: rust_mod",
+            "    1..1",
+            "    ok 1 rust_case",
+            "ok 3 rust_mod",
+            "ok 4 user_one",
+            "ok 5 user_two # SKIP no hardware",
+        ])
+
+    def test_interleaved_unrelated_lines_and_junk(self):
+        log = MODULE.replace(
+            "[    5.000004]", "[    5.000003] rust_mod: loaded\n"
+            "\x1b[0m[    5.000003] random: crng init done\r\n[    5.000004]")
+        log = b"\x00\xff\xfe junk\r\n" + log.encode() + b"systemd[1]: \x1b[32mok\x1b[0m\n"
+        status, out, err = self.run_script(log)
+        self.assertEqual((status, err), (0, ""))
+        merged = self.merged()
+        self.assertEqual(merged[1], "1..1")
+        self.assertEqual(merged[-1], "ok 1 rust_mod")
+        self.assertNotIn("rust_mod: loaded", "\n".join(merged))
+
+    def test_failing_suite_is_not_a_script_error(self):
+        log = MODULE.replace("    ok 1 rust_case", "    not ok 1 rust_case")
+        log = log.replace("] ok 1 rust_mod", "] not ok 1 rust_mod")
+        status, out, err = self.run_script(log, "--expect", "rust_mod")
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(self.merged()[-1], "not ok 1 rust_mod")
+
+    def test_expected_suites(self):
+        expect = os.path.join(self.tmp.name, "expect")
+        with open(expect, "w", encoding="utf-8") as f:
+            f.write("# suites\nboot_a\nrust_mod  # module\n\nmissing_file_suite\n")
+        status, out, err = self.run_script(
+            BOOT + MODULE, "--expect", "boot_b", "missing_arg_suite",
+            "--expect-file", expect)
+        self.assertEqual(status, 1)
+        self.assertEqual(err.splitlines(), [
+            "console_to_ktap: ERROR: expected suite not found: missing_arg_suite",
+            "console_to_ktap: ERROR: expected suite not found: missing_file_suite",
+        ])
+
+    def test_duplicate_suite(self):
+        status, out, err = self.run_script(MODULE + MODULE)
+        self.assertEqual(status, 1)
+        self.assertIn("ERROR: suite appears 2 times: rust_mod", err)
+        self.assertEqual(self.merged()[-1], "ok 2 rust_mod")
+
+    def test_truncated_document(self):
+        crashed = "".join(BOOT.splitlines(True)[:10])  # boot_b never finishes
+        status, out, err = self.run_script(crashed + MODULE)
+        self.assertEqual(status, 1)
+        self.assertIn("ERROR: truncated KTAP document at log line 1: "
+                      "1 of 2 results, last suite seen: boot_b", err)
+        merged = self.merged()
+        self.assertEqual(merged[1], "1..3")
+        self.assertIn("not ok 2 boot_b # truncated (crash?)", merged)
+        self.assertEqual(merged[-1], "ok 3 rust_mod")
+
+    def test_truncated_at_end_of_log(self):
+        status, out, err = self.run_script(BOOT + "KTAP version 1\n1..3\nok 1 x\n")
+        self.assertEqual(status, 1)
+        self.assertIn("1 of 3 results, last suite seen: x", err)
+
+    def test_no_document(self):
+        status, out, err = self.run_script("Linux version 7.3\n")
+        self.assertEqual(status, 1)
+        self.assertIn("ERROR: no KTAP document found", err)
+        self.assertEqual(self.merged(), ["KTAP version 1", "1..0"])
+
+    def test_warning_splat(self):
+        log = MODULE + ("[    6.000000] WARNING: CPU: 0 PID: 1 at mm/mmap.c:42 f+0x1/0x2\n"
+                        "[    6.000001] Call Trace:\n")
+        status, out, err = self.run_script(log)
+        self.assertEqual(status, 1)
+        self.assertEqual(err.splitlines(), [
+            "console_to_ktap: ERROR: 2 kernel splat lines in log (first 2 follow)",
+            "console_to_ktap: ERROR: splat at log line 8: "
+            "WARNING: CPU: 0 PID: 1 at mm/mmap.c:42 f+0x1/0x2",
+            "console_to_ktap: ERROR: splat at log line 9: Call Trace:",
+        ])
+
+    def test_kasan_splat_and_limit(self):
+        banner = "[    7.000000] " + "=" * 66 + "\n"
+        kasan = "[    7.000001] BUG: KASAN: slab-out-of-bounds in f+0x1/0x2\n"
+        log = banner + kasan * 12 + "DEBUG: not a splat\nWhoops\n"
+        status, out, err = self.run_script(MODULE + log)
+        self.assertEqual(status, 1)
+        lines = err.splitlines()
+        self.assertIn("12 kernel splat lines in log (first 10 follow)", lines[0])
+        self.assertEqual(len(lines), 11)  # the count line, then 10 splat lines
+        self.assertIn("splat at log line 9: BUG: KASAN: slab-out-of-bounds", lines[1])
+
+    def test_harness_fail_line(self):
+        log = MODULE + "rmp-harness: FAIL: insmod rust_mod2.ko\n" + END
+        status, out, err = self.run_script(log, "--require-end", "rmp-harness: DONE")
+        self.assertEqual(status, 1)
+        self.assertEqual(err.splitlines(), [
+            "console_to_ktap: ERROR: rmp-harness: FAIL: insmod rust_mod2.ko"])
+
+    def test_end_marker(self):
+        status, out, err = self.run_script(MODULE + END, "--require-end", "rmp-harness: DONE")
+        self.assertEqual((status, err), (0, ""))
+        status, out, err = self.run_script(MODULE, "--require-end", "rmp-harness: DONE")
+        self.assertEqual(status, 1)
+        self.assertIn("ERROR: guest did not finish (crash or timeout?)", err)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The follow-up action of `mmap_prepare` (`struct mmap_action`).
+//!
+//! C: [`include/linux/mm.h`](srctree/include/linux/mm.h) (`mmap_action_*` helpers),
+//! [`mm/util.c`](srctree/mm/util.c) (`mmap_action_prepare`, `mmap_action_complete`).
+
+use crate::{c_helpers::rmp_page_to_pfn, flags::VmaFlag, flags::VmaFlags, pages::KernelPages};
+use kernel::{
+    bindings,
+    error::code::{EFAULT, EINVAL},
+    page::{Page, PAGE_SIZE},
+    prelude::*,
+};
+
+/// Where an action starts in the mapping.
+#[derive(Copy, Clone)]
+enum At {
+    /// The whole mapping.
+    Full,
+    /// From this address, for `size` bytes (or pages).
+    Range(usize, usize),
+}
+
+#[derive(Copy, Clone)]
+enum Kind<'a> {
+    Nothing,
+    Remap { at: At, pfn: usize, io: bool },
+    SimpleIoremap { phys: u64, size: usize },
+    MapKernelPages { at: At, pages: &'a KernelPages, first: usize },
+}
+
+/// What kind of action a raw `struct mmap_action` holds.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub(crate) enum ActionKind {
+    Nothing,
+    /// Any action that ends in a PFN remap (it adds `VMA_REMAP_FLAGS`).
+    Remap,
+    MapKernelPages,
+}
+
+/// An action the mm core carries out once `mmap_prepare` has returned and the VMA exists.
+///
+/// Built here, checked and installed with [`VmAreaDesc::set_action`](crate::VmAreaDesc::set_action).
+/// `'a` is the lifetime of the open file's private data: memory an action maps must live at least
+/// that long, which is longer than any mapping of the file.
+///
+/// # Examples
+///
+/// Map the first pages of a driver-owned array into the whole mapping; if it fails, the user
+/// sees `EAGAIN` instead of the core's error:
+///
+/// ```
+/// use mmap_prepare::{KernelPages, MmapAction};
+///
+/// fn action(pages: &KernelPages) -> MmapAction<'_> {
+///     MmapAction::map_kernel_pages(pages, 0).error_override(EAGAIN)
+/// }
+/// ```
+#[derive(Copy, Clone)]
+pub struct MmapAction<'a> {
+    kind: Kind<'a>,
+    error_override: i32,
+    hide_from_rmap: bool,
+}
+
+impl<'a> MmapAction<'a> {
+    const fn new(kind: Kind<'a>) -> Self {
+        Self {
+            kind,
+            error_override: 0,
+            hide_from_rmap: false,
+        }
+    }
+
+    /// No action: the driver populates the mapping itself (e.g. from `fault`).
+    pub const fn nothing() -> Self {
+        Self::new(Kind::Nothing)
+    }
+
+    /// Remaps the PFN range starting at `pfn` over the whole mapping.
+    ///
+    /// The core marks the VMA `IO | PFNMAP | DONTEXPAND | DONTDUMP`.
+    ///
+    /// # Safety
+    ///
+    /// The physical range `pfn .. pfn + mapping pages` must be memory that userspace may access
+    /// as long as any mapping of this file exists (device memory, or memory the driver keeps
+    /// allocated until the file is released), with the mapping's protection.
+    pub const unsafe fn remap_pfn_full(pfn: usize) -> Self {
+        Self::new(Kind::Remap { at: At::Full, pfn, io: false })
+    }
+
+    /// Remaps `size` bytes from PFN `pfn` at address `start` of the mapping.
+    ///
+    /// # Safety
+    ///
+    /// As for [`MmapAction::remap_pfn_full`], for `size` bytes from `pfn`.
+    pub const unsafe fn remap_pfn(start: usize, pfn: usize, size: usize) -> Self {
+        Self::new(Kind::Remap { at: At::Range(start, size), pfn, io: false })
+    }
+
+    /// Remaps one kernel page at address `start` of the mapping, as a PFN mapping.
+    ///
+    /// Safe because the page is borrowed from the file's private data (`'a`), which outlives every
+    /// mapping of the file: the page cannot be freed while userspace can reach it.
+    pub fn remap_page(start: usize, page: &'a Page) -> Self {
+        // SAFETY: `page` is a valid page.
+        let pfn = unsafe { rmp_page_to_pfn(page.as_ptr()) };
+        Self::new(Kind::Remap { at: At::Range(start, PAGE_SIZE), pfn, io: false })
+    }
+
+    /// I/O-remaps the PFN range starting at `pfn` over the whole mapping (`io_remap_pfn_range`).
+    ///
+    /// # Safety
+    ///
+    /// As for [`MmapAction::remap_pfn_full`].
+    pub const unsafe fn ioremap_full(pfn: usize) -> Self {
+        Self::new(Kind::Remap { at: At::Full, pfn, io: true })
+    }
+
+    /// I/O-remaps `size` bytes from PFN `pfn` at address `start` of the mapping.
+    ///
+    /// # Safety
+    ///
+    /// As for [`MmapAction::remap_pfn_full`], for `size` bytes from `pfn`.
+    pub const unsafe fn ioremap(start: usize, pfn: usize, size: usize) -> Self {
+        Self::new(Kind::Remap { at: At::Range(start, size), pfn, io: true })
+    }
+
+    /// Maps the physical range `phys .. phys + size` with the guardrails of `vm_iomap_memory`:
+    /// the core checks that the mapping, shifted by its page offset, fits in the range.
+    ///
+    /// # Safety
+    ///
+    /// The physical range must be device memory that userspace may access as long as any mapping
+    /// of this file exists.
+    pub const unsafe fn simple_ioremap(phys: u64, size: usize) -> Self {
+        Self::new(Kind::SimpleIoremap { phys, size })
+    }
+
+    /// Maps `pages[first..]` over the whole mapping; the VMA becomes `VM_MIXEDMAP`.
+    ///
+    /// Each page mapped gets a reference of its own.
+    pub const fn map_kernel_pages(pages: &'a KernelPages, first: usize) -> Self {
+        Self::new(Kind::MapKernelPages { at: At::Full, pages, first })
+    }
+
+    /// Maps `count` pages from `pages[first]` at address `start` of the mapping.
+    pub const fn map_kernel_pages_at(
+        start: usize,
+        pages: &'a KernelPages,
+        first: usize,
+        count: usize,
+    ) -> Self {
+        Self::new(Kind::MapKernelPages {
+            at: At::Range(start, count * PAGE_SIZE),
+            pages,
+            first,
+        })
+    }
+
+    /// Replaces any error of the action or of [`mapped`](crate::VmOperations::mapped) with
+    /// `err`. Errors from `mmap_prepare` itself are not replaced.
+    ///
+    /// An [`Error`] is always a valid errno, which is what the core requires.
+    pub fn error_override(mut self, err: Error) -> Self {
+        self.error_override = err.to_errno();
+        self
+    }
+
+    /// Keeps rmap from reaching the VMA until the action completed (`mapped` then runs with the
+    /// file's `i_mmap_rwsem` held).
+    pub const fn hide_from_rmap_until_complete(mut self) -> Self {
+        self.hide_from_rmap = true;
+        self
+    }
+
+    /// The range `[start, end)` of the mapping this action covers.
+    fn range(at: At, start: usize, end: usize) -> Result<(usize, usize)> {
+        let (from, size) = match at {
+            At::Full => (start, end - start),
+            At::Range(from, size) => (from, size),
+        };
+        if from % PAGE_SIZE != 0 || size % PAGE_SIZE != 0 || size == 0 {
+            return Err(EINVAL);
+        }
+        let to = from.checked_add(size).ok_or(EFAULT)?;
+        if from < start || to > end {
+            return Err(EFAULT);
+        }
+        Ok((from, to))
+    }
+
+    /// Checks the action against a mapping `[start, end)` with `flags`, refusing what the core
+    /// would refuse (or warn about) with the errno it would use.
+    pub(crate) fn check(&self, start: usize, end: usize, flags: VmaFlags) -> Result {
+        match self.kind {
+            Kind::Nothing => Ok(()),
+            Kind::Remap { at, .. } => {
+                Self::range(at, start, end)?;
+                // The core adds PFNMAP; MIXEDMAP with it is a bug (`VM_WARN_ON` in the core).
+                if flags.contains(VmaFlag::MIXEDMAP) {
+                    return Err(EINVAL);
+                }
+                Ok(())
+            }
+            Kind::SimpleIoremap { phys, size } => {
+                if flags.contains(VmaFlag::MIXEDMAP) || size == 0 {
+                    return Err(EINVAL);
+                }
+                phys.checked_add(size as u64).ok_or(EINVAL)?;
+                Ok(())
+            }
+            Kind::MapKernelPages { at, pages, first } => {
+                let (from, to) = Self::range(at, start, end)?;
+                let count = (to - from) / PAGE_SIZE;
+                match first.checked_add(count) {
+                    Some(last) if last <= pages.len() => {}
+                    _ => return Err(EINVAL),
+                }
+                // The core adds MIXEDMAP and warns if PFNMAP is set.
+                if flags.contains(VmaFlag::PFNMAP) {
+                    return Err(EINVAL);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes the action into the descriptor's `struct mmap_action`. Must follow a successful
+    /// [`MmapAction::check`] against the same mapping.
+    pub(crate) fn write(
+        &self,
+        raw: &mut bindings::mmap_action,
+        start: usize,
+        end: usize,
+        prot: bindings::pgprot_t,
+        pgoff: usize,
+    ) {
+        let resolve = |at| match at {
+            At::Full => (start, end - start),
+            At::Range(from, size) => (from, size),
+        };
+        match self.kind {
+            Kind::Nothing => raw.type_ = bindings::mmap_action_type_MMAP_NOTHING,
+            Kind::Remap { at, pfn, io } => {
+                let (from, size) = resolve(at);
+                raw.__bindgen_anon_1.remap = bindings::mmap_action__bindgen_ty_1__bindgen_ty_1 {
+                    start: from as _,
+                    start_pfn: pfn as _,
+                    size: size as _,
+                    pgprot: prot,
+                };
+                raw.type_ = if io {
+                    bindings::mmap_action_type_MMAP_IO_REMAP_PFN
+                } else {
+                    bindings::mmap_action_type_MMAP_REMAP_PFN
+                };
+            }
+            Kind::SimpleIoremap { phys, size } => {
+                raw.__bindgen_anon_1.simple_ioremap =
+                    bindings::mmap_action__bindgen_ty_1__bindgen_ty_2 {
+                        start_phys_addr: phys as _,
+                        size: size as _,
+                    };
+                raw.type_ = bindings::mmap_action_type_MMAP_SIMPLE_IO_REMAP;
+            }
+            Kind::MapKernelPages { at, pages, first } => {
+                let (from, size) = resolve(at);
+                raw.__bindgen_anon_1.map_kernel = bindings::mmap_action__bindgen_ty_1__bindgen_ty_3 {
+                    start: from as _,
+                    // `check` proved `first + size / PAGE_SIZE <= pages.len()`.
+                    pages: pages.as_raw().wrapping_add(first),
+                    nr_pages: (size / PAGE_SIZE) as _,
+                    pgoff: pgoff as _,
+                };
+                raw.type_ = bindings::mmap_action_type_MMAP_MAP_KERNEL_PAGES;
+            }
+        }
+        raw.error_override = self.error_override;
+        raw.set_hide_from_rmap_until_complete(self.hide_from_rmap.into());
+    }
+
+    /// The kind of action a raw `struct mmap_action` holds.
+    pub(crate) fn kind_of(raw: &bindings::mmap_action) -> ActionKind {
+        match raw.type_ {
+            bindings::mmap_action_type_MMAP_MAP_KERNEL_PAGES => ActionKind::MapKernelPages,
+            bindings::mmap_action_type_MMAP_NOTHING => ActionKind::Nothing,
+            _ => ActionKind::Remap,
+        }
+    }
+}

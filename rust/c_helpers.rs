@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Declarations of the C wrappers in `helpers.c` (macros and static inlines bindgen cannot
+//! bind).
+
+use kernel::bindings;
+
+// bindgen renders some members of `struct page` as empty structs, which the lint flags; these
+// functions only take the pointer and never look inside.
+#[allow(improper_ctypes)]
+extern "C" {
+    pub(crate) fn rmp_pgprot_noncached(prot: bindings::pgprot_t) -> bindings::pgprot_t;
+    pub(crate) fn rmp_pgprot_writecombine(prot: bindings::pgprot_t) -> bindings::pgprot_t;
+    pub(crate) fn rmp_pgprot_device(prot: bindings::pgprot_t) -> bindings::pgprot_t;
+    pub(crate) fn rmp_get_page(page: *mut bindings::page);
+    pub(crate) fn rmp_page_to_pfn(page: *mut bindings::page) -> usize;
+}

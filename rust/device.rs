@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A misc device whose `file_operations` carry `mmap_prepare`.
+//!
+//! The in-tree [`kernel::miscdevice`] builds its `file_operations` privately and offers only the
+//! legacy `mmap`, so this module provides the same kind of registration with `mmap_prepare`.
+//! It reuses [`MiscDeviceOptions`] for the device's name.
+
+use crate::desc::VmAreaDesc;
+use core::marker::PhantomData;
+use kernel::{
+    bindings,
+    device::Device,
+    error::{to_result, VTABLE_DEFAULT_ERROR},
+    fs::File,
+    miscdevice::MiscDeviceOptions,
+    module::this_module,
+    prelude::*,
+    types::{ForeignOwnable, Opaque},
+};
+
+/// A registered misc device whose files support `mmap_prepare`.
+///
+/// # Invariants
+///
+/// `inner` is a `struct miscdevice` registered with `misc_register()` from the moment the
+/// registration is initialised until it is dropped, and its `fops` are
+/// [`MmapMiscDeviceVTable<T>`]'s.
+#[repr(transparent)]
+#[pin_data(PinnedDrop)]
+pub struct MmapMiscDeviceRegistration<T> {
+    #[pin]
+    inner: Opaque<bindings::miscdevice>,
+    _t: PhantomData<T>,
+}
+
+// SAFETY: `misc_deregister` may be called from any thread.
+unsafe impl<T> Send for MmapMiscDeviceRegistration<T> {}
+// SAFETY: The `&self` methods only read the registered device.
+unsafe impl<T> Sync for MmapMiscDeviceRegistration<T> {}
+
+impl<T: MmapMiscDevice> MmapMiscDeviceRegistration<T> {
+    /// Registers a misc device named `opts.name`.
+    pub fn register(opts: MiscDeviceOptions) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            inner <- Opaque::try_ffi_init(move |slot: *mut bindings::miscdevice| {
+                let mut raw: bindings::miscdevice = pin_init::zeroed();
+                raw.minor = bindings::MISC_DYNAMIC_MINOR as _;
+                raw.name = opts.name.as_char_ptr();
+                raw.fops = &MmapMiscDeviceVTable::<T>::VTABLE;
+                // SAFETY: The initializer may write to `slot`.
+                unsafe { slot.write(raw) };
+                // SAFETY: `slot` holds a valid miscdevice and is pinned; it is deregistered in
+                // `drop` before its memory goes away.
+                // INVARIANT: on success the device is registered with our `fops`.
+                to_result(unsafe { bindings::misc_register(slot) })
+            }),
+            _t: PhantomData,
+        })
+    }
+
+    /// The raw `struct miscdevice`.
+    pub fn as_raw(&self) -> *mut bindings::miscdevice {
+        self.inner.get()
+    }
+
+    /// The device created for the registration (`this_device`).
+    pub fn device(&self) -> &Device {
+        // SAFETY: A registered misc device has a valid `this_device` that lives as long as the
+        // registration, which the returned borrow cannot outlive.
+        unsafe { Device::from_raw((*self.as_raw()).this_device) }
+    }
+}
+
+#[pinned_drop]
+impl<T> PinnedDrop for MmapMiscDeviceRegistration<T> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: By the type invariants the device is registered.
+        unsafe { bindings::misc_deregister(self.inner.get()) };
+    }
+}
+
+/// The file operations of an [`MmapMiscDeviceRegistration`].
+#[vtable]
+pub trait MmapMiscDevice: Sized {
+    /// The per-open data, kept in the file's `private_data`.
+    type Ptr: ForeignOwnable + Send + Sync;
+
+    /// Called when the device is opened; the result becomes the file's private data.
+    fn open(file: &File, misc: &MmapMiscDeviceRegistration<Self>) -> Result<Self::Ptr>;
+
+    /// Called when the last reference to the file is dropped, after every mapping of it is gone.
+    fn release(device: Self::Ptr, _file: &File) {
+        drop(device);
+    }
+
+    /// Sets up a new mapping of the file, before any VMA exists, under the mmap write lock.
+    ///
+    /// Allocate nothing and take no reference here (see [`VmAreaDesc`]). Without this callback the
+    /// file cannot be mapped (`ENODEV`).
+    fn mmap_prepare<'a>(
+        _device: <Self::Ptr as ForeignOwnable>::Borrowed<'a>,
+        _file: &'a File,
+        _desc: &mut VmAreaDesc<'a, Self::Ptr>,
+    ) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Handles an ioctl.
+    fn ioctl(
+        _device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
+        _file: &File,
+        _cmd: u32,
+        _arg: usize,
+    ) -> Result<isize> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// The `file_operations` of `T`.
+struct MmapMiscDeviceVTable<T: MmapMiscDevice>(PhantomData<T>);
+
+impl<T: MmapMiscDevice> MmapMiscDeviceVTable<T> {
+    /// # Safety
+    ///
+    /// `inode` and `raw_file` are a misc device file being opened, whose `private_data` was set
+    /// by `misc_open()` to an `MmapMiscDeviceRegistration<T>` that cannot go away during the call.
+    unsafe extern "C" fn open(inode: *mut bindings::inode, raw_file: *mut bindings::file) -> c_int {
+        // SAFETY: The pointers are a file being opened.
+        let ret = unsafe { bindings::generic_file_open(inode, raw_file) };
+        if ret != 0 {
+            return ret;
+        }
+        // SAFETY: `misc_open()` stored the registration's `struct miscdevice` in `private_data`,
+        // and `MmapMiscDeviceRegistration<T>` is `repr(transparent)` over it.
+        let misc = unsafe { &*(*raw_file).private_data.cast::<MmapMiscDeviceRegistration<T>>() };
+        // SAFETY: The file is valid for the call, with no active `fdget_pos` region.
+        let file = unsafe { File::from_raw_file(raw_file) };
+        match T::open(file, misc) {
+            Ok(ptr) => {
+                // SAFETY: `open` owns `private_data`; from now on it holds `T::Ptr`, which every
+                // other callback here expects, until `release` takes it back.
+                unsafe { (*raw_file).private_data = ptr.into_foreign() };
+                0
+            }
+            Err(err) => err.to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// `file` is a file of this device being released; its `private_data` came from `open`.
+    unsafe extern "C" fn release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+        // SAFETY: `release` runs once, after every other callback, and owns `private_data`.
+        let ptr = unsafe { T::Ptr::from_foreign((*file).private_data) };
+        // SAFETY: The file is valid for the call, with no active `fdget_pos` region.
+        T::release(ptr, unsafe { File::from_raw_file(file) });
+        0
+    }
+
+    /// # Safety
+    ///
+    /// `desc` is the descriptor of a mapping of a file of this device, in `f_op->mmap_prepare`.
+    unsafe extern "C" fn mmap_prepare(desc: *mut bindings::vm_area_desc) -> c_int {
+        // SAFETY: `desc->file` is our file, valid for the call, and `open` set its private data.
+        let raw_file = unsafe { (*desc).file };
+        // SAFETY: The private data is `T::Ptr`'s (set in `open`, taken back in `release`, which
+        // cannot run while the file is being mapped).
+        let device = unsafe { T::Ptr::borrow((*raw_file).private_data) };
+        // SAFETY: The file is valid for the call, with no active `fdget_pos` region.
+        let file = unsafe { File::from_raw_file(raw_file) };
+        // SAFETY: `desc` is in `mmap_prepare` for a file whose private data is `T::Ptr`, released
+        // only after every mapping is gone, which outlives the borrow `device`; nothing else uses
+        // `desc` during the call.
+        let desc = unsafe { VmAreaDesc::from_raw(desc) };
+        match T::mmap_prepare(device, file, desc) {
+            Ok(()) => 0,
+            Err(err) => err.to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// `file` is an open file of this device.
+    unsafe extern "C" fn ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
+        // SAFETY: The private data is `T::Ptr`'s while the file is open.
+        let device = unsafe { T::Ptr::borrow((*file).private_data) };
+        // SAFETY: The file is valid for the call, with no active `fdget_pos` region.
+        let file = unsafe { File::from_raw_file(file) };
+        match T::ioctl(device, file, cmd, arg as usize) {
+            Ok(ret) => ret as c_long,
+            Err(err) => err.to_errno() as c_long,
+        }
+    }
+
+    const VTABLE: bindings::file_operations = bindings::file_operations {
+        open: Some(Self::open),
+        release: Some(Self::release),
+        mmap_prepare: if T::HAS_MMAP_PREPARE {
+            Some(Self::mmap_prepare)
+        } else {
+            None
+        },
+        unlocked_ioctl: if T::HAS_IOCTL {
+            Some(Self::ioctl)
+        } else {
+            None
+        },
+        #[cfg(CONFIG_COMPAT)]
+        compat_ioctl: if T::HAS_IOCTL {
+            bindings::compat_ptr_ioctl
+        } else {
+            None
+        },
+        owner: this_module::<T::OwnerModule>().as_ptr(),
+        ..pin_init::zeroed()
+    };
+}

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Safe Rust abstractions for `f_op->mmap_prepare` (Linux 7.3).
+//!
+//! A driver's `mmap_prepare` receives a [`VmAreaDesc`] before any VMA exists, may change the
+//! fields the contract allows, may ask the core for an [`MmapAction`], and learns about the new
+//! VMA in [`VmOperations::mapped`], which is also where the VMA's data is created. Later, VMA
+//! callbacks and lookups see a [`VmAreaRef`], and pages may be inserted into a VMA proved
+//! `VM_MIXEDMAP` ([`VmAreaMixedMapRef`]). [`MmapMiscDeviceRegistration`] is a misc device whose
+//! files offer `mmap_prepare`.
+//!
+//! The crate is built as the module `rust_mmap_prepare.ko`; a module that uses it includes
+//! `rust/consumer.mk` from its Kbuild file and writes `use mmap_prepare::...`.
+//!
+//! Reference: [`Documentation/filesystems/mmap_prepare.rst`](srctree/Documentation/filesystems/mmap_prepare.rst).
+
+pub mod action;
+mod c_helpers;
+pub mod desc;
+pub mod device;
+pub mod flags;
+pub mod pages;
+pub mod vm_ops;
+pub mod vma;
+
+pub use action::MmapAction;
+pub use desc::{PageProt, VmAreaDesc};
+pub use device::{MmapMiscDevice, MmapMiscDeviceRegistration};
+pub use flags::{VmaFlag, VmaFlags};
+pub use pages::KernelPages;
+pub use vm_ops::{MappedArea, VmFault, VmFaultResult, VmOperations, VmOpsTable, VmaData};
+pub use vma::{VmAreaMixedMapRef, VmAreaRef};
+
+/// The prefix of this crate's log lines (`module!` defines it in module crates).
+const __LOG_PREFIX: &[u8] = b"mmap_prepare\0";

@@ -1,0 +1,431 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! VMA operations (`struct vm_operations_struct`) for mappings set up by `mmap_prepare`.
+//!
+//! C header: [`include/linux/mm.h`](srctree/include/linux/mm.h).
+//!
+//! # Who owns the private data
+//!
+//! `mmap_prepare` hands nothing over: the range may merge with a neighbour or fail, and then
+//! nobody would release it. When the mapping becomes a new VMA, the core calls `mapped`, which
+//! borrows the open file's data and returns the [`VmOperations::Data`] the VMA will own (in
+//! `vm_private_data`). Every copy of the VMA (split, fork, `mremap`) gets its own owner through
+//! [`VmaData::duplicate`] in `open`, and `close` releases it. A VMA whose `mapped` never ran
+//! successfully has no data, and `close` then releases nothing.
+
+use crate::{c_helpers::rmp_get_page, flags::VmaFlags, vma::VmAreaRef};
+use core::marker::PhantomData;
+use kernel::{
+    bindings,
+    error::VTABLE_DEFAULT_ERROR,
+    fs::File,
+    page::Page,
+    prelude::*,
+    sync::{Arc, ArcBorrow},
+    types::{ForeignOwnable, Opaque},
+};
+
+/// Data a VMA owns: one owner per VMA, duplicated when the VMA is copied.
+pub trait VmaData: ForeignOwnable + Send + Sync {
+    /// A new owner of the same data, for a copy of the VMA (split, fork, `mremap`). Cannot fail:
+    /// the core gives `open` no way to.
+    fn duplicate(this: Self::Borrowed<'_>) -> Self;
+}
+
+impl VmaData for () {
+    fn duplicate(_this: ()) -> Self {}
+}
+
+impl<T: Send + Sync + 'static> VmaData for Arc<T> {
+    fn duplicate(this: ArcBorrow<'_, T>) -> Self {
+        this.into()
+    }
+}
+
+/// Borrows VMA data from `vm_private_data`; `None` if NULL.
+///
+/// # Safety
+///
+/// `ptr` is NULL or came from `D::into_foreign` and is not released during `'a`.
+pub(crate) unsafe fn borrow_data<'a, D: ForeignOwnable>(
+    ptr: *mut c_void,
+) -> Option<D::Borrowed<'a>> {
+    // SAFETY: Guaranteed by the caller.
+    (!ptr.is_null()).then(|| unsafe { D::borrow(ptr) })
+}
+
+/// The new VMA, as `mapped` sees it: no `vm_area_struct` is passed to that callback.
+pub struct MappedArea<'a> {
+    /// Start address (inclusive).
+    pub start: usize,
+    /// End address (exclusive).
+    pub end: usize,
+    /// Offset in the file, in pages.
+    pub pgoff: usize,
+    /// The file mapped.
+    pub file: &'a File,
+}
+
+/// The result of a fault handler (`vm_fault_t`).
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub struct VmFaultResult(bindings::vm_fault_t);
+
+impl VmFaultResult {
+    /// Send `SIGBUS` to the faulting task.
+    pub const SIGBUS: Self = Self(bindings::vm_fault_reason_VM_FAULT_SIGBUS as _);
+    /// Out of memory.
+    pub const OOM: Self = Self(bindings::vm_fault_reason_VM_FAULT_OOM as _);
+    /// Send `SIGSEGV` to the faulting task.
+    pub const SIGSEGV: Self = Self(bindings::vm_fault_reason_VM_FAULT_SIGSEGV as _);
+    /// The handler installed the page table entry itself.
+    pub const NOPAGE: Self = Self(bindings::vm_fault_reason_VM_FAULT_NOPAGE as _);
+
+    /// The fault result for an error: `OOM` for `ENOMEM`, `SIGBUS` otherwise (`vmf_error`).
+    pub fn from_error(err: Error) -> Self {
+        if err == ENOMEM {
+            Self::OOM
+        } else {
+            Self::SIGBUS
+        }
+    }
+
+    /// The raw `vm_fault_t`.
+    #[inline]
+    pub fn raw(self) -> bindings::vm_fault_t {
+        self.0
+    }
+}
+
+/// A page fault on a VMA of `V` (`struct vm_fault`).
+///
+/// # Invariants
+///
+/// `vmf` is the fault being handled by `V`'s `fault` callback: its VMA has `V`'s operations, and
+/// the VMA read lock or mmap read lock is held for the duration of the callback.
+#[repr(transparent)]
+pub struct VmFault<V: VmOperations> {
+    vmf: Opaque<bindings::vm_fault>,
+    _p: PhantomData<V>,
+}
+
+impl<V: VmOperations> VmFault<V> {
+    /// # Safety
+    ///
+    /// `vmf` must satisfy the type invariants for `'a`, with no other reference in use.
+    unsafe fn from_raw<'a>(vmf: *mut bindings::vm_fault) -> &'a mut Self {
+        // SAFETY: `repr(transparent)`; the caller guarantees validity and exclusivity.
+        unsafe { &mut *vmf.cast() }
+    }
+
+    fn raw(&self) -> &bindings::vm_fault {
+        // SAFETY: By the type invariants `vmf` is valid for the callback.
+        unsafe { &*self.vmf.get() }
+    }
+
+    /// The VMA that faulted.
+    pub fn vma(&self) -> &VmAreaRef {
+        // SAFETY: By the type invariants the VMA or mmap read lock is held during the callback,
+        // which the returned borrow cannot outlive.
+        unsafe { VmAreaRef::from_raw(self.raw().__bindgen_anon_1.vma) }
+    }
+
+    /// The faulting address, page aligned.
+    pub fn address(&self) -> usize {
+        self.raw().__bindgen_anon_1.address as usize
+    }
+
+    /// The page offset in the file of the faulting page.
+    pub fn pgoff(&self) -> usize {
+        self.raw().__bindgen_anon_1.pgoff as usize
+    }
+
+    /// Whether the fault is a write.
+    pub fn is_write(&self) -> bool {
+        self.raw().flags & bindings::fault_flag_FAULT_FLAG_WRITE != 0
+    }
+
+    /// The VMA's data. A VMA the core lets fault has had its `mapped` succeed, so `None` is
+    /// not expected; the glue turns it into `SIGBUS` before calling the driver.
+    pub fn data(&self) -> Option<<V::Data as ForeignOwnable>::Borrowed<'_>> {
+        self.vma().data::<V>()
+    }
+
+    /// Hands `page` to the core to map at the faulting address; the core takes its own
+    /// reference. Return the result from the fault handler.
+    pub fn set_page(&mut self, page: &Page) -> VmFaultResult {
+        // SAFETY: `page` is a valid order-0 page; the reference taken here is the one the fault
+        // path drops after mapping it (the `vmf->page` contract of `__do_fault`).
+        unsafe { rmp_get_page(page.as_ptr()) };
+        // SAFETY: By the type invariants we have exclusive access to `vmf` during the callback.
+        unsafe { (*self.vmf.get()).page = page.as_ptr() };
+        VmFaultResult(0)
+    }
+}
+
+/// The operations of VMAs created through [`VmAreaDesc::set_vm_ops`](crate::VmAreaDesc::set_vm_ops).
+///
+/// Only the callbacks implemented are put in the table (`#[vtable]`), with one exception: when
+/// [`Self::Data`] has a destructor, `open` and `close` are always installed, because they carry
+/// the ownership of the data. (A VMA with `close` cannot be removed by a merge, so a driver whose
+/// VMAs should merge freely keeps `Data = ()`.)
+///
+/// The table is a `static` of the driver's, returned by [`VmOperations::table`]: its address is
+/// what proves a VMA belongs to `Self` (see [`VmAreaRef::data`]).
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{prelude::*, sync::{Arc, ArcBorrow}};
+/// use mmap_prepare::{MappedArea, VmOperations, VmOpsTable};
+///
+/// struct Ctx;
+/// struct CtxVm;
+/// static CTX_VM_OPS: VmOpsTable<CtxVm> = VmOpsTable::new();
+///
+/// #[vtable]
+/// impl VmOperations for CtxVm {
+///     type FileData = Arc<Ctx>;
+///     type Data = Arc<Ctx>;
+///
+///     fn table() -> &'static VmOpsTable<Self> {
+///         &CTX_VM_OPS
+///     }
+///
+///     fn mapped(_area: &MappedArea<'_>, ctx: ArcBorrow<'_, Ctx>) -> Result<Arc<Ctx>> {
+///         // The VMA takes its own reference here, never in `mmap_prepare`.
+///         Ok(ctx.into())
+///     }
+/// }
+/// ```
+#[vtable]
+pub trait VmOperations: Sized + Send + Sync + 'static {
+    /// The private data of the files this VMA maps (the registration's `Ptr`).
+    type FileData: ForeignOwnable;
+
+    /// The data each VMA owns.
+    type Data: VmaData;
+
+    /// The driver's `static` table for these operations.
+    fn table() -> &'static VmOpsTable<Self>;
+
+    /// Called once for a new VMA (not for a range that merged into an existing VMA), after the
+    /// action completed, with the mmap write lock held. Returns the data the VMA will own. On
+    /// error the VMA is unmapped again (`close` runs, with no data) and `mmap()` fails.
+    fn mapped(
+        area: &MappedArea<'_>,
+        file_data: <Self::FileData as ForeignOwnable>::Borrowed<'_>,
+    ) -> Result<Self::Data>;
+
+    /// Called for a copy of a VMA (split, fork, `mremap`) after its data was duplicated.
+    fn open(_vma: &VmAreaRef, _data: <Self::Data as ForeignOwnable>::Borrowed<'_>) {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Called when a VMA is removed, before its data is dropped. `data` is `None` if `mapped`
+    /// failed or never ran.
+    fn close(_vma: &VmAreaRef, _data: Option<<Self::Data as ForeignOwnable>::Borrowed<'_>>) {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Handles a page fault, under the VMA or mmap read lock.
+    fn fault(_vmf: &mut VmFault<Self>) -> VmFaultResult {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Whether the VMA may be split at `address` (`EINVAL` or another error refuses).
+    fn may_split(_vma: &VmAreaRef, _address: usize) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Whether `mprotect()` may change `[start, end)` to `new_flags`; the VMA is not changed yet.
+    fn mprotect(_vma: &VmAreaRef, _start: usize, _end: usize, _new_flags: VmaFlags) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// The `vm_operations_struct` of `V`. Declare one as a `static` and return it from
+/// [`VmOperations::table`].
+///
+/// It holds an `Opaque`, so it cannot be promoted to an anonymous constant: a `&'static`
+/// reference to it can only come from a `static`, whose address is unique.
+#[repr(transparent)]
+pub struct VmOpsTable<V: VmOperations> {
+    ops: Opaque<bindings::vm_operations_struct>,
+    _p: PhantomData<V>,
+}
+
+// SAFETY: The table is written once, at compile time, and only read afterwards.
+unsafe impl<V: VmOperations> Sync for VmOpsTable<V> {}
+
+impl<V: VmOperations> Default for VmOpsTable<V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<V: VmOperations> VmOpsTable<V> {
+    /// The table with the glue for the callbacks `V` implements.
+    pub const fn new() -> Self {
+        let owns = core::mem::needs_drop::<V::Data>();
+        Self {
+            ops: Opaque::new(bindings::vm_operations_struct {
+                mapped: Some(Self::mapped),
+                open: if owns || V::HAS_OPEN {
+                    Some(Self::open)
+                } else {
+                    None
+                },
+                close: if owns || V::HAS_CLOSE {
+                    Some(Self::close)
+                } else {
+                    None
+                },
+                fault: if V::HAS_FAULT {
+                    Some(Self::fault)
+                } else {
+                    None
+                },
+                may_split: if V::HAS_MAY_SPLIT {
+                    Some(Self::may_split)
+                } else {
+                    None
+                },
+                mprotect: if V::HAS_MPROTECT {
+                    Some(Self::mprotect)
+                } else {
+                    None
+                },
+                ..pin_init::zeroed()
+            }),
+            _p: PhantomData,
+        }
+    }
+
+    /// The raw table.
+    #[inline]
+    pub fn as_raw(&self) -> *const bindings::vm_operations_struct {
+        self.ops.get()
+    }
+
+    /// # Safety
+    ///
+    /// Called by the core for a new VMA whose `vm_ops` are this table, as set by
+    /// `VmAreaDesc::<V::FileData>::set_vm_ops`, so `file` is the mapped file and its
+    /// `private_data` came from `V::FileData::into_foreign`; `vm_private_data` is valid.
+    unsafe extern "C" fn mapped(
+        start: c_ulong,
+        end: c_ulong,
+        pgoff: c_ulong,
+        file: *const bindings::file,
+        vm_private_data: *mut *mut c_void,
+    ) -> c_int {
+        // SAFETY: The mmap call holds the file, and no `fdget_pos` region is active on it.
+        let file_ref = unsafe { File::from_raw_file(file) };
+        // SAFETY: By the function's safety requirements the private data is `V::FileData`'s,
+        // and the file is not released during this call (the mmap path holds a reference).
+        let file_data = unsafe { V::FileData::borrow((*file).private_data) };
+        let area = MappedArea {
+            start: start as usize,
+            end: end as usize,
+            pgoff: pgoff as usize,
+            file: file_ref,
+        };
+        match V::mapped(&area, file_data) {
+            Ok(data) => {
+                // SAFETY: `vm_private_data` is valid for writes; the VMA now owns `data`.
+                unsafe { *vm_private_data = data.into_foreign() };
+                0
+            }
+            Err(err) => err.to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the core, with the mmap write lock held, for a new copy of a VMA whose
+    /// `vm_ops` are this table; the copy's `vm_private_data` is the original's.
+    unsafe extern "C" fn open(vma: *mut bindings::vm_area_struct) {
+        // SAFETY: The core holds the mmap write lock and `vma` is valid during the call.
+        let area = unsafe { VmAreaRef::from_raw(vma) };
+        // SAFETY: As above: the write lock makes this access exclusive.
+        let ptr = unsafe { (*vma).vm_private_data };
+        // SAFETY: The pointer is NULL or `V::Data`'s, owned by the original VMA, which stays
+        // alive for this call.
+        let Some(data) = (unsafe { borrow_data::<V::Data>(ptr) }) else {
+            return;
+        };
+        let copy = V::Data::duplicate(data).into_foreign();
+        // SAFETY: The write lock is held; the copy now owns its own data.
+        unsafe { (*vma).vm_private_data = copy };
+        if V::HAS_OPEN {
+            // SAFETY: `copy` came from `into_foreign` just above and is released only in `close`.
+            V::open(area, unsafe { V::Data::borrow(copy) });
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the core, with the mmap write lock held (or during teardown of the mm), for a
+    /// VMA whose `vm_ops` are this table, once.
+    unsafe extern "C" fn close(vma: *mut bindings::vm_area_struct) {
+        // SAFETY: The VMA is valid and exclusively ours during the call.
+        let area = unsafe { VmAreaRef::from_raw(vma) };
+        // SAFETY: As above.
+        let ptr = unsafe { (*vma).vm_private_data };
+        if V::HAS_CLOSE {
+            // SAFETY: NULL or `V::Data`'s, owned by this VMA until released below.
+            V::close(area, unsafe { borrow_data::<V::Data>(ptr) });
+        }
+        if !ptr.is_null() {
+            // SAFETY: This VMA owned the data and `close` runs once per VMA; the pointer is
+            // cleared so nothing can reach the released data.
+            unsafe {
+                (*vma).vm_private_data = core::ptr::null_mut();
+                drop(V::Data::from_foreign(ptr));
+            }
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the core for a fault on a VMA whose `vm_ops` are this table, with the VMA or
+    /// mmap read lock held.
+    unsafe extern "C" fn fault(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t {
+        // SAFETY: Guaranteed by the function's safety requirements.
+        let fault = unsafe { VmFault::<V>::from_raw(vmf) };
+        if fault.data().is_none() {
+            return VmFaultResult::SIGBUS.raw();
+        }
+        V::fault(fault).raw()
+    }
+
+    /// # Safety
+    ///
+    /// Called by the core, with the mmap write lock held, for a VMA of this table.
+    unsafe extern "C" fn may_split(vma: *mut bindings::vm_area_struct, addr: c_ulong) -> c_int {
+        // SAFETY: The VMA is valid and locked during the call.
+        let area = unsafe { VmAreaRef::from_raw(vma) };
+        match V::may_split(area, addr as usize) {
+            Ok(()) => 0,
+            Err(err) => err.to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the core, with the mmap write lock held, for a VMA of this table.
+    unsafe extern "C" fn mprotect(
+        vma: *mut bindings::vm_area_struct,
+        start: c_ulong,
+        end: c_ulong,
+        newflags: c_ulong,
+    ) -> c_int {
+        // SAFETY: The VMA is valid and locked during the call.
+        let area = unsafe { VmAreaRef::from_raw(vma) };
+        let flags = VmaFlags::from_bits(newflags as usize);
+        match V::mprotect(area, start as usize, end as usize, flags) {
+            Ok(()) => 0,
+            Err(err) => err.to_errno(),
+        }
+    }
+}
