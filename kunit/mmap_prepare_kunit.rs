@@ -28,30 +28,30 @@ mod flags {
     /// The legacy `VM_*` value of each typed flag, from the C headers.
     fn legacy(name: &str) -> Option<usize> {
         Some(match name {
-            "READ" => bindings::VM_READ as usize,
-            "WRITE" => bindings::VM_WRITE as usize,
-            "EXEC" => bindings::VM_EXEC as usize,
-            "SHARED" => bindings::VM_SHARED as usize,
-            "MAYREAD" => bindings::VM_MAYREAD as usize,
-            "MAYWRITE" => bindings::VM_MAYWRITE as usize,
-            "MAYEXEC" => bindings::VM_MAYEXEC as usize,
-            "MAYSHARE" => bindings::VM_MAYSHARE as usize,
-            "PFNMAP" => bindings::VM_PFNMAP as usize,
-            "IO" => bindings::VM_IO as usize,
-            "DONTCOPY" => bindings::VM_DONTCOPY as usize,
-            "DONTEXPAND" => bindings::VM_DONTEXPAND as usize,
-            "LOCKONFAULT" => bindings::VM_LOCKONFAULT as usize,
-            "ACCOUNT" => bindings::VM_ACCOUNT as usize,
-            "NORESERVE" => bindings::VM_NORESERVE as usize,
-            "HUGETLB" => bindings::VM_HUGETLB as usize,
-            "SYNC" => bindings::VM_SYNC as usize,
-            "WIPEONFORK" => bindings::VM_WIPEONFORK as usize,
-            "DONTDUMP" => bindings::VM_DONTDUMP as usize,
-            "SOFTDIRTY" => bindings::VM_SOFTDIRTY as usize,
-            "MIXEDMAP" => bindings::VM_MIXEDMAP as usize,
-            "HUGEPAGE" => bindings::VM_HUGEPAGE as usize,
-            "NOHUGEPAGE" => bindings::VM_NOHUGEPAGE as usize,
-            "MERGEABLE" => bindings::VM_MERGEABLE as usize,
+            "READ" => bindings::VM_READ,
+            "WRITE" => bindings::VM_WRITE,
+            "EXEC" => bindings::VM_EXEC,
+            "SHARED" => bindings::VM_SHARED,
+            "MAYREAD" => bindings::VM_MAYREAD,
+            "MAYWRITE" => bindings::VM_MAYWRITE,
+            "MAYEXEC" => bindings::VM_MAYEXEC,
+            "MAYSHARE" => bindings::VM_MAYSHARE,
+            "PFNMAP" => bindings::VM_PFNMAP,
+            "IO" => bindings::VM_IO,
+            "DONTCOPY" => bindings::VM_DONTCOPY,
+            "DONTEXPAND" => bindings::VM_DONTEXPAND,
+            "LOCKONFAULT" => bindings::VM_LOCKONFAULT,
+            "ACCOUNT" => bindings::VM_ACCOUNT,
+            "NORESERVE" => bindings::VM_NORESERVE,
+            "HUGETLB" => bindings::VM_HUGETLB,
+            "SYNC" => bindings::VM_SYNC,
+            "WIPEONFORK" => bindings::VM_WIPEONFORK,
+            "DONTDUMP" => bindings::VM_DONTDUMP,
+            "SOFTDIRTY" => bindings::VM_SOFTDIRTY,
+            "MIXEDMAP" => bindings::VM_MIXEDMAP,
+            "HUGEPAGE" => bindings::VM_HUGEPAGE,
+            "NOHUGEPAGE" => bindings::VM_NOHUGEPAGE,
+            "MERGEABLE" => bindings::VM_MERGEABLE,
             _ => return None,
         })
     }
@@ -72,11 +72,16 @@ mod flags {
     #[test]
     fn core_flags_are_configured() {
         // The flags the abstractions reason about are never configured out.
-        for flag in [VmaFlag::READ, VmaFlag::WRITE, VmaFlag::SHARED, VmaFlag::MAYWRITE] {
+        for flag in [
+            VmaFlag::READ,
+            VmaFlag::WRITE,
+            VmaFlag::SHARED,
+            VmaFlag::MAYWRITE,
+        ] {
             assert!(legacy_of(flag) == flag.set().bits());
         }
-        assert_eq!(legacy_of(VmaFlag::MIXEDMAP), bindings::VM_MIXEDMAP as usize);
-        assert_eq!(legacy_of(VmaFlag::PFNMAP), bindings::VM_PFNMAP as usize);
+        assert_eq!(legacy_of(VmaFlag::MIXEDMAP), bindings::VM_MIXEDMAP);
+        assert_eq!(legacy_of(VmaFlag::PFNMAP), bindings::VM_PFNMAP);
     }
 
     fn legacy_of(flag: VmaFlag) -> usize {
@@ -108,8 +113,7 @@ mod flags {
         assert_eq!(rw.difference(VmaFlag::WRITE.set()), VmaFlag::READ.set());
         assert_eq!(
             VmaFlags::SPECIAL.bits(),
-            (bindings::VM_IO | bindings::VM_DONTEXPAND | bindings::VM_PFNMAP | bindings::VM_MIXEDMAP)
-                as usize
+            bindings::VM_IO | bindings::VM_DONTEXPAND | bindings::VM_PFNMAP | bindings::VM_MIXEDMAP
         );
     }
 }

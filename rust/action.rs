@@ -25,9 +25,20 @@ enum At {
 #[derive(Copy, Clone)]
 enum Kind<'a> {
     Nothing,
-    Remap { at: At, pfn: usize, io: bool },
-    SimpleIoremap { phys: u64, size: usize },
-    MapKernelPages { at: At, pages: &'a KernelPages, first: usize },
+    Remap {
+        at: At,
+        pfn: usize,
+        io: bool,
+    },
+    SimpleIoremap {
+        phys: u64,
+        size: usize,
+    },
+    MapKernelPages {
+        at: At,
+        pages: &'a KernelPages,
+        first: usize,
+    },
 }
 
 /// What kind of action a raw `struct mmap_action` holds.
@@ -88,7 +99,11 @@ impl<'a> MmapAction<'a> {
     /// as long as any mapping of this file exists (device memory, or memory the driver keeps
     /// allocated until the file is released), with the mapping's protection.
     pub const unsafe fn remap_pfn_full(pfn: usize) -> Self {
-        Self::new(Kind::Remap { at: At::Full, pfn, io: false })
+        Self::new(Kind::Remap {
+            at: At::Full,
+            pfn,
+            io: false,
+        })
     }
 
     /// Remaps `size` bytes from PFN `pfn` at address `start` of the mapping.
@@ -97,7 +112,11 @@ impl<'a> MmapAction<'a> {
     ///
     /// As for [`MmapAction::remap_pfn_full`], for `size` bytes from `pfn`.
     pub const unsafe fn remap_pfn(start: usize, pfn: usize, size: usize) -> Self {
-        Self::new(Kind::Remap { at: At::Range(start, size), pfn, io: false })
+        Self::new(Kind::Remap {
+            at: At::Range(start, size),
+            pfn,
+            io: false,
+        })
     }
 
     /// Remaps one kernel page at address `start` of the mapping, as a PFN mapping.
@@ -107,7 +126,11 @@ impl<'a> MmapAction<'a> {
     pub fn remap_page(start: usize, page: &'a Page) -> Self {
         // SAFETY: `page` is a valid page.
         let pfn = unsafe { rmp_page_to_pfn(page.as_ptr()) };
-        Self::new(Kind::Remap { at: At::Range(start, PAGE_SIZE), pfn, io: false })
+        Self::new(Kind::Remap {
+            at: At::Range(start, PAGE_SIZE),
+            pfn,
+            io: false,
+        })
     }
 
     /// I/O-remaps the PFN range starting at `pfn` over the whole mapping (`io_remap_pfn_range`).
@@ -116,7 +139,11 @@ impl<'a> MmapAction<'a> {
     ///
     /// As for [`MmapAction::remap_pfn_full`].
     pub const unsafe fn ioremap_full(pfn: usize) -> Self {
-        Self::new(Kind::Remap { at: At::Full, pfn, io: true })
+        Self::new(Kind::Remap {
+            at: At::Full,
+            pfn,
+            io: true,
+        })
     }
 
     /// I/O-remaps `size` bytes from PFN `pfn` at address `start` of the mapping.
@@ -125,7 +152,11 @@ impl<'a> MmapAction<'a> {
     ///
     /// As for [`MmapAction::remap_pfn_full`], for `size` bytes from `pfn`.
     pub const unsafe fn ioremap(start: usize, pfn: usize, size: usize) -> Self {
-        Self::new(Kind::Remap { at: At::Range(start, size), pfn, io: true })
+        Self::new(Kind::Remap {
+            at: At::Range(start, size),
+            pfn,
+            io: true,
+        })
     }
 
     /// Maps the physical range `phys .. phys + size` with the guardrails of `vm_iomap_memory`:
@@ -143,7 +174,11 @@ impl<'a> MmapAction<'a> {
     ///
     /// Each page mapped gets a reference of its own.
     pub const fn map_kernel_pages(pages: &'a KernelPages, first: usize) -> Self {
-        Self::new(Kind::MapKernelPages { at: At::Full, pages, first })
+        Self::new(Kind::MapKernelPages {
+            at: At::Full,
+            pages,
+            first,
+        })
     }
 
     /// Maps `count` pages from `pages[first]` at address `start` of the mapping.
@@ -247,9 +282,9 @@ impl<'a> MmapAction<'a> {
             Kind::Remap { at, pfn, io } => {
                 let (from, size) = resolve(at);
                 raw.__bindgen_anon_1.remap = bindings::mmap_action__bindgen_ty_1__bindgen_ty_1 {
-                    start: from as _,
-                    start_pfn: pfn as _,
-                    size: size as _,
+                    start: from,
+                    start_pfn: pfn,
+                    size,
                     pgprot: prot,
                 };
                 raw.type_ = if io {
@@ -261,25 +296,26 @@ impl<'a> MmapAction<'a> {
             Kind::SimpleIoremap { phys, size } => {
                 raw.__bindgen_anon_1.simple_ioremap =
                     bindings::mmap_action__bindgen_ty_1__bindgen_ty_2 {
-                        start_phys_addr: phys as _,
-                        size: size as _,
+                        start_phys_addr: phys,
+                        size,
                     };
                 raw.type_ = bindings::mmap_action_type_MMAP_SIMPLE_IO_REMAP;
             }
             Kind::MapKernelPages { at, pages, first } => {
                 let (from, size) = resolve(at);
-                raw.__bindgen_anon_1.map_kernel = bindings::mmap_action__bindgen_ty_1__bindgen_ty_3 {
-                    start: from as _,
-                    // `check` proved `first + size / PAGE_SIZE <= pages.len()`.
-                    pages: pages.as_raw().wrapping_add(first),
-                    nr_pages: (size / PAGE_SIZE) as _,
-                    pgoff: pgoff as _,
-                };
+                raw.__bindgen_anon_1.map_kernel =
+                    bindings::mmap_action__bindgen_ty_1__bindgen_ty_3 {
+                        start: from,
+                        // `check` proved `first + size / PAGE_SIZE <= pages.len()`.
+                        pages: pages.as_raw().wrapping_add(first),
+                        nr_pages: size / PAGE_SIZE,
+                        pgoff,
+                    };
                 raw.type_ = bindings::mmap_action_type_MMAP_MAP_KERNEL_PAGES;
             }
         }
         raw.error_override = self.error_override;
-        raw.set_hide_from_rmap_until_complete(self.hide_from_rmap.into());
+        raw.set_hide_from_rmap_until_complete(self.hide_from_rmap);
     }
 
     /// The kind of action a raw `struct mmap_action` holds.

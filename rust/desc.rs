@@ -64,6 +64,9 @@ impl PageProt {
     }
 }
 
+/// Makes `'a` invariant: a driver must not shorten it to pass shorter-lived data to an action.
+type Invariant<'a> = fn(&'a ()) -> &'a ();
+
 /// The descriptor of a mapping being set up, as seen from `f_op->mmap_prepare`.
 ///
 /// No VMA exists yet. The driver reads what the user asked for and may change only what the
@@ -90,8 +93,7 @@ impl PageProt {
 #[repr(transparent)]
 pub struct VmAreaDesc<'a, F: ForeignOwnable> {
     desc: Opaque<bindings::vm_area_desc>,
-    // Invariant in 'a: a driver must not shorten it to pass shorter-lived data to an action.
-    _p: PhantomData<(fn(&'a ()) -> &'a (), F)>,
+    _p: PhantomData<(Invariant<'a>, F)>,
 }
 
 impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
@@ -123,19 +125,25 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
     /// The start address of the mapping (inclusive).
     #[inline]
     pub fn start(&self) -> usize {
-        self.raw().start as usize
+        self.raw().start
     }
 
     /// The end address of the mapping (exclusive).
     #[inline]
     pub fn end(&self) -> usize {
-        self.raw().end as usize
+        self.raw().end
     }
 
     /// The length of the mapping in bytes.
     #[inline]
     pub fn len(&self) -> usize {
         self.end() - self.start()
+    }
+
+    /// Whether the mapping is empty (never, for a mapping being set up).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The number of pages of the mapping.
@@ -147,7 +155,7 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
     /// The offset into the file, in pages.
     #[inline]
     pub fn pgoff(&self) -> usize {
-        self.raw().pgoff as usize
+        self.raw().pgoff
     }
 
     /// The file being mapped.
@@ -175,8 +183,7 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
     /// Whether the mapping is shared (`MAP_SHARED`, `VM_SHARED` or `VM_MAYSHARE`).
     #[inline]
     pub fn is_shared(&self) -> bool {
-        self.flags()
-            .intersects(VmaFlag::SHARED | VmaFlag::MAYSHARE)
+        self.flags().intersects(VmaFlag::SHARED | VmaFlag::MAYSHARE)
     }
 
     /// Whether the mapping is copy-on-write: private and possibly writable.
@@ -267,10 +274,8 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
         let flags = flags.into();
         let old = self.flags();
         let lost = flags.intersection(old);
-        let clearable = Self::DRIVER_FLAGS
-            | VmaFlag::MAYREAD
-            | VmaFlag::MAYWRITE
-            | VmaFlag::MAYEXEC;
+        let clearable =
+            Self::DRIVER_FLAGS | VmaFlag::MAYREAD | VmaFlag::MAYWRITE | VmaFlag::MAYEXEC;
         if !clearable.contains_all(lost) {
             return Err(EINVAL);
         }
@@ -283,7 +288,7 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
     /// Sets the page offset the mapping will have.
     #[inline]
     pub fn set_pgoff(&mut self, pgoff: usize) {
-        self.raw_mut().pgoff = pgoff as _;
+        self.raw_mut().pgoff = pgoff;
     }
 
     /// Sets the page protection, e.g. `desc.set_page_prot(desc.page_prot().writecombine())`.

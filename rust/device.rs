@@ -45,7 +45,7 @@ impl<T: MmapMiscDevice> MmapMiscDeviceRegistration<T> {
         try_pin_init!(Self {
             inner <- Opaque::try_ffi_init(move |slot: *mut bindings::miscdevice| {
                 let mut raw: bindings::miscdevice = pin_init::zeroed();
-                raw.minor = bindings::MISC_DYNAMIC_MINOR as _;
+                raw.minor = bindings::MISC_DYNAMIC_MINOR as c_int;
                 raw.name = opts.name.as_char_ptr();
                 raw.fops = &MmapMiscDeviceVTable::<T>::VTABLE;
                 // SAFETY: The initializer may write to `slot`.
@@ -133,7 +133,11 @@ impl<T: MmapMiscDevice> MmapMiscDeviceVTable<T> {
         }
         // SAFETY: `misc_open()` stored the registration's `struct miscdevice` in `private_data`,
         // and `MmapMiscDeviceRegistration<T>` is `repr(transparent)` over it.
-        let misc = unsafe { &*(*raw_file).private_data.cast::<MmapMiscDeviceRegistration<T>>() };
+        let misc = unsafe {
+            &*(*raw_file)
+                .private_data
+                .cast::<MmapMiscDeviceRegistration<T>>()
+        };
         // SAFETY: The file is valid for the call, with no active `fdget_pos` region.
         let file = unsafe { File::from_raw_file(raw_file) };
         match T::open(file, misc) {
@@ -187,7 +191,7 @@ impl<T: MmapMiscDevice> MmapMiscDeviceVTable<T> {
         let device = unsafe { T::Ptr::borrow((*file).private_data) };
         // SAFETY: The file is valid for the call, with no active `fdget_pos` region.
         let file = unsafe { File::from_raw_file(file) };
-        match T::ioctl(device, file, cmd, arg as usize) {
+        match T::ioctl(device, file, cmd, arg) {
             Ok(ret) => ret as c_long,
             Err(err) => err.to_errno() as c_long,
         }

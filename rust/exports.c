@@ -7,8 +7,7 @@
 #include <linux/export.h>
 #include <linux/module.h>
 
-#define EXPORT_SYMBOL_RUST_GPL(sym) extern int sym; EXPORT_SYMBOL_GPL(sym)
-
+/* Declared as int: only the symbol's address matters to the export. */
 #include "exports_generated.h"
 
 MODULE_DESCRIPTION("Rust abstractions for f_op->mmap_prepare");

@@ -12,9 +12,8 @@ use kernel::bindings;
 
 // `vma_flags_t` is one word on every architecture 7.3 supports with Rust (NUM_VMA_FLAG_BITS ==
 // BITS_PER_LONG). If that ever grows, `VmaFlags` must grow with it.
-const _: () = assert!(
-    core::mem::size_of::<bindings::vma_flags_t>() == core::mem::size_of::<usize>()
-);
+const _: () =
+    assert!(core::mem::size_of::<bindings::vma_flags_t>() == core::mem::size_of::<usize>());
 
 /// A single VMA flag: a bit number of `vma_flags_t`.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
@@ -189,7 +188,10 @@ impl VmaFlags {
 
     /// Iterates over the flags of the set that [`VmaFlag`] names.
     pub fn iter(self) -> impl Iterator<Item = (&'static str, VmaFlag)> {
-        VmaFlag::ALL.iter().copied().filter(move |(_, f)| self.contains(*f))
+        VmaFlag::ALL
+            .iter()
+            .copied()
+            .filter(move |(_, f)| self.contains(*f))
     }
 
     /// The set whose bits are `bits` (bit `n` is `VMA_*_BIT == n`, as in a `vm_flags_t`).
@@ -200,13 +202,13 @@ impl VmaFlags {
 
     #[inline]
     pub(crate) fn from_raw(raw: bindings::vma_flags_t) -> Self {
-        Self(raw.__vma_flags[0] as usize)
+        Self(raw.__vma_flags[0])
     }
 
     #[inline]
     pub(crate) fn to_raw(self) -> bindings::vma_flags_t {
         bindings::vma_flags_t {
-            __vma_flags: [self.0 as _],
+            __vma_flags: [self.0],
         }
     }
 }

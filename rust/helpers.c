@@ -5,14 +5,7 @@
  * specific, so Rust cannot reimplement them portably.
  */
 
-#include <linux/mm.h>
-#include <linux/pgtable.h>
-
-pgprot_t rmp_pgprot_noncached(pgprot_t prot);
-pgprot_t rmp_pgprot_writecombine(pgprot_t prot);
-pgprot_t rmp_pgprot_device(pgprot_t prot);
-void rmp_get_page(struct page *page);
-unsigned long rmp_page_to_pfn(struct page *page);
+#include "helpers.h"
 
 pgprot_t rmp_pgprot_noncached(pgprot_t prot)
 {

@@ -72,13 +72,13 @@ pub struct VmFaultResult(bindings::vm_fault_t);
 
 impl VmFaultResult {
     /// Send `SIGBUS` to the faulting task.
-    pub const SIGBUS: Self = Self(bindings::vm_fault_reason_VM_FAULT_SIGBUS as _);
+    pub const SIGBUS: Self = Self(bindings::vm_fault_reason_VM_FAULT_SIGBUS);
     /// Out of memory.
-    pub const OOM: Self = Self(bindings::vm_fault_reason_VM_FAULT_OOM as _);
+    pub const OOM: Self = Self(bindings::vm_fault_reason_VM_FAULT_OOM);
     /// Send `SIGSEGV` to the faulting task.
-    pub const SIGSEGV: Self = Self(bindings::vm_fault_reason_VM_FAULT_SIGSEGV as _);
+    pub const SIGSEGV: Self = Self(bindings::vm_fault_reason_VM_FAULT_SIGSEGV);
     /// The handler installed the page table entry itself.
-    pub const NOPAGE: Self = Self(bindings::vm_fault_reason_VM_FAULT_NOPAGE as _);
+    pub const NOPAGE: Self = Self(bindings::vm_fault_reason_VM_FAULT_NOPAGE);
 
     /// The fault result for an error: `OOM` for `ENOMEM`, `SIGBUS` otherwise (`vmf_error`).
     pub fn from_error(err: Error) -> Self {
@@ -131,12 +131,12 @@ impl<V: VmOperations> VmFault<V> {
 
     /// The faulting address, page aligned.
     pub fn address(&self) -> usize {
-        self.raw().__bindgen_anon_1.address as usize
+        self.raw().__bindgen_anon_1.address
     }
 
     /// The page offset in the file of the faulting page.
     pub fn pgoff(&self) -> usize {
-        self.raw().__bindgen_anon_1.pgoff as usize
+        self.raw().__bindgen_anon_1.pgoff
     }
 
     /// Whether the fault is a write.
@@ -325,9 +325,9 @@ impl<V: VmOperations> VmOpsTable<V> {
         // and the file is not released during this call (the mmap path holds a reference).
         let file_data = unsafe { V::FileData::borrow((*file).private_data) };
         let area = MappedArea {
-            start: start as usize,
-            end: end as usize,
-            pgoff: pgoff as usize,
+            start,
+            end,
+            pgoff,
             file: file_ref,
         };
         match V::mapped(&area, file_data) {
@@ -405,7 +405,7 @@ impl<V: VmOperations> VmOpsTable<V> {
     unsafe extern "C" fn may_split(vma: *mut bindings::vm_area_struct, addr: c_ulong) -> c_int {
         // SAFETY: The VMA is valid and locked during the call.
         let area = unsafe { VmAreaRef::from_raw(vma) };
-        match V::may_split(area, addr as usize) {
+        match V::may_split(area, addr) {
             Ok(()) => 0,
             Err(err) => err.to_errno(),
         }
@@ -422,8 +422,8 @@ impl<V: VmOperations> VmOpsTable<V> {
     ) -> c_int {
         // SAFETY: The VMA is valid and locked during the call.
         let area = unsafe { VmAreaRef::from_raw(vma) };
-        let flags = VmaFlags::from_bits(newflags as usize);
-        match V::mprotect(area, start as usize, end as usize, flags) {
+        let flags = VmaFlags::from_bits(newflags);
+        match V::mprotect(area, start, end, flags) {
             Ok(()) => 0,
             Err(err) => err.to_errno(),
         }

@@ -7,11 +7,7 @@
 //! `vm_insert_page`) works unchanged; what is added is what `mmap_prepare` drivers need: the page
 //! offset, typed flags, and a proof that a VMA is the driver's own before its data is handed out.
 
-use crate::{
-    flags::VmaFlags,
-    pages::KernelPages,
-    vm_ops::VmOperations,
-};
+use crate::{flags::VmaFlags, pages::KernelPages, vm_ops::VmOperations};
 use core::ops::Deref;
 use kernel::{
     bindings,
@@ -73,13 +69,13 @@ impl VmAreaRef {
     pub fn pgoff(&self) -> usize {
         // SAFETY: By the type invariants the VMA is valid and a read lock is held, so `vm_pgoff`
         // is stable.
-        unsafe { (*self.as_ptr()).vm_pgoff as usize }
+        unsafe { (*self.as_ptr()).vm_pgoff }
     }
 
     /// The VMA's flags as a typed set.
     #[inline]
     pub fn vma_flags(&self) -> VmaFlags {
-        VmaFlags::from_bits(self.flags() as usize)
+        VmaFlags::from_bits(self.flags())
     }
 
     /// Whether the VMA was set up by [`VmAreaDesc::set_vm_ops::<V>`] (its `vm_ops` are `V`'s
@@ -127,7 +123,8 @@ impl VmAreaRef {
     /// Proves that the VMA is `VM_MIXEDMAP`, where pages may be inserted; `None` otherwise.
     #[inline]
     pub fn check_mixedmap(&self) -> Option<&VmAreaMixedMapRef> {
-        self.as_mixedmap_vma().map(VmAreaMixedMapRef::from_mixed_map)
+        self.as_mixedmap_vma()
+            .map(VmAreaMixedMapRef::from_mixed_map)
     }
 }
 
@@ -184,17 +181,12 @@ impl VmAreaMixedMapRef {
             Some(last) if last <= pages.len() => {}
             _ => return Err(EINVAL),
         }
-        let mut num = count as _;
+        let mut num = count;
         // SAFETY: By the type invariants a read lock is held and `VM_MIXEDMAP` is set. The
         // `count` pointers from `first` are valid order-0 pages owned by `pages`, which outlives
         // the call; the core takes its own reference to each page it maps and checks the range.
         to_result(unsafe {
-            bindings::vm_insert_pages(
-                self.as_ptr(),
-                address as _,
-                pages.as_raw().add(first),
-                &mut num,
-            )
+            bindings::vm_insert_pages(self.as_ptr(), address, pages.as_raw().add(first), &mut num)
         })
     }
 }

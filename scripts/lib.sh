@@ -51,11 +51,13 @@ rmp_run_logged() {
 	while kill -0 "$pid" 2>/dev/null; do
 		sleep 5
 		if (( ($(date +%s) - start) % 30 < 5 )) && kill -0 "$pid" 2>/dev/null; then
-			rmp_log "    ... $(( $(date +%s) - start ))s: $(tail -n 1 "$log" | cut -c1-100)"
+			rmp_log "    ... $(( $(date +%s) - start ))s: $(${RMP_PROGRESS:-_rmp_log_tail} "$log" | cut -c1-100)"
 		fi
 	done
 	wait "$pid"
 }
+
+_rmp_log_tail() { tail -n 1 "$1"; }
 
 # The Debian mirror this machine already uses, from its apt configuration.
 # Never hard-coded: the repository names no mirror host.
@@ -242,10 +244,11 @@ rmp_ensure_kernel() {
 	key=$( { echo "$ver"; cat "$RMP_TOP/kunit/.kunitconfig"; rmp_toolchain_id; } | rmp_sha)
 	RMP_KDIR=$RMP_CACHE/build/linux-$ver-$key
 	[ -e "$RMP_KDIR/.complete" ] && return 0
-	rmp_phase_begin "test kernel $ver (kunit.py build, LLVM=-$RMP_LLVM, KASAN; ~15 min cold on 2 cores)"
+	rmp_phase_begin "test kernel $ver (kunit.py build, LLVM=-$RMP_LLVM, KASAN; 6-15 min on 2 cores)"
 	mkdir -p "$RMP_KDIR"
 	# Resumes an interrupted build; only a finished one gets the marker.
-	rmp_run_logged "$RMP_KDIR.log" rmp_in_root bash -euc 'cd "$1" && python3 tools/testing/kunit/kunit.py build \
+	_rmp_objects() { echo "$(find "$RMP_KDIR" -name '*.o' | wc -l) objects built (~1300 in all)"; }
+	RMP_PROGRESS=_rmp_objects rmp_run_logged "$RMP_KDIR.log" rmp_in_root bash -euc 'cd "$1" && python3 tools/testing/kunit/kunit.py build \
 		--arch=x86_64 --kunitconfig="$2" --build_dir="$3" --make_options=LLVM=-'"$RMP_LLVM"' --jobs="$(nproc)"' \
 		bash "$RMP_SRC" "$RMP_TOP/kunit" "$RMP_KDIR" ||
 		rmp_die "building the test kernel failed (log: $RMP_KDIR.log)" \
