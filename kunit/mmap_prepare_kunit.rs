@@ -2,7 +2,12 @@
 
 //! KUnit suites for the `mmap_prepare` crate. They run when this module is loaded.
 
-use kernel::prelude::*;
+use kernel::{miscdevice::MiscDeviceOptions, prelude::*};
+use mmap_prepare::MmapMiscDeviceRegistration;
+
+mod e2e;
+mod rules;
+mod test_device;
 
 module! {
     type: MmapPrepareKunit,
@@ -12,11 +17,18 @@ module! {
     license: "GPL",
 }
 
-struct MmapPrepareKunit;
+/// Holds the test device the end-to-end suite maps; the suites run once `init` has returned.
+#[pin_data]
+struct MmapPrepareKunit {
+    #[pin]
+    _dev: MmapMiscDeviceRegistration<test_device::TestDev>,
+}
 
-impl kernel::Module for MmapPrepareKunit {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        Ok(MmapPrepareKunit)
+impl kernel::InPlaceModule for MmapPrepareKunit {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            _dev <- MmapMiscDeviceRegistration::register(MiscDeviceOptions { name: c"rmp_kunit" }),
+        })
     }
 }
 

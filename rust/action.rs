@@ -9,7 +9,7 @@ use crate::{c_helpers::rmp_page_to_pfn, flags::VmaFlag, flags::VmaFlags, pages::
 use kernel::{
     bindings,
     error::code::{EFAULT, EINVAL},
-    page::{Page, PAGE_SIZE},
+    page::PAGE_SIZE,
     prelude::*,
 };
 
@@ -25,6 +25,8 @@ enum At {
 #[derive(Copy, Clone)]
 enum Kind<'a> {
     Nothing,
+    /// Built from arguments that name no memory; refused by `check`.
+    Invalid,
     Remap {
         at: At,
         pfn: usize,
@@ -119,11 +121,16 @@ impl<'a> MmapAction<'a> {
         })
     }
 
-    /// Remaps one kernel page at address `start` of the mapping, as a PFN mapping.
+    /// Remaps page `index` of `pages` at address `start` of the mapping, as a PFN mapping
+    /// (no `struct page` reference is taken, and GUP cannot reach it).
     ///
-    /// Safe because the page is borrowed from the file's private data (`'a`), which outlives every
-    /// mapping of the file: the page cannot be freed while userspace can reach it.
-    pub fn remap_page(start: usize, page: &'a Page) -> Self {
+    /// Safe because `pages` is borrowed from the file's private data (`'a`), which outlives every
+    /// mapping of the file: the page cannot be freed while userspace can reach it. `EINVAL` from
+    /// [`VmAreaDesc::set_action`](crate::VmAreaDesc::set_action) if there is no such page.
+    pub fn remap_kernel_page(start: usize, pages: &'a KernelPages, index: usize) -> Self {
+        let Some(page) = pages.page(index) else {
+            return Self::new(Kind::Invalid);
+        };
         // SAFETY: `page` is a valid page.
         let pfn = unsafe { rmp_page_to_pfn(page.as_ptr()) };
         Self::new(Kind::Remap {
@@ -232,6 +239,7 @@ impl<'a> MmapAction<'a> {
     pub(crate) fn check(&self, start: usize, end: usize, flags: VmaFlags) -> Result {
         match self.kind {
             Kind::Nothing => Ok(()),
+            Kind::Invalid => Err(EINVAL),
             Kind::Remap { at, .. } => {
                 Self::range(at, start, end)?;
                 // The core adds PFNMAP; MIXEDMAP with it is a bug (`VM_WARN_ON` in the core).
@@ -278,7 +286,7 @@ impl<'a> MmapAction<'a> {
             At::Range(from, size) => (from, size),
         };
         match self.kind {
-            Kind::Nothing => raw.type_ = bindings::mmap_action_type_MMAP_NOTHING,
+            Kind::Nothing | Kind::Invalid => raw.type_ = bindings::mmap_action_type_MMAP_NOTHING,
             Kind::Remap { at, pfn, io } => {
                 let (from, size) = resolve(at);
                 raw.__bindgen_anon_1.remap = bindings::mmap_action__bindgen_ty_1__bindgen_ty_1 {

@@ -13,5 +13,6 @@ extern "C" {
     pub(crate) fn rmp_pgprot_writecombine(prot: bindings::pgprot_t) -> bindings::pgprot_t;
     pub(crate) fn rmp_pgprot_device(prot: bindings::pgprot_t) -> bindings::pgprot_t;
     pub(crate) fn rmp_get_page(page: *mut bindings::page);
+    pub(crate) fn rmp_put_page(page: *mut bindings::page);
     pub(crate) fn rmp_page_to_pfn(page: *mut bindings::page) -> usize;
 }

@@ -10,6 +10,7 @@ pgprot_t rmp_pgprot_noncached(pgprot_t prot);
 pgprot_t rmp_pgprot_writecombine(pgprot_t prot);
 pgprot_t rmp_pgprot_device(pgprot_t prot);
 void rmp_get_page(struct page *page);
+void rmp_put_page(struct page *page);
 unsigned long rmp_page_to_pfn(struct page *page);
 
 #endif /* RMP_HELPERS_H */

@@ -15,6 +15,7 @@
 //! Reference: [`Documentation/filesystems/mmap_prepare.rst`](srctree/Documentation/filesystems/mmap_prepare.rst).
 
 pub mod action;
+pub mod borrow;
 mod c_helpers;
 pub mod desc;
 pub mod device;
@@ -24,6 +25,7 @@ pub mod vm_ops;
 pub mod vma;
 
 pub use action::MmapAction;
+pub use borrow::IntoRef;
 pub use desc::{PageProt, VmAreaDesc};
 pub use device::{MmapMiscDevice, MmapMiscDeviceRegistration};
 pub use flags::{VmaFlag, VmaFlags};

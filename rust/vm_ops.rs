@@ -13,7 +13,11 @@
 //! [`VmaData::duplicate`] in `open`, and `close` releases it. A VMA whose `mapped` never ran
 //! successfully has no data, and `close` then releases nothing.
 
-use crate::{c_helpers::rmp_get_page, flags::VmaFlags, vma::VmAreaRef};
+use crate::{
+    c_helpers::{rmp_get_page, rmp_put_page},
+    flags::VmaFlags,
+    vma::VmAreaRef,
+};
 use core::marker::PhantomData;
 use kernel::{
     bindings,
@@ -151,13 +155,18 @@ impl<V: VmOperations> VmFault<V> {
     }
 
     /// Hands `page` to the core to map at the faulting address; the core takes its own
-    /// reference. Return the result from the fault handler.
-    pub fn set_page(&mut self, page: &Page) -> VmFaultResult {
+    /// reference. Return the result from the fault handler. A second call replaces the page.
+    pub fn set_page(&self, page: &Page) -> VmFaultResult {
         // SAFETY: `page` is a valid order-0 page; the reference taken here is the one the fault
         // path drops after mapping it (the `vmf->page` contract of `__do_fault`).
         unsafe { rmp_get_page(page.as_ptr()) };
-        // SAFETY: By the type invariants we have exclusive access to `vmf` during the callback.
-        unsafe { (*self.vmf.get()).page = page.as_ptr() };
+        let vmf = self.vmf.get();
+        // SAFETY: By the type invariants `vmf` is ours for the callback; nothing else writes it.
+        let old = unsafe { core::ptr::replace(&raw mut (*vmf).page, page.as_ptr()) };
+        if !old.is_null() {
+            // SAFETY: `old` was set by an earlier call, which took this reference.
+            unsafe { rmp_put_page(old) };
+        }
         VmFaultResult(0)
     }
 }

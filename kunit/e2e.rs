@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! End to end: real `mmap()` calls on the test device, from a KUnit thread with its own mm.
+
+use kernel::prelude::*;
+
+#[kunit_tests(mmap_prepare_e2e)]
+mod tests {
+    use crate::test_device::*;
+    use kernel::{
+        bindings,
+        error::from_err_ptr,
+        page::PAGE_SIZE,
+        prelude::*,
+        uaccess::{UserPtr, UserSlice},
+    };
+    use mmap_prepare::{IntoRef, VmAreaRef, VmaFlag};
+
+    // uapi values (asm-generic/mman-common.h, linux/mman.h): bindgen does not bind them.
+    const PROT_READ: usize = 0x1;
+    const PROT_WRITE: usize = 0x2;
+    const MAP_SHARED: usize = 0x01;
+    const MAP_PRIVATE: usize = 0x02;
+    const MAP_ANONYMOUS: usize = 0x20;
+    const MAP_FIXED_NOREPLACE: usize = 0x100000;
+    const RW: usize = PROT_READ | PROT_WRITE;
+
+    // bindgen renders some members of `struct file` as empty structs, which the lint flags; the
+    // pointer is only passed on.
+    #[allow(improper_ctypes)]
+    extern "C" {
+        fn rmp_kunit_filp_open(path: *const c_char, flags: c_int) -> *mut bindings::file;
+    }
+
+    /// An open file of the test device, closed on drop.
+    struct DevFile(*mut bindings::file);
+
+    impl DevFile {
+        fn open() -> Result<Self> {
+            // SAFETY: The path is a NUL-terminated string; the result is checked.
+            let file = unsafe {
+                rmp_kunit_filp_open(DEVICE_PATH.as_char_ptr(), bindings::O_RDWR as c_int)
+            };
+            from_err_ptr(file).map(DevFile).inspect_err(|e| {
+                pr_err!("opening {DEVICE_PATH:?} failed: {e:?}\n");
+            })
+        }
+
+        fn mmap(
+            &self,
+            addr: usize,
+            pages: usize,
+            prot: usize,
+            flags: usize,
+            off: usize,
+        ) -> Result<usize> {
+            mmap_raw(self.0, addr, pages, prot, flags, off)
+        }
+    }
+
+    impl Drop for DevFile {
+        fn drop(&mut self) {
+            // SAFETY: We opened the file and close it once.
+            unsafe { bindings::filp_close(self.0, core::ptr::null_mut()) };
+            // A kthread's last fput is deferred to a work item: finish it, so that the file's
+            // data is released before the test checks for it.
+            // SAFETY: Always safe to call from process context.
+            unsafe { bindings::flush_delayed_fput() };
+        }
+    }
+
+    /// `vm_mmap()` in the test thread's own mm (made by `kunit_attach_mm()`).
+    fn mmap_raw(
+        file: *mut bindings::file,
+        addr: usize,
+        pages: usize,
+        prot: usize,
+        flags: usize,
+        off: usize,
+    ) -> Result<usize> {
+        // SAFETY: Always safe to call; it gives the kthread an mm if it has none.
+        kernel::error::to_result(unsafe { bindings::kunit_attach_mm() })
+            .inspect_err(|e| pr_err!("kunit_attach_mm failed: {e:?}\n"))?;
+        // SAFETY: `file` is NULL or an open file; the other arguments are plain values.
+        let ret = unsafe { bindings::vm_mmap(file, addr, pages * PAGE_SIZE, prot, flags, off) };
+        if ret >= (-(bindings::MAX_ERRNO as isize)) as usize {
+            return Err(Error::from_errno(ret as i32));
+        }
+        Ok(ret)
+    }
+
+    fn munmap(addr: usize, pages: usize) {
+        // SAFETY: Unmapping a range of our own mm.
+        let ret = unsafe { bindings::vm_munmap(addr, pages * PAGE_SIZE) };
+        assert_eq!(ret, 0);
+    }
+
+    /// Reads `len` bytes of our own mapping at `addr`, faulting pages in as userspace would.
+    fn read_user(addr: usize, len: usize) -> Result<KVec<u8>> {
+        let mut buf = KVec::from_elem(0u8, len, GFP_KERNEL)?;
+        UserSlice::new(UserPtr::from_addr(addr), len)
+            .reader()
+            .read_slice(&mut buf)?;
+        Ok(buf)
+    }
+
+    /// Whether the page at `addr` holds the test pattern of page `index`.
+    fn page_matches(addr: usize, index: usize) -> bool {
+        match read_user(addr, PAGE_SIZE) {
+            Ok(bytes) => bytes
+                .iter()
+                .enumerate()
+                .all(|(i, b)| *b == pattern(index, i)),
+            Err(_) => false,
+        }
+    }
+
+    /// Runs `f` on the VMA at `addr`, under the mmap read lock.
+    fn with_vma<R>(addr: usize, f: impl FnOnce(Option<&VmAreaRef>) -> R) -> R {
+        let task = kernel::current!();
+        let mm = task.mm().expect("the test thread has an mm");
+        let guard = mm.mmap_read_lock();
+        f(guard.vma_lookup(addr).map(VmAreaRef::from_vma_ref))
+    }
+
+    #[test]
+    fn prepare_then_mapped_once() -> Result {
+        reset_counters();
+        let file = DevFile::open()?;
+        let addr = file.mmap(0, 2, RW, MAP_SHARED, Mode::Fault.offset(0))?;
+        assert_eq!(count(&PREPARE), 1);
+        assert_eq!(count(&MAPPED), 1);
+        assert_eq!(count(&VMA_DATA_LIVE), 1);
+        let start = with_vma(addr, |vma| {
+            let vma = vma.expect("a VMA at the mapped address");
+            assert!(vma.is_owned_by::<TestVm>());
+            vma.data::<TestVm>().map(|state| state.into_ref().start)
+        });
+        assert_eq!(start, Some(addr));
+        munmap(addr, 2);
+        assert_eq!(count(&CLOSE), 1);
+        assert_eq!(count(&CLOSE_NO_DATA), 0);
+        assert_eq!(count(&VMA_DATA_LIVE), 0);
+        drop(file);
+        assert_eq!(count(&FILES_LIVE), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn adjacent_mappings_merge_and_split_keeps_ownership() -> Result {
+        reset_counters();
+        let file = DevFile::open()?;
+        let a = file.mmap(0, 2, RW, MAP_SHARED, Mode::Fault.offset(0))?;
+        let b = file.mmap(
+            a + 2 * PAGE_SIZE,
+            2,
+            RW,
+            MAP_SHARED | MAP_FIXED_NOREPLACE,
+            Mode::Fault.offset(2),
+        )?;
+        assert_eq!(b, a + 2 * PAGE_SIZE);
+        assert_eq!(count(&PREPARE), 2);
+        // The second mapping merged into the first: no new VMA, so no `mapped`.
+        assert_eq!(count(&MAPPED), 1);
+        let range = with_vma(b, |vma| vma.map(|v| (v.start(), v.end(), v.pgoff())));
+        assert_eq!(range, Some((a, a + 4 * PAGE_SIZE, 0)));
+        assert_eq!(count(&VMA_DATA_LIVE), 1);
+
+        // Unmapping a page in the middle splits the VMA twice (two copies, each opened with a
+        // reference of its own) and removes the middle one (closed). The state stays alive.
+        munmap(a + PAGE_SIZE, 1);
+        assert_eq!(count(&OPEN), 2);
+        assert_eq!(count(&CLOSE), 1);
+        assert_eq!(count(&VMA_DATA_LIVE), 1);
+        assert!(page_matches(a + 3 * PAGE_SIZE, 3));
+
+        munmap(a, 4);
+        assert_eq!(count(&VMA_DATA_LIVE), 0);
+        // Every VMA that got data released it exactly once.
+        assert_eq!(count(&CLOSE), count(&MAPPED) + count(&OPEN));
+        drop(file);
+        assert_eq!(count(&FILES_LIVE), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn failing_mapped_is_closed_without_data() -> Result {
+        reset_counters();
+        let file = DevFile::open()?;
+        let ret = file.mmap(0, 1, RW, MAP_SHARED, Mode::MappedFails.offset(0));
+        // `mapped` said ENOMEM; the action's error_override turns it into EAGAIN.
+        assert_eq!(ret, Err(EAGAIN));
+        assert_eq!(count(&MAPPED), 1);
+        assert_eq!(count(&CLOSE), 1);
+        assert_eq!(count(&CLOSE_NO_DATA), 1);
+        assert_eq!(count(&VMA_DATA_LIVE), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn fault_hands_out_pages() -> Result {
+        reset_counters();
+        let file = DevFile::open()?;
+        let addr = file.mmap(0, PAGES, PROT_READ, MAP_SHARED, Mode::Fault.offset(0))?;
+        for index in 0..PAGES {
+            assert!(page_matches(addr + index * PAGE_SIZE, index));
+        }
+        assert_eq!(count(&FAULT), PAGES);
+        munmap(addr, PAGES);
+        Ok(())
+    }
+
+    #[test]
+    fn map_kernel_pages_action() -> Result {
+        reset_counters();
+        let file = DevFile::open()?;
+        let addr = file.mmap(0, 3, PROT_READ, MAP_SHARED, Mode::MapKernelPages.offset(1))?;
+        for index in 0..3 {
+            assert!(page_matches(addr + index * PAGE_SIZE, index + 1));
+        }
+        // Mapped by the action: no fault was needed.
+        assert_eq!(count(&FAULT), 0);
+        assert!(with_vma(addr, |vma| vma
+            .is_some_and(|v| v.check_mixedmap().is_some())));
+        munmap(addr, 3);
+        // Asking for more pages than the file has is refused in mmap_prepare.
+        let ret = file.mmap(0, 3, PROT_READ, MAP_SHARED, Mode::MapKernelPages.offset(2));
+        assert_eq!(ret, Err(EINVAL));
+        Ok(())
+    }
+
+    #[test]
+    fn remap_page_action() -> Result {
+        reset_counters();
+        let file = DevFile::open()?;
+        let addr = file.mmap(0, 1, PROT_READ, MAP_SHARED, Mode::RemapPage.offset(2))?;
+        assert!(page_matches(addr, 2));
+        assert_eq!(count(&FAULT), 0);
+        let (pfnmap, mixed) = with_vma(addr, |vma| {
+            let vma = vma.expect("a VMA at the mapped address");
+            (
+                vma.vma_flags().contains(VmaFlag::PFNMAP),
+                vma.check_mixedmap().is_some(),
+            )
+        });
+        assert!(pfnmap);
+        assert!(!mixed);
+        munmap(addr, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn bad_action_fails_in_prepare() -> Result {
+        reset_counters();
+        let file = DevFile::open()?;
+        assert_eq!(
+            file.mmap(0, 1, RW, MAP_SHARED, Mode::BadRange.offset(0)),
+            Err(EFAULT)
+        );
+        assert_eq!(count(&PREPARE), 1);
+        // No VMA was made: nothing to call back.
+        assert_eq!(count(&MAPPED), 0);
+        assert_eq!(count(&CLOSE), 0);
+        assert_eq!(
+            file.mmap(0, 1, RW, MAP_PRIVATE, Mode::Fault.offset(0)),
+            Err(EINVAL)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn own_vma_proof_refuses_foreign_vma() -> Result {
+        reset_counters();
+        let file = DevFile::open()?;
+        let ours = file.mmap(0, 1, RW, MAP_SHARED, Mode::Fault.offset(0))?;
+        let anon = mmap_raw(
+            core::ptr::null_mut(),
+            0,
+            1,
+            RW,
+            MAP_PRIVATE | MAP_ANONYMOUS,
+            0,
+        )?;
+        assert!(with_vma(ours, |v| v.is_some_and(|v| v.data::<TestVm>().is_some())));
+        assert!(with_vma(anon, |v| v.is_some_and(|v| !v.is_owned_by::<TestVm>())));
+        assert!(with_vma(anon, |v| v.is_some_and(|v| v.data::<TestVm>().is_none())));
+        munmap(anon, 1);
+        munmap(ours, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn insert_pages_then_zap() -> Result {
+        reset_counters();
+        let file = DevFile::open()?;
+        let addr = file.mmap(0, 2, PROT_READ, MAP_SHARED, Mode::MixedMap.offset(0))?;
+        let inserted = with_vma(addr, |vma| -> Result {
+            let vma = vma.ok_or(ENOENT)?;
+            let state = vma.data::<TestVm>().ok_or(ENOENT)?.into_ref();
+            let mixed = vma.check_mixedmap().ok_or(EINVAL)?;
+            mixed.insert_pages(addr, &state.file.pages, 1, 2)?;
+            // Out of range requests are refused before reaching the core.
+            assert_eq!(
+                mixed.insert_pages(addr, &state.file.pages, 3, 2),
+                Err(EINVAL)
+            );
+            assert_eq!(vma.zap_range(addr, 3 * PAGE_SIZE), Err(EINVAL));
+            Ok(())
+        });
+        assert_eq!(inserted, Ok(()));
+        assert!(page_matches(addr, 1));
+        assert!(page_matches(addr + PAGE_SIZE, 2));
+        assert_eq!(count(&FAULT), 0);
+
+        assert_eq!(
+            with_vma(addr, |vma| vma.map(|v| v.zap_range(addr, PAGE_SIZE))),
+            Some(Ok(()))
+        );
+        // The zapped page faults again, and this mode's fault handler refuses it.
+        assert!(read_user(addr, 1).is_err());
+        assert_eq!(count(&FAULT), 1);
+        assert!(page_matches(addr + PAGE_SIZE, 2));
+        munmap(addr, 2);
+        Ok(())
+    }
+}

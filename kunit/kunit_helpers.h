@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* C wrappers for the KUnit module; declared in Rust in e2e.rs. */
+#ifndef RMP_KUNIT_HELPERS_H
+#define RMP_KUNIT_HELPERS_H
+
+#include <linux/fs.h>
+
+struct file *rmp_kunit_filp_open(const char *path, int flags);
+
+#endif /* RMP_KUNIT_HELPERS_H */

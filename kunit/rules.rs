@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The rules `VmAreaDesc` enforces, on descriptors built here (no mapping is made).
+
+use kernel::prelude::*;
+
+#[kunit_tests(mmap_prepare_desc_rules)]
+mod tests {
+    use kernel::{bindings, page::PAGE_SIZE, prelude::*};
+    use mmap_prepare::{KernelPages, MmapAction, VmAreaDesc, VmaFlag, VmaFlags};
+
+    const START: usize = 0x7f00_0000_0000;
+    const PAGES: usize = 4;
+    const END: usize = START + PAGES * PAGE_SIZE;
+
+    /// A descriptor like the core builds for a shared mapping of `PAGES` pages with `flags`.
+    fn raw_desc(flags: VmaFlags) -> bindings::vm_area_desc {
+        let mut raw: bindings::vm_area_desc = pin_init::zeroed();
+        raw.start = START;
+        raw.end = END;
+        raw.vma_flags.__vma_flags[0] = flags.bits();
+        raw
+    }
+
+    fn shared_rw() -> VmaFlags {
+        VmaFlag::READ
+            | VmaFlag::WRITE
+            | VmaFlag::MAYREAD
+            | VmaFlag::MAYWRITE
+            | VmaFlag::SHARED
+            | VmaFlag::MAYSHARE
+    }
+
+    /// Runs `f` on a `VmAreaDesc` over `raw`; `'a` stands for the file data's lifetime.
+    fn with_desc<'a, R>(
+        raw: &mut bindings::vm_area_desc,
+        f: impl FnOnce(&mut VmAreaDesc<'a, ()>) -> R,
+    ) -> R {
+        // SAFETY: `raw` is a valid descriptor borrowed exclusively for the call; no file's data
+        // is reached by these tests.
+        f(unsafe { VmAreaDesc::from_raw(raw) })
+    }
+
+    #[test]
+    fn reads() {
+        let mut raw = raw_desc(shared_rw());
+        raw.pgoff = 7;
+        with_desc(&mut raw, |d| {
+            assert_eq!(
+                (d.start(), d.end(), d.len(), d.pages(), d.pgoff()),
+                (START, END, PAGES * PAGE_SIZE, PAGES, 7)
+            );
+            assert!(d.is_shared());
+            assert!(!d.is_cow());
+            assert_eq!(d.flags(), shared_rw());
+        });
+        let mut private = raw_desc(VmaFlag::READ | VmaFlag::MAYREAD | VmaFlag::MAYWRITE);
+        with_desc(&mut private, |d| {
+            assert!(!d.is_shared());
+            assert!(d.is_cow());
+        });
+    }
+
+    #[test]
+    fn flag_changes_follow_the_kernels_rules() {
+        let mut raw =
+            raw_desc(VmaFlag::READ | VmaFlag::MAYREAD | VmaFlag::MAYWRITE | VmaFlag::MAYSHARE);
+        with_desc(&mut raw, |d| {
+            assert_eq!(d.set_flags(VmaFlag::DONTDUMP), Ok(()));
+            assert!(d.flags().contains(VmaFlag::DONTDUMP));
+            // No VM_MAY* is ever gained, and no access without its MAY flag.
+            assert_eq!(d.set_flags(VmaFlag::MAYEXEC), Err(EPERM));
+            assert_eq!(d.set_flags(VmaFlag::EXEC), Err(EPERM));
+            // WRITE needs MAYWRITE, which this mapping has.
+            assert_eq!(d.set_flags(VmaFlag::WRITE), Ok(()));
+            // Clearing MAYWRITE while WRITE is set fails; clearing an access flag fails.
+            assert_eq!(d.clear_flags(VmaFlag::MAYWRITE), Err(EINVAL));
+            assert_eq!(d.clear_flags(VmaFlag::WRITE), Err(EINVAL));
+            assert_eq!(d.clear_flags(VmaFlag::MAYSHARE), Err(EINVAL));
+            // Flags the core owns.
+            for flag in [
+                VmaFlag::SHARED,
+                VmaFlag::ACCOUNT,
+                VmaFlag::HUGETLB,
+                VmaFlag::SOFTDIRTY,
+            ] {
+                assert_eq!(d.set_flags(flag), Err(EINVAL));
+            }
+            // MIXEDMAP and PFNMAP never together; a refused change changes nothing.
+            assert_eq!(d.set_flags(VmaFlag::MIXEDMAP), Ok(()));
+            let before = d.flags();
+            assert_eq!(
+                d.set_flags(VmaFlag::PFNMAP | VmaFlag::DONTCOPY),
+                Err(EINVAL)
+            );
+            assert_eq!(d.flags(), before);
+            assert_eq!(d.clear_flags(VmaFlag::MIXEDMAP), Ok(()));
+            assert_eq!(d.set_flags(VmaFlag::PFNMAP), Ok(()));
+            // An unused MAY flag may go, so that mprotect() cannot add the access later.
+            assert_eq!(d.clear_flags(VmaFlag::MAYEXEC), Ok(()));
+        });
+        let mut ro =
+            raw_desc(VmaFlag::READ | VmaFlag::MAYREAD | VmaFlag::MAYWRITE | VmaFlag::MAYSHARE);
+        with_desc(&mut ro, |d| {
+            assert_eq!(d.clear_flags(VmaFlag::MAYWRITE), Ok(()));
+            assert_eq!(d.set_flags(VmaFlag::WRITE), Err(EPERM));
+            assert_eq!(d.set_flags(VmaFlag::MAYWRITE), Err(EPERM));
+        });
+    }
+
+    #[test]
+    fn remap_ranges_are_checked() {
+        let mut raw = raw_desc(shared_rw());
+        with_desc(&mut raw, |d| {
+            let remap = |start, size| {
+                // SAFETY: These actions are only checked and written into a descriptor that no
+                // mapping is made from, so PFN 0x1000 is never mapped.
+                unsafe { MmapAction::remap_pfn(start, 0x1000, size) }
+            };
+            assert_eq!(
+                d.set_action(remap(START - PAGE_SIZE, PAGE_SIZE)),
+                Err(EFAULT)
+            );
+            assert_eq!(
+                d.set_action(remap(START, (PAGES + 1) * PAGE_SIZE)),
+                Err(EFAULT)
+            );
+            assert_eq!(d.set_action(remap(END, PAGE_SIZE)), Err(EFAULT));
+            assert_eq!(
+                d.set_action(remap(usize::MAX & !(PAGE_SIZE - 1), 2 * PAGE_SIZE)),
+                Err(EFAULT)
+            );
+            assert_eq!(d.set_action(remap(START + 1, PAGE_SIZE)), Err(EINVAL));
+            assert_eq!(d.set_action(remap(START, 0)), Err(EINVAL));
+            assert_eq!(
+                d.set_action(remap(START + PAGE_SIZE, 2 * PAGE_SIZE)),
+                Ok(())
+            );
+            // The remap makes the VMA PFNMAP, which excludes MIXEDMAP.
+            assert_eq!(d.set_flags(VmaFlag::MIXEDMAP), Err(EINVAL));
+            // The action copied the protection: changing it now is refused.
+            let prot = d.page_prot();
+            assert_eq!(d.set_page_prot(prot.writecombine()), Err(EINVAL));
+        });
+        let a = &raw.action;
+        assert_eq!(a.type_, bindings::mmap_action_type_MMAP_REMAP_PFN);
+        // SAFETY: `set_action` wrote the `remap` member, as `type_` says.
+        let remap = unsafe { a.__bindgen_anon_1.remap };
+        assert_eq!(
+            (remap.start, remap.start_pfn, remap.size),
+            (START + PAGE_SIZE, 0x1000, 2 * PAGE_SIZE)
+        );
+        assert_eq!(a.error_override, 0);
+    }
+
+    #[test]
+    fn map_kernel_pages_is_checked() -> Result {
+        let pages = KernelPages::alloc(2, GFP_KERNEL)?;
+        let mut raw = raw_desc(shared_rw());
+        with_desc(&mut raw, |d| {
+            // The whole mapping needs 4 pages; only 2 exist.
+            assert_eq!(
+                d.set_action(MmapAction::map_kernel_pages(&pages, 0)),
+                Err(EINVAL)
+            );
+            assert_eq!(
+                d.set_action(MmapAction::map_kernel_pages_at(START, &pages, 1, 2)),
+                Err(EINVAL)
+            );
+            assert_eq!(
+                d.set_action(MmapAction::map_kernel_pages_at(
+                    END - PAGE_SIZE,
+                    &pages,
+                    0,
+                    2
+                )),
+                Err(EFAULT)
+            );
+            assert_eq!(
+                d.set_action(MmapAction::remap_kernel_page(START, &pages, 2)),
+                Err(EINVAL)
+            );
+            let action = MmapAction::map_kernel_pages_at(START + PAGE_SIZE, &pages, 0, 2)
+                .error_override(EAGAIN)
+                .hide_from_rmap_until_complete();
+            assert_eq!(d.set_action(action), Ok(()));
+            // The core would make it MIXEDMAP: PFNMAP is refused from now on.
+            assert_eq!(d.set_flags(VmaFlag::PFNMAP), Err(EINVAL));
+        });
+        let a = &raw.action;
+        assert_eq!(a.type_, bindings::mmap_action_type_MMAP_MAP_KERNEL_PAGES);
+        // SAFETY: `set_action` wrote the `map_kernel` member, as `type_` says.
+        let mk = unsafe { a.__bindgen_anon_1.map_kernel };
+        assert_eq!((mk.start, mk.nr_pages), (START + PAGE_SIZE, 2));
+        // SAFETY: `mk.pages` points into `pages`, which is alive, at its first entry.
+        let first = unsafe { *mk.pages };
+        assert!(pages
+            .page(0)
+            .is_some_and(|p| core::ptr::eq(p.as_ptr(), first)));
+        assert_eq!(a.error_override, EAGAIN.to_errno());
+        assert!(a.hide_from_rmap_until_complete());
+
+        // With PFNMAP already set, map_kernel_pages is refused (the core would WARN).
+        let mut pfn = raw_desc(shared_rw() | VmaFlag::PFNMAP);
+        with_desc(&mut pfn, |d| {
+            assert_eq!(
+                d.set_action(MmapAction::map_kernel_pages_at(START, &pages, 0, 1)),
+                Err(EINVAL)
+            );
+        });
+        Ok(())
+    }
+
+    #[test]
+    fn page_protection_variants() {
+        let mut raw = raw_desc(shared_rw());
+        raw.page_prot.pgprot = 0x8000_0000_0000_0027;
+        with_desc(&mut raw, |d| {
+            let prot = d.page_prot();
+            // Non-cached and write-combine differ from the cached default on x86.
+            assert_ne!(prot.noncached().raw(), prot.raw());
+            assert_ne!(prot.writecombine().raw(), prot.raw());
+            assert_eq!(d.set_page_prot(prot.writecombine()), Ok(()));
+            assert_eq!(d.page_prot().raw(), prot.writecombine().raw());
+        });
+    }
+}

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A misc device whose mappings exercise the abstractions, for the end-to-end suite.
+//!
+//! The file offset of a mapping selects what `mmap_prepare` does (see [`Mode`]), so a test picks
+//! the behaviour with the offset it passes to `vm_mmap`. Every callback counts its calls in the
+//! statics below, which the tests read.
+
+use kernel::{
+    fs::File,
+    page::PAGE_SIZE,
+    prelude::*,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc, ArcBorrow,
+    },
+};
+use mmap_prepare::{
+    IntoRef, KernelPages, MappedArea, MmapAction, MmapMiscDevice, MmapMiscDeviceRegistration,
+    VmAreaDesc, VmAreaRef, VmFault, VmFaultResult, VmOperations, VmOpsTable, VmaFlag,
+};
+
+/// The device node the tests open.
+pub(crate) const DEVICE_PATH: &CStr = c"/dev/rmp_kunit";
+
+/// Pages each open file owns.
+pub(crate) const PAGES: usize = 4;
+
+/// What `mmap_prepare` does, chosen by the mapping's page offset: `pgoff = mode * MODE_STRIDE + n`.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub(crate) enum Mode {
+    /// vm_ops only; pages come from `fault`.
+    Fault = 0,
+    /// `mapped` fails with `ENOMEM`; the action overrides the error with `EAGAIN`.
+    MappedFails = 1,
+    /// The action maps the file's pages from index `n`.
+    MapKernelPages = 2,
+    /// The action remaps page `n` at the start of the mapping (PFN mapping).
+    RemapPage = 3,
+    /// `VM_MIXEDMAP` is set and nothing is mapped: pages are inserted later.
+    MixedMap = 4,
+    /// The action asks for a range past the end of the mapping.
+    BadRange = 5,
+}
+
+pub(crate) const MODE_STRIDE: usize = 0x100;
+
+impl Mode {
+    fn of(pgoff: usize) -> Option<Self> {
+        Some(match pgoff / MODE_STRIDE {
+            0 => Mode::Fault,
+            1 => Mode::MappedFails,
+            2 => Mode::MapKernelPages,
+            3 => Mode::RemapPage,
+            4 => Mode::MixedMap,
+            5 => Mode::BadRange,
+            _ => return None,
+        })
+    }
+
+    /// The byte offset to pass to `vm_mmap` for this mode, starting at page `n`.
+    pub(crate) const fn offset(self, n: usize) -> usize {
+        (self as usize * MODE_STRIDE + n) * PAGE_SIZE
+    }
+}
+
+/// The byte at `offset` of page `index` of every file's pages.
+pub(crate) fn pattern(index: usize, offset: usize) -> u8 {
+    (index * 61 + offset * 7 + 1) as u8
+}
+
+macro_rules! counters {
+    ($($name:ident),*) => {
+        $(pub(crate) static $name: Atomic<usize> = Atomic::new(0);)*
+        /// Zeroes every counter, at the start of a test.
+        pub(crate) fn reset_counters() {
+            $($name.store(0, Relaxed);)*
+        }
+    };
+}
+counters!(
+    PREPARE,
+    MAPPED,
+    OPEN,
+    CLOSE,
+    CLOSE_NO_DATA,
+    FAULT,
+    VMA_DATA_LIVE,
+    FILES_LIVE
+);
+
+pub(crate) fn count(counter: &Atomic<usize>) -> usize {
+    counter.load(Relaxed)
+}
+
+/// The private data of an open file.
+pub(crate) struct TestFile {
+    pub(crate) pages: KernelPages,
+}
+
+impl TestFile {
+    fn new() -> Result<Arc<Self>> {
+        let pages = KernelPages::alloc(PAGES, GFP_KERNEL)?;
+        for index in 0..PAGES {
+            let mut bytes = [0u8; PAGE_SIZE];
+            for (offset, byte) in bytes.iter_mut().enumerate() {
+                *byte = pattern(index, offset);
+            }
+            let page = pages.page(index).ok_or(EINVAL)?;
+            // SAFETY: Nobody else can reach the pages yet: they were just allocated.
+            unsafe { page.write_raw(bytes.as_ptr(), 0, PAGE_SIZE)? };
+        }
+        FILES_LIVE.add(1, Relaxed);
+        Ok(Arc::new(TestFile { pages }, GFP_KERNEL)?)
+    }
+}
+
+impl Drop for TestFile {
+    fn drop(&mut self) {
+        FILES_LIVE.fetch_sub(1, Relaxed);
+    }
+}
+
+/// What each VMA owns.
+pub(crate) struct VmaState {
+    pub(crate) file: Arc<TestFile>,
+    pub(crate) start: usize,
+}
+
+impl VmaState {
+    fn new(file: Arc<TestFile>, start: usize) -> Result<Arc<Self>> {
+        let state = Arc::new(VmaState { file, start }, GFP_KERNEL)?;
+        VMA_DATA_LIVE.add(1, Relaxed);
+        Ok(state)
+    }
+}
+
+impl Drop for VmaState {
+    fn drop(&mut self) {
+        VMA_DATA_LIVE.fetch_sub(1, Relaxed);
+    }
+}
+
+pub(crate) struct TestDev;
+
+#[vtable]
+impl MmapMiscDevice for TestDev {
+    type Ptr = Arc<TestFile>;
+
+    fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<TestFile>> {
+        TestFile::new()
+    }
+
+    fn mmap_prepare<'a>(
+        dev: ArcBorrow<'a, TestFile>,
+        _file: &'a File,
+        desc: &mut VmAreaDesc<'a, Arc<TestFile>>,
+    ) -> Result {
+        PREPARE.add(1, Relaxed);
+        if !desc.is_shared() {
+            return Err(EINVAL);
+        }
+        let dev = dev.into_ref();
+        let n = desc.pgoff() % MODE_STRIDE;
+        desc.set_vm_ops::<TestVm>()?;
+        match Mode::of(desc.pgoff()).ok_or(EINVAL)? {
+            Mode::Fault => Ok(()),
+            Mode::MappedFails => desc.set_action(MmapAction::nothing().error_override(EAGAIN)),
+            Mode::MapKernelPages => desc.set_action(MmapAction::map_kernel_pages(&dev.pages, n)),
+            Mode::RemapPage => {
+                let start = desc.start();
+                desc.set_action(MmapAction::remap_kernel_page(start, &dev.pages, n))
+            }
+            Mode::MixedMap => desc.set_flags(VmaFlag::MIXEDMAP),
+            Mode::BadRange => {
+                let end = desc.end();
+                desc.set_action(MmapAction::map_kernel_pages_at(end, &dev.pages, 0, 1))
+            }
+        }
+    }
+}
+
+pub(crate) struct TestVm;
+
+static TEST_VM_OPS: VmOpsTable<TestVm> = VmOpsTable::new();
+
+#[vtable]
+impl VmOperations for TestVm {
+    type FileData = Arc<TestFile>;
+    type Data = Arc<VmaState>;
+
+    fn table() -> &'static VmOpsTable<Self> {
+        &TEST_VM_OPS
+    }
+
+    fn mapped(area: &MappedArea<'_>, file: ArcBorrow<'_, TestFile>) -> Result<Arc<VmaState>> {
+        MAPPED.add(1, Relaxed);
+        if Mode::of(area.pgoff) == Some(Mode::MappedFails) {
+            return Err(ENOMEM);
+        }
+        VmaState::new(file.into(), area.start)
+    }
+
+    fn open(_vma: &VmAreaRef, _data: ArcBorrow<'_, VmaState>) {
+        OPEN.add(1, Relaxed);
+    }
+
+    fn close(_vma: &VmAreaRef, data: Option<ArcBorrow<'_, VmaState>>) {
+        CLOSE.add(1, Relaxed);
+        if data.is_none() {
+            CLOSE_NO_DATA.add(1, Relaxed);
+        }
+    }
+
+    fn fault(vmf: &mut VmFault<Self>) -> VmFaultResult {
+        FAULT.add(1, Relaxed);
+        if Mode::of(vmf.pgoff()) != Some(Mode::Fault) {
+            return VmFaultResult::SIGBUS;
+        }
+        let Some(state) = vmf.data() else {
+            return VmFaultResult::SIGBUS;
+        };
+        let state = state.into_ref();
+        match state.file.pages.page(vmf.pgoff() % PAGES) {
+            Some(page) => vmf.set_page(&page),
+            None => VmFaultResult::SIGBUS,
+        }
+    }
+}
