@@ -250,6 +250,21 @@ mod tests {
     }
 
     #[test]
+    fn fault_inserts_pfns() -> Result {
+        reset_counters();
+        let file = DevFile::open()?;
+        let addr = file.mmap(0, 2, PROT_READ, MAP_SHARED, Mode::PfnFault.offset(1))?;
+        assert!(page_matches(addr, 1));
+        assert!(page_matches(addr + PAGE_SIZE, 2));
+        assert_eq!(count(&FAULT), 2);
+        assert!(with_vma(addr, |v| v
+            .is_some_and(|v| v.vma_flags().contains(VmaFlag::PFNMAP))));
+        munmap(addr, 2);
+        assert_eq!(count(&VMA_DATA_LIVE), 0);
+        Ok(())
+    }
+
+    #[test]
     fn bad_action_fails_in_prepare() -> Result {
         reset_counters();
         let file = DevFile::open()?;

@@ -41,6 +41,8 @@ pub(crate) enum Mode {
     MixedMap = 4,
     /// The action asks for a range past the end of the mapping.
     BadRange = 5,
+    /// `VM_PFNMAP` is set; `fault` inserts the file's pages as PFN entries.
+    PfnFault = 6,
 }
 
 pub(crate) const MODE_STRIDE: usize = 0x100;
@@ -54,6 +56,7 @@ impl Mode {
             3 => Mode::RemapPage,
             4 => Mode::MixedMap,
             5 => Mode::BadRange,
+            6 => Mode::PfnFault,
             _ => return None,
         })
     }
@@ -176,6 +179,7 @@ impl MmapMiscDevice for TestDev {
                 let end = desc.end();
                 desc.set_action(MmapAction::map_kernel_pages_at(end, &dev.pages, 0, 1))
             }
+            Mode::PfnFault => desc.set_flags(VmaFlag::PFNMAP | VmaFlag::DONTEXPAND),
         }
     }
 }
@@ -214,14 +218,19 @@ impl VmOperations for TestVm {
 
     fn fault(vmf: &mut VmFault<Self>) -> VmFaultResult {
         FAULT.add(1, Relaxed);
-        if Mode::of(vmf.pgoff()) != Some(Mode::Fault) {
-            return VmFaultResult::SIGBUS;
+        let index = vmf.pgoff() % PAGES;
+        match Mode::of(vmf.pgoff()) {
+            Some(Mode::Fault) => {}
+            Some(Mode::PfnFault) => {
+                return vmf.insert_pfn_from(|state| Some((&state.file.pages, index)))
+            }
+            _ => return VmFaultResult::SIGBUS,
         }
         let Some(state) = vmf.data() else {
             return VmFaultResult::SIGBUS;
         };
         let state = state.into_ref();
-        match state.file.pages.page(vmf.pgoff() % PAGES) {
+        match state.file.pages.page(index) {
             Some(page) => vmf.set_page(&page),
             None => VmFaultResult::SIGBUS,
         }

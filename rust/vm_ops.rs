@@ -14,8 +14,10 @@
 //! successfully has no data, and `close` then releases nothing.
 
 use crate::{
-    c_helpers::{rmp_get_page, rmp_put_page},
-    flags::VmaFlags,
+    borrow::IntoRef,
+    c_helpers::{rmp_get_page, rmp_page_to_pfn, rmp_put_page},
+    flags::{VmaFlag, VmaFlags},
+    pages::KernelPages,
     vma::VmAreaRef,
 };
 use core::marker::PhantomData;
@@ -168,6 +170,48 @@ impl<V: VmOperations> VmFault<V> {
             unsafe { rmp_put_page(old) };
         }
         VmFaultResult(0)
+    }
+}
+
+impl<T: Send + Sync + 'static, V: VmOperations<Data = Arc<T>>> VmFault<V> {
+    /// Maps a page owned by the VMA's data at the faulting address as a PFN ("special") entry,
+    /// which `get_user_pages` and its kin refuse to follow. The VMA must be `VM_PFNMAP` (set it in
+    /// `mmap_prepare`) and shared; otherwise, or if `select` returns `None`, the fault gets
+    /// `SIGBUS`.
+    ///
+    /// `select` picks the page from the data, and can only return pages borrowed from it (or
+    /// `'static` ones): every VMA that can hold this entry, including copies made by fork and
+    /// `mremap`, holds a reference to the same data, and the data is dropped only after the
+    /// VMA's page tables are gone, so the page outlives every entry that maps it.
+    pub fn insert_pfn_from(
+        &self,
+        select: impl for<'d> FnOnce(&'d T) -> Option<(&'d KernelPages, usize)>,
+    ) -> VmFaultResult {
+        let Some(data) = self.data() else {
+            return VmFaultResult::SIGBUS;
+        };
+        let Some(page) = select(data.into_ref()).and_then(|(pages, index)| pages.page(index))
+        else {
+            return VmFaultResult::SIGBUS;
+        };
+        let vma = self.vma();
+        let flags = vma.vma_flags();
+        // The core `BUG()`s on the combinations refused here.
+        if !flags.contains(VmaFlag::PFNMAP)
+            || flags.contains(VmaFlag::MIXEDMAP)
+            || !flags.contains(VmaFlag::SHARED) && flags.contains(VmaFlag::MAYWRITE)
+        {
+            kernel::pr_warn_once!(
+                "mmap_prepare: insert_pfn_from on a VMA that is not shared VM_PFNMAP\n"
+            );
+            return VmFaultResult::SIGBUS;
+        }
+        // SAFETY: `page` is valid.
+        let pfn = unsafe { rmp_page_to_pfn(page.as_ptr()) };
+        // SAFETY: The VMA or mmap read lock is held (type invariants); the VMA is `VM_PFNMAP`,
+        // not `VM_MIXEDMAP` and not copy-on-write, as checked above, and the address is the
+        // faulting one, inside the VMA. The page outlives the entry, as documented above.
+        VmFaultResult(unsafe { bindings::vmf_insert_pfn(vma.as_ptr(), self.address(), pfn) })
     }
 }
 
