@@ -103,15 +103,13 @@ pub(crate) struct TestFile {
 
 impl TestFile {
     fn new() -> Result<Arc<Self>> {
-        let pages = KernelPages::alloc(PAGES, GFP_KERNEL)?;
+        let mut pages = KernelPages::alloc(PAGES, GFP_KERNEL)?;
+        let mut bytes = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
         for index in 0..PAGES {
-            let mut bytes = [0u8; PAGE_SIZE];
             for (offset, byte) in bytes.iter_mut().enumerate() {
                 *byte = pattern(index, offset);
             }
-            let page = pages.page(index).ok_or(EINVAL)?;
-            // SAFETY: Nobody else can reach the pages yet: they were just allocated.
-            unsafe { page.write_raw(bytes.as_ptr(), 0, PAGE_SIZE)? };
+            pages.write(index, 0, &bytes)?;
         }
         FILES_LIVE.add(1, Relaxed);
         Ok(Arc::new(TestFile { pages }, GFP_KERNEL)?)

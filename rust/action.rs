@@ -177,7 +177,8 @@ impl<'a> MmapAction<'a> {
         Self::new(Kind::SimpleIoremap { phys, size })
     }
 
-    /// Maps `pages[first..]` over the whole mapping; the VMA becomes `VM_MIXEDMAP`.
+    /// Maps `pages[first..]` over the whole mapping; the VMA becomes `VM_MIXEDMAP`. Every slot
+    /// used must hold a page (`EINVAL` otherwise).
     ///
     /// Each page mapped gets a reference of its own.
     pub const fn map_kernel_pages(pages: &'a KernelPages, first: usize) -> Self {
@@ -258,9 +259,10 @@ impl<'a> MmapAction<'a> {
             Kind::MapKernelPages { at, pages, first } => {
                 let (from, to) = Self::range(at, start, end)?;
                 let count = (to - from) / PAGE_SIZE;
-                match first.checked_add(count) {
-                    Some(last) if last <= pages.len() => {}
-                    _ => return Err(EINVAL),
+                // Filled slots stay filled while `pages` is borrowed, up to when the core reads
+                // them after `mmap_prepare` returned.
+                if !pages.are_present(first, count) {
+                    return Err(EINVAL);
                 }
                 // The core adds MIXEDMAP and warns if PFNMAP is set.
                 if flags.contains(VmaFlag::PFNMAP) {
@@ -314,8 +316,8 @@ impl<'a> MmapAction<'a> {
                 raw.__bindgen_anon_1.map_kernel =
                     bindings::mmap_action__bindgen_ty_1__bindgen_ty_3 {
                         start: from,
-                        // `check` proved `first + size / PAGE_SIZE <= pages.len()`.
-                        pages: pages.as_raw().wrapping_add(first),
+                        // `check` proved these slots present.
+                        pages: pages.as_raw(first),
                         nr_pages: size / PAGE_SIZE,
                         pgoff,
                     };

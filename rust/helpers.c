@@ -4,6 +4,8 @@
  * these are macros or static inline functions whose body is architecture
  * specific, so Rust cannot reimplement them portably. They are exported
  * because the crate's inline and generic code runs in the modules that use it.
+ * get_current_user(), rlimit() and the atomic_long_t of user_struct are
+ * inline or macros as well.
  */
 
 #include <linux/export.h>
@@ -45,3 +47,29 @@ unsigned long rmp_page_to_pfn(struct page *page)
 	return page_to_pfn(page);
 }
 EXPORT_SYMBOL_GPL(rmp_page_to_pfn);
+
+struct user_struct *rmp_get_current_user(void)
+{
+	return get_current_user();
+}
+EXPORT_SYMBOL_GPL(rmp_get_current_user);
+
+/* The check and charge of __secretmem_account_pages() in mm/secretmem.c. */
+bool rmp_charge_locked_vm(struct user_struct *user, unsigned long pages)
+{
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	unsigned long cur = atomic_long_read(&user->locked_vm);
+
+	do {
+		if (cur + pages > limit || cur + pages < cur)
+			return false;
+	} while (!atomic_long_try_cmpxchg(&user->locked_vm, &cur, cur + pages));
+	return true;
+}
+EXPORT_SYMBOL_GPL(rmp_charge_locked_vm);
+
+void rmp_uncharge_locked_vm(struct user_struct *user, unsigned long pages)
+{
+	atomic_long_sub(pages, &user->locked_vm);
+}
+EXPORT_SYMBOL_GPL(rmp_uncharge_locked_vm);

@@ -156,6 +156,15 @@ impl<V: VmOperations> VmFault<V> {
         self.vma().data::<V>()
     }
 
+    /// The private data of the mapped file (the registration's per-open data).
+    pub fn file_data(&self) -> <V::FileData as ForeignOwnable>::Borrowed<'_> {
+        // SAFETY: The VMA has `V`'s operations, which `VmAreaDesc::set_vm_ops` installs only on
+        // VMAs whose `vm_file` is a file with `V::FileData` private data; the VMA holds a
+        // reference to that file, whose data is released only after the file's last mapping
+        // is gone, so it outlives this callback and the returned borrow.
+        unsafe { V::FileData::borrow((*(*self.vma().as_ptr()).vm_file).private_data) }
+    }
+
     /// Hands `page` to the core to map at the faulting address; the core takes its own
     /// reference. Return the result from the fault handler. A second call replaces the page.
     pub fn set_page(&self, page: &Page) -> VmFaultResult {

@@ -108,6 +108,19 @@ impl VmAreaRef {
         unsafe { crate::vm_ops::borrow_data::<V::Data>(ptr) }
     }
 
+    /// The private data of the file this VMA maps, if the VMA is `V`'s own; `None` otherwise.
+    pub fn file_data<V: VmOperations>(
+        &self,
+    ) -> Option<<V::FileData as ForeignOwnable>::Borrowed<'_>> {
+        if !self.is_owned_by::<V>() {
+            return None;
+        }
+        // SAFETY: The VMA is `V`'s own, so its `vm_file` has `V::FileData` private data (see
+        // `VmAreaDesc::set_vm_ops`); the VMA holds the file, whose data is released only after
+        // its last mapping is gone, and the VMA cannot go away while our read lock is held.
+        Some(unsafe { V::FileData::borrow((*(*self.as_ptr()).vm_file).private_data) })
+    }
+
     /// Zaps (unmaps) the pages of `[address, address + size)`, which must lie inside the VMA
     /// (`EINVAL` otherwise; nothing is zapped).
     pub fn zap_range(&self, address: usize, size: usize) -> Result {
@@ -167,7 +180,7 @@ impl VmAreaMixedMapRef {
 
     /// Inserts `count` pages from `pages[first]` at `address` (`vm_insert_pages`).
     ///
-    /// `EINVAL` if the pages are not in the array; `EFAULT` if the range is not in the VMA. On
+    /// `EINVAL` if the slots are not all filled; `EFAULT` if the range is not in the VMA. On
     /// another error some pages may have been inserted: the core returns the error and the
     /// caller may zap the range.
     pub fn insert_pages(
@@ -177,16 +190,16 @@ impl VmAreaMixedMapRef {
         first: usize,
         count: usize,
     ) -> Result {
-        match first.checked_add(count) {
-            Some(last) if last <= pages.len() => {}
-            _ => return Err(EINVAL),
+        if !pages.are_present(first, count) {
+            return Err(EINVAL);
         }
         let mut num = count;
         // SAFETY: By the type invariants a read lock is held and `VM_MIXEDMAP` is set. The
-        // `count` pointers from `first` are valid order-0 pages owned by `pages`, which outlives
-        // the call; the core takes its own reference to each page it maps and checks the range.
+        // `count` slots from `first` hold valid order-0 pages (checked; filled slots stay filled
+        // while `pages` is borrowed); the core takes its own reference to each page it maps and
+        // checks the range.
         to_result(unsafe {
-            bindings::vm_insert_pages(self.as_ptr(), address, pages.as_raw().add(first), &mut num)
+            bindings::vm_insert_pages(self.as_ptr(), address, pages.as_raw(first), &mut num)
         })
     }
 }

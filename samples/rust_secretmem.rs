@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A `memfd_secret(2)`-like device on `mmap_prepare`, in safe Rust.
+//!
+//! Each open of `/dev/rust_secretmem` is an independent secret area of up to [`MAX_PAGES`]
+//! pages. Its pages are allocated and zeroed on first touch, charged to the opener's locked
+//! memory against `RLIMIT_MEMLOCK` (as 7.3's secretmem charges at fault time), shared by every
+//! mapping of the file at the same offset, and zeroed before they are freed. `mmap_prepare`
+//! allocates nothing: it requires a shared mapping, marks it `VM_DONTDUMP` and installs the fault
+//! handler, so mappings of one file at adjacent addresses and offsets merge into one VMA.
+//!
+//! `/dev/rust_secretmem_strict` maps the same kind of area with PFN ("special") entries in a
+//! `VM_PFNMAP` VMA, which `get_user_pages()` refuses, so `process_vm_readv()`, `/proc/PID/mem`,
+//! `ptrace(PTRACE_PEEKDATA)` and `vmsplice()` cannot reach the pages. `VM_PFNMAP` makes a VMA
+//! unmergeable. Neither device can take its pages out of the kernel's direct map, as
+//! `memfd_secret` does: `set_direct_map_invalid_noflush()` is not exported to modules.
+
+use kernel::{
+    fs::File,
+    miscdevice::MiscDeviceOptions,
+    new_mutex,
+    page::BorrowedPage,
+    prelude::*,
+    sync::{Arc, ArcBorrow, Mutex},
+};
+use mmap_prepare::{
+    KernelPages, LockedMemAccount, MappedArea, MmapMiscDevice, MmapMiscDeviceRegistration,
+    VmAreaDesc, VmFault, VmFaultResult, VmOperations, VmOpsTable, VmaFlag,
+};
+
+module! {
+    type: SecretMemModule,
+    name: "rust_secretmem",
+    authors: ["rust-mmap-prepare developers"],
+    description: "memfd_secret-like areas on mmap_prepare, in safe Rust",
+    license: "GPL",
+}
+
+/// The largest offset, in pages, an area can be mapped at: 16 MiB of 4 KiB pages.
+const MAX_PAGES: usize = 4096;
+
+#[pin_data]
+struct SecretMemModule {
+    #[pin]
+    _merging: MmapMiscDeviceRegistration<SecretMem>,
+    #[pin]
+    _strict: MmapMiscDeviceRegistration<StrictSecretMem>,
+}
+
+impl kernel::InPlaceModule for SecretMemModule {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            _merging <- MmapMiscDeviceRegistration::register(MiscDeviceOptions {
+                name: c"rust_secretmem",
+            }),
+            _strict <- MmapMiscDeviceRegistration::register(MiscDeviceOptions {
+                name: c"rust_secretmem_strict",
+            }),
+        })
+    }
+}
+
+/// The secret area of one open file.
+#[pin_data(PinnedDrop)]
+struct SecretArea {
+    /// Slots filled on first touch; a filled slot stays filled until the area is dropped.
+    pages: KernelPages,
+    /// The opener's locked-memory charge, one page per filled slot.
+    account: LockedMemAccount,
+    /// Serialises filling a slot with charging for it.
+    #[pin]
+    fill: Mutex<()>,
+}
+
+impl SecretArea {
+    fn new() -> Result<Arc<Self>> {
+        Arc::pin_init(
+            try_pin_init!(SecretArea {
+                pages: KernelPages::new_empty(MAX_PAGES)?,
+                account: LockedMemAccount::current_user(),
+                fill <- new_mutex!(()),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// The page at `index`, allocated, zeroed and charged on first touch. Past the locked-memory
+    /// limit the fault gets `SIGBUS`, as with `memfd_secret`.
+    fn page(&self, index: usize) -> Result<BorrowedPage<'_>, VmFaultResult> {
+        if let Some(page) = self.pages.page(index) {
+            return Ok(page);
+        }
+        if index >= MAX_PAGES {
+            return Err(VmFaultResult::SIGBUS);
+        }
+        let _guard = self.fill.lock();
+        if let Some(page) = self.pages.page(index) {
+            return Ok(page);
+        }
+        if !self.account.try_charge(1) {
+            return Err(VmFaultResult::SIGBUS);
+        }
+        self.pages
+            .get_or_alloc(index, GFP_KERNEL | __GFP_ZERO)
+            .map_err(|err| {
+                self.account.uncharge(1);
+                VmFaultResult::from_error(err)
+            })
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for SecretArea {
+    fn drop(self: Pin<&mut Self>) {
+        let pages = self.project().pages;
+        for index in 0..pages.len() {
+            // Secrets do not outlive the area: zero every page before it is freed. A page
+            // still pinned elsewhere (e.g. by vmsplice) is then freed by its last user, zeroed.
+            if pages.zero(index).is_ok() {
+                pages.free(index);
+            }
+        }
+        // `account` is dropped next and returns the whole charge.
+    }
+}
+
+/// Checks shared in both devices' `mmap_prepare`: `memfd_secret` refuses private mappings.
+fn prepare_common(desc: &mut VmAreaDesc<'_, Arc<SecretArea>>) -> Result {
+    if !desc.is_shared() {
+        return Err(EINVAL);
+    }
+    desc.set_flags(VmaFlag::DONTDUMP)
+}
+
+/// `/dev/rust_secretmem`: pages handed to the fault path, VMAs merge.
+struct SecretMem;
+
+#[vtable]
+impl MmapMiscDevice for SecretMem {
+    type Ptr = Arc<SecretArea>;
+
+    fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<SecretArea>> {
+        SecretArea::new()
+    }
+
+    fn mmap_prepare<'a>(
+        _area: ArcBorrow<'a, SecretArea>,
+        _file: &'a File,
+        desc: &mut VmAreaDesc<'a, Arc<SecretArea>>,
+    ) -> Result {
+        prepare_common(desc)?;
+        desc.set_vm_ops::<SecretVm>()
+    }
+}
+
+struct SecretVm;
+
+static SECRET_VM_OPS: VmOpsTable<SecretVm> = VmOpsTable::new();
+
+#[vtable]
+impl VmOperations for SecretVm {
+    type FileData = Arc<SecretArea>;
+    // No per-VMA data, hence no `close`: a VMA with `close` could not be merged away.
+    type Data = ();
+
+    fn table() -> &'static VmOpsTable<Self> {
+        &SECRET_VM_OPS
+    }
+
+    fn mapped(_area: &MappedArea<'_>, _file: ArcBorrow<'_, SecretArea>) -> Result {
+        Ok(())
+    }
+
+    fn fault(vmf: &mut VmFault<Self>) -> VmFaultResult {
+        let area = vmf.file_data();
+        match area.page(vmf.pgoff()) {
+            Ok(page) => vmf.set_page(&page),
+            Err(result) => result,
+        }
+    }
+}
+
+/// `/dev/rust_secretmem_strict`: PFN entries in a `VM_PFNMAP` VMA; GUP cannot reach the pages.
+struct StrictSecretMem;
+
+#[vtable]
+impl MmapMiscDevice for StrictSecretMem {
+    type Ptr = Arc<SecretArea>;
+
+    fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<SecretArea>> {
+        SecretArea::new()
+    }
+
+    fn mmap_prepare<'a>(
+        _area: ArcBorrow<'a, SecretArea>,
+        _file: &'a File,
+        desc: &mut VmAreaDesc<'a, Arc<SecretArea>>,
+    ) -> Result {
+        prepare_common(desc)?;
+        desc.set_flags(VmaFlag::PFNMAP | VmaFlag::DONTEXPAND)?;
+        desc.set_vm_ops::<StrictSecretVm>()
+    }
+}
+
+struct StrictSecretVm;
+
+static STRICT_SECRET_VM_OPS: VmOpsTable<StrictSecretVm> = VmOpsTable::new();
+
+#[vtable]
+impl VmOperations for StrictSecretVm {
+    type FileData = Arc<SecretArea>;
+    // Each VMA holds the area: PFN entries carry no page reference, so the pages must live as
+    // long as any VMA (and any copy of it made by fork or mremap) that can map them.
+    type Data = Arc<SecretArea>;
+
+    fn table() -> &'static VmOpsTable<Self> {
+        &STRICT_SECRET_VM_OPS
+    }
+
+    fn mapped(_area: &MappedArea<'_>, area: ArcBorrow<'_, SecretArea>) -> Result<Arc<SecretArea>> {
+        Ok(area.into())
+    }
+
+    fn fault(vmf: &mut VmFault<Self>) -> VmFaultResult {
+        let index = vmf.pgoff();
+        if let Err(result) = vmf.file_data().page(index) {
+            return result;
+        }
+        vmf.insert_pfn_from(|area| Some((&area.pages, index)))
+    }
+}

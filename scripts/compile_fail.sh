@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Compile-fail tests of the `mmap_prepare` API: each kunit/compile_fail/*.rs is a small module
+# crate that uses the crate as a driver outside this tree would (through rust/consumer.mk),
+# built alone with `make -C <test kernel> M=<its own directory>`.
+#
+#   //! Must not compile: <reason>   the snippet must fail to build, every `// expect: <text>`
+#                                    line must be found in the compiler's output, and every
+#                                    rustc error must contain one of them (so that a typo or an
+#                                    API change cannot pass for the expected failure);
+#   //! Must compile: <reason>       a control that must build, warning-free: it proves that
+#                                    the harness can build a consumer at all.
+#
+# Sourced by scripts/rmp (`rmp_compile_fail`, a phase of `make check`), or run on its own:
+#   scripts/compile_fail.sh [NAME...]     NAME: a snippet's file name without `.rs`
+# The library must have been built in the checkout first (`make`): the snippets link against
+# rust/libmmap_prepare.rmeta and Module.symvers, and nothing here rebuilds them. Each snippet
+# is built in $RMP_CACHE/compile-fail/<name>/, where its build log stays.
+
+# _rmp_cf_field FILE PREFIX [first]: the text after PREFIX on each line of FILE that starts
+# with it (only the first such line with `first`).
+_rmp_cf_field() {
+	local file=$1 prefix=$2 first=${3:-} line
+	while IFS= read -r line || [ -n "$line" ]; do
+		case "$line" in
+		"$prefix"*)
+			printf '%s\n' "${line#"$prefix"}"
+			[ -z "$first" ] || return 0
+			;;
+		esac
+	done <"$file"
+}
+
+# The rustc diagnostics of a build log that are errors, one headline each.
+_rmp_cf_errors() {
+	grep -E '^error(\[E[0-9]{4}\])?: ' "$1" | grep -vE '^error: aborting due to ' || true
+}
+
+# _rmp_cf_one FILE: build one snippet and judge the result. Prints a verdict; returns 1 if the
+# snippet did not behave as it says it must.
+_rmp_cf_one() {
+	local src=$1 name reason mode dir log rc=0 e line matched
+	name=$(basename "$src" .rs)
+	local -a expects=() errors=()
+	reason=$(_rmp_cf_field "$src" '//! Must not compile: ' first)
+	mode=fail
+	if [ -z "$reason" ]; then
+		reason=$(_rmp_cf_field "$src" '//! Must compile: ' first)
+		mode=pass
+	fi
+	if [ -z "$reason" ]; then
+		rmp_log "FAIL $name: no '//! Must not compile: <reason>' or '//! Must compile: <reason>' line"
+		return 1
+	fi
+	if ! [[ $name =~ ^[a-z][a-z0-9_]*$ ]]; then
+		rmp_log "FAIL $name: the file name must be a crate name ([a-z][a-z0-9_]*)"
+		return 1
+	fi
+	mapfile -t expects < <(_rmp_cf_field "$src" '// expect: ')
+	if [ "$mode" = fail ] && [ ${#expects[@]} -eq 0 ]; then
+		rmp_log "FAIL $name: no '// expect: <part of the compiler error>' line"
+		return 1
+	fi
+
+	dir=$RMP_CACHE/compile-fail/$name
+	log=$dir/build.log
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	cp "$src" "$dir/$name.rs"
+	printf 'include %s/rust/consumer.mk\nobj-m += %s.o\n' "$RMP_TOP" "$name" >"$dir/Kbuild"
+	# $dir is under $RMP_CACHE, which rmp_in_root binds already.
+	rmp_in_root make -C "$RMP_KDIR" M="$dir" LLVM=-"$RMP_LLVM" modules >"$log" 2>&1 || rc=$?
+	mapfile -t errors < <(_rmp_cf_errors "$log")
+
+	if [ "$mode" = pass ]; then
+		if [ $rc -ne 0 ]; then
+			rmp_log "FAIL $name: must compile: $reason"
+			rmp_log "       but the build failed (status $rc): ${errors[0]:-see the log}"
+			rmp_log "       log: $log"
+			return 1
+		fi
+		if grep -qE '^warning(\[|:)' "$log"; then
+			rmp_log "FAIL $name: must compile: $reason"
+			rmp_log "       it compiled, with warnings: $(grep -m1 -E '^warning(\[|:)' "$log")"
+			rmp_log "       log: $log"
+			return 1
+		fi
+		rmp_log "PASS $name: must compile: $reason"
+		rmp_log "       compiled: $name.ko"
+		return 0
+	fi
+
+	if [ $rc -eq 0 ]; then
+		rmp_log "FAIL $name: must not compile: $reason"
+		rmp_log "       but it COMPILED: the API allows what it must forbid (a soundness hole)"
+		rmp_log "       snippet: $src; log: $log"
+		return 1
+	fi
+	if [ ${#errors[@]} -eq 0 ]; then
+		rmp_log "FAIL $name: must not compile: $reason"
+		rmp_log "       the build failed (status $rc) without a rustc error: $(tail -n 1 "$log")"
+		rmp_log "       log: $log"
+		return 1
+	fi
+	for e in "${expects[@]}"; do
+		if ! grep -qF -- "$e" "$log"; then
+			rmp_log "FAIL $name: must not compile: $reason"
+			rmp_log "       it failed, but not with the expected '$e': ${errors[0]}"
+			rmp_log "       log: $log"
+			return 1
+		fi
+	done
+	for line in "${errors[@]}"; do
+		matched=
+		for e in "${expects[@]}"; do
+			case "$line" in *"$e"*) matched=1 ;; esac
+		done
+		if [ -z "$matched" ]; then
+			rmp_log "FAIL $name: must not compile: $reason"
+			rmp_log "       it failed as expected, and also for an unrelated reason: $line"
+			rmp_log "       log: $log"
+			return 1
+		fi
+	done
+	rmp_log "PASS $name: must not compile: $reason"
+	rmp_log "       failed as expected: ${errors[0]}"
+	[ ${#errors[@]} -eq 1 ] || rmp_log "       (and $(( ${#errors[@]} - 1 )) more error(s) of the same kind)"
+	return 0
+}
+
+# rmp_compile_fail [NAME...]: run every snippet (or the named ones). Needs RMP_KDIR, i.e.
+# rmp_ensure_kernel first. Returns non-zero, naming each snippet that did not behave as
+# expected; never exits, so that `make check` can run its other phases.
+rmp_compile_fail() {
+	local dir=$RMP_TOP/kunit/compile_fail src n
+	local -a srcs=() failed=()
+	local need
+	for need in "$RMP_TOP/rust/libmmap_prepare.rmeta" "$RMP_TOP/Module.symvers"; do
+		if [ ! -e "$need" ]; then
+			rmp_log "ERROR: compile-fail tests: $need is missing; build the library first ('make')"
+			return 1
+		fi
+	done
+	if [ $# -gt 0 ]; then
+		for n in "$@"; do srcs+=("$dir/${n%.rs}.rs"); done
+	else
+		for src in "$dir"/*.rs; do [ -e "$src" ] && srcs+=("$src"); done
+	fi
+	if [ ${#srcs[@]} -eq 0 ]; then
+		rmp_log "ERROR: compile-fail tests: no snippets in $dir"
+		return 1
+	fi
+	rmp_phase_begin "compile-fail tests: ${#srcs[@]} snippets in kunit/compile_fail (logs: $RMP_CACHE/compile-fail)"
+	for src in "${srcs[@]}"; do
+		if [ ! -e "$src" ]; then
+			rmp_log "FAIL $(basename "$src" .rs): no such snippet: $src"
+			failed+=("$(basename "$src" .rs)")
+			continue
+		fi
+		_rmp_cf_one "$src" || failed+=("$(basename "$src" .rs)")
+	done
+	rmp_phase_end
+	if [ ${#failed[@]} -gt 0 ]; then
+		rmp_log "ERROR: compile-fail tests: ${#failed[@]} of ${#srcs[@]} snippets did not behave as expected: ${failed[*]}"
+		return 1
+	fi
+	rmp_log "compile-fail tests: all ${#srcs[@]} snippets behaved as expected"
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	# shellcheck source=scripts/lib.sh
+	source "$(dirname "$0")/lib.sh"
+	rmp_ensure_root
+	rmp_ensure_kernel
+	rmp_compile_fail "$@" || rmp_die "compile-fail tests failed: see above"
+fi
