@@ -6,102 +6,12 @@ use kernel::prelude::*;
 
 #[kunit_tests(mmap_prepare_e2e)]
 mod tests {
-    use crate::test_device::*;
-    use kernel::{
-        bindings,
-        error::from_err_ptr,
-        page::PAGE_SIZE,
-        prelude::*,
-        uaccess::{UserPtr, UserSlice},
-    };
-    use mmap_prepare::{IntoRef, VmAreaRef, VmaFlag};
+    use crate::{test_device::*, util::*};
+    use kernel::{page::PAGE_SIZE, prelude::*};
+    use mmap_prepare::{IntoRef, VmaFlag};
 
-    // uapi values (asm-generic/mman-common.h, linux/mman.h): bindgen does not bind them.
-    const PROT_READ: usize = 0x1;
-    const PROT_WRITE: usize = 0x2;
-    const MAP_SHARED: usize = 0x01;
-    const MAP_PRIVATE: usize = 0x02;
-    const MAP_ANONYMOUS: usize = 0x20;
-    const MAP_FIXED_NOREPLACE: usize = 0x100000;
-    const RW: usize = PROT_READ | PROT_WRITE;
-
-    // bindgen renders some members of `struct file` as empty structs, which the lint flags; the
-    // pointer is only passed on.
-    #[allow(improper_ctypes)]
-    extern "C" {
-        fn rmp_kunit_filp_open(path: *const c_char, flags: c_int) -> *mut bindings::file;
-    }
-
-    /// An open file of the test device, closed on drop.
-    struct DevFile(*mut bindings::file);
-
-    impl DevFile {
-        fn open() -> Result<Self> {
-            // SAFETY: The path is a NUL-terminated string; the result is checked.
-            let file = unsafe {
-                rmp_kunit_filp_open(DEVICE_PATH.as_char_ptr(), bindings::O_RDWR as c_int)
-            };
-            from_err_ptr(file).map(DevFile).inspect_err(|e| {
-                pr_err!("opening {DEVICE_PATH:?} failed: {e:?}\n");
-            })
-        }
-
-        fn mmap(
-            &self,
-            addr: usize,
-            pages: usize,
-            prot: usize,
-            flags: usize,
-            off: usize,
-        ) -> Result<usize> {
-            mmap_raw(self.0, addr, pages, prot, flags, off)
-        }
-    }
-
-    impl Drop for DevFile {
-        fn drop(&mut self) {
-            // SAFETY: We opened the file and close it once.
-            unsafe { bindings::filp_close(self.0, core::ptr::null_mut()) };
-            // A kthread's last fput is deferred to a work item: finish it, so that the file's
-            // data is released before the test checks for it.
-            // SAFETY: Always safe to call from process context.
-            unsafe { bindings::flush_delayed_fput() };
-        }
-    }
-
-    /// `vm_mmap()` in the test thread's own mm (made by `kunit_attach_mm()`).
-    fn mmap_raw(
-        file: *mut bindings::file,
-        addr: usize,
-        pages: usize,
-        prot: usize,
-        flags: usize,
-        off: usize,
-    ) -> Result<usize> {
-        // SAFETY: Always safe to call; it gives the kthread an mm if it has none.
-        kernel::error::to_result(unsafe { bindings::kunit_attach_mm() })
-            .inspect_err(|e| pr_err!("kunit_attach_mm failed: {e:?}\n"))?;
-        // SAFETY: `file` is NULL or an open file; the other arguments are plain values.
-        let ret = unsafe { bindings::vm_mmap(file, addr, pages * PAGE_SIZE, prot, flags, off) };
-        if ret >= (-(bindings::MAX_ERRNO as isize)) as usize {
-            return Err(Error::from_errno(ret as i32));
-        }
-        Ok(ret)
-    }
-
-    fn munmap(addr: usize, pages: usize) {
-        // SAFETY: Unmapping a range of our own mm.
-        let ret = unsafe { bindings::vm_munmap(addr, pages * PAGE_SIZE) };
-        assert_eq!(ret, 0);
-    }
-
-    /// Reads `len` bytes of our own mapping at `addr`, faulting pages in as userspace would.
-    fn read_user(addr: usize, len: usize) -> Result<KVec<u8>> {
-        let mut buf = KVec::from_elem(0u8, len, GFP_KERNEL)?;
-        UserSlice::new(UserPtr::from_addr(addr), len)
-            .reader()
-            .read_slice(&mut buf)?;
-        Ok(buf)
+    fn open() -> Result<DevFile> {
+        DevFile::open(DEVICE_PATH)
     }
 
     /// Whether the page at `addr` holds the test pattern of page `index`.
@@ -115,18 +25,10 @@ mod tests {
         }
     }
 
-    /// Runs `f` on the VMA at `addr`, under the mmap read lock.
-    fn with_vma<R>(addr: usize, f: impl FnOnce(Option<&VmAreaRef>) -> R) -> R {
-        let task = kernel::current!();
-        let mm = task.mm().expect("the test thread has an mm");
-        let guard = mm.mmap_read_lock();
-        f(guard.vma_lookup(addr).map(VmAreaRef::from_vma_ref))
-    }
-
     #[test]
     fn prepare_then_mapped_once() -> Result {
         reset_counters();
-        let file = DevFile::open()?;
+        let file = open()?;
         let addr = file.mmap(0, 2, RW, MAP_SHARED, Mode::Fault.offset(0))?;
         assert_eq!(count(&PREPARE), 1);
         assert_eq!(count(&MAPPED), 1);
@@ -149,7 +51,7 @@ mod tests {
     #[test]
     fn adjacent_mappings_merge_and_split_keeps_ownership() -> Result {
         reset_counters();
-        let file = DevFile::open()?;
+        let file = open()?;
         let a = file.mmap(0, 2, RW, MAP_SHARED, Mode::Fault.offset(0))?;
         let b = file.mmap(
             a + 2 * PAGE_SIZE,
@@ -186,7 +88,7 @@ mod tests {
     #[test]
     fn failing_mapped_is_closed_without_data() -> Result {
         reset_counters();
-        let file = DevFile::open()?;
+        let file = open()?;
         let ret = file.mmap(0, 1, RW, MAP_SHARED, Mode::MappedFails.offset(0));
         // `mapped` said ENOMEM; the action's error_override turns it into EAGAIN.
         assert_eq!(ret, Err(EAGAIN));
@@ -200,7 +102,7 @@ mod tests {
     #[test]
     fn fault_hands_out_pages() -> Result {
         reset_counters();
-        let file = DevFile::open()?;
+        let file = open()?;
         let addr = file.mmap(0, PAGES, PROT_READ, MAP_SHARED, Mode::Fault.offset(0))?;
         for index in 0..PAGES {
             assert!(page_matches(addr + index * PAGE_SIZE, index));
@@ -213,7 +115,7 @@ mod tests {
     #[test]
     fn map_kernel_pages_action() -> Result {
         reset_counters();
-        let file = DevFile::open()?;
+        let file = open()?;
         let addr = file.mmap(0, 3, PROT_READ, MAP_SHARED, Mode::MapKernelPages.offset(1))?;
         for index in 0..3 {
             assert!(page_matches(addr + index * PAGE_SIZE, index + 1));
@@ -232,7 +134,7 @@ mod tests {
     #[test]
     fn remap_page_action() -> Result {
         reset_counters();
-        let file = DevFile::open()?;
+        let file = open()?;
         let addr = file.mmap(0, 1, PROT_READ, MAP_SHARED, Mode::RemapPage.offset(2))?;
         assert!(page_matches(addr, 2));
         assert_eq!(count(&FAULT), 0);
@@ -252,7 +154,7 @@ mod tests {
     #[test]
     fn fault_inserts_pfns() -> Result {
         reset_counters();
-        let file = DevFile::open()?;
+        let file = open()?;
         let addr = file.mmap(0, 2, PROT_READ, MAP_SHARED, Mode::PfnFault.offset(1))?;
         assert!(page_matches(addr, 1));
         assert!(page_matches(addr + PAGE_SIZE, 2));
@@ -267,7 +169,7 @@ mod tests {
     #[test]
     fn bad_action_fails_in_prepare() -> Result {
         reset_counters();
-        let file = DevFile::open()?;
+        let file = open()?;
         assert_eq!(
             file.mmap(0, 1, RW, MAP_SHARED, Mode::BadRange.offset(0)),
             Err(EFAULT)
@@ -286,7 +188,7 @@ mod tests {
     #[test]
     fn own_vma_proof_refuses_foreign_vma() -> Result {
         reset_counters();
-        let file = DevFile::open()?;
+        let file = open()?;
         let ours = file.mmap(0, 1, RW, MAP_SHARED, Mode::Fault.offset(0))?;
         let anon = mmap_raw(
             core::ptr::null_mut(),
@@ -307,7 +209,7 @@ mod tests {
     #[test]
     fn insert_pages_then_zap() -> Result {
         reset_counters();
-        let file = DevFile::open()?;
+        let file = open()?;
         let addr = file.mmap(0, 2, PROT_READ, MAP_SHARED, Mode::MixedMap.offset(0))?;
         let inserted = with_vma(addr, |vma| -> Result {
             let vma = vma.ok_or(ENOENT)?;

@@ -6,5 +6,6 @@
 #include <linux/fs.h>
 
 struct file *rmp_kunit_filp_open(const char *path, int flags);
+long rmp_kunit_locked_vm(void);
 
 #endif /* RMP_KUNIT_HELPERS_H */

@@ -7,7 +7,9 @@ use mmap_prepare::MmapMiscDeviceRegistration;
 
 mod e2e;
 mod rules;
+mod secretmem;
 mod test_device;
+mod util;
 
 module! {
     type: MmapPrepareKunit,

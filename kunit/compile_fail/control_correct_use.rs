@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Must compile: the control; every API the other snippets misuse, used as documented.
+
+use kernel::{
+    fs::File,
+    miscdevice::MiscDeviceOptions,
+    prelude::*,
+    sync::{Arc, ArcBorrow},
+};
+use mmap_prepare::{
+    IntoRef, KernelPages, MappedArea, MmapAction, MmapMiscDevice, MmapMiscDeviceRegistration,
+    VmAreaDesc, VmAreaRef, VmFault, VmFaultResult, VmOperations, VmOpsTable, VmaFlag,
+};
+
+module! {
+    type: Control,
+    name: "control_correct_use",
+    authors: ["rust-mmap-prepare developers"],
+    description: "compile-fail control: correct use of the mmap_prepare API",
+    license: "GPL",
+}
+
+#[pin_data]
+struct Control {
+    #[pin]
+    _dev: MmapMiscDeviceRegistration<Dev>,
+}
+
+impl kernel::InPlaceModule for Control {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            _dev <- MmapMiscDeviceRegistration::register(MiscDeviceOptions { name: c"rmp_cf" }),
+        })
+    }
+}
+
+struct Dev {
+    pages: KernelPages,
+}
+
+#[vtable]
+impl MmapMiscDevice for Dev {
+    type Ptr = Arc<Dev>;
+
+    fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Dev>> {
+        let pages = KernelPages::alloc(2, GFP_KERNEL | __GFP_ZERO)?;
+        Ok(Arc::new(Dev { pages }, GFP_KERNEL)?)
+    }
+
+    fn mmap_prepare<'a>(
+        dev: ArcBorrow<'a, Dev>,
+        _file: &'a File,
+        desc: &mut VmAreaDesc<'a, Arc<Dev>>,
+    ) -> Result {
+        let dev = dev.into_ref();
+        desc.set_page_prot(desc.page_prot().writecombine())?;
+        desc.set_vm_ops::<DevVm>()?;
+        match desc.pgoff() {
+            0 => desc.set_action(MmapAction::map_kernel_pages(&dev.pages, 0)),
+            1 => desc.set_flags(VmaFlag::MIXEDMAP),
+            _ => desc.set_flags(VmaFlag::PFNMAP | VmaFlag::DONTEXPAND),
+        }
+    }
+
+    fn ioctl(_dev: ArcBorrow<'_, Dev>, _file: &File, _cmd: u32, addr: usize) -> Result<isize> {
+        let task = kernel::current!();
+        let mm = task.mm().ok_or(EINVAL)?;
+        let guard = mm.mmap_read_lock();
+        let vma = guard.vma_lookup(addr).ok_or(EFAULT)?;
+        let dev = VmAreaRef::from_vma_ref(vma).data::<DevVm>().ok_or(EINVAL)?;
+        let pages = dev.pages.len();
+        drop(guard);
+        Ok(pages as isize)
+    }
+}
+
+struct DevVm;
+
+static DEV_VM_OPS: VmOpsTable<DevVm> = VmOpsTable::new();
+
+#[vtable]
+impl VmOperations for DevVm {
+    type FileData = Arc<Dev>;
+    type Data = Arc<Dev>;
+
+    fn table() -> &'static VmOpsTable<Self> {
+        &DEV_VM_OPS
+    }
+
+    fn mapped(_area: &MappedArea<'_>, dev: ArcBorrow<'_, Dev>) -> Result<Arc<Dev>> {
+        Ok(dev.into())
+    }
+
+    fn fault(vmf: &mut VmFault<Self>) -> VmFaultResult {
+        let index = vmf.pgoff() % 2;
+        if let Some(vma) = vmf.vma().check_mixedmap() {
+            let Some(dev) = vmf.data() else {
+                return VmFaultResult::SIGBUS;
+            };
+            let dev = dev.into_ref();
+            return match vma.insert_pages(vmf.address(), &dev.pages, index, 1) {
+                Ok(()) => VmFaultResult::NOPAGE,
+                Err(err) => VmFaultResult::from_error(err),
+            };
+        }
+        vmf.insert_pfn_from(|dev| Some((&dev.pages, index)))
+    }
+}

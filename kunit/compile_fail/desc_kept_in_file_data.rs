@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Must not compile: a reference to the `VmAreaDesc` is kept as long as the file's data lives.
+// expect: lifetime may not live long enough
+
+use kernel::{
+    fs::File,
+    prelude::*,
+    sync::{Arc, ArcBorrow},
+};
+use mmap_prepare::{MmapMiscDevice, MmapMiscDeviceRegistration, VmAreaDesc};
+
+module! {
+    type: Snippet,
+    name: "desc_kept_in_file_data",
+    authors: ["rust-mmap-prepare developers"],
+    description: "compile-fail snippet: must not compile",
+    license: "GPL",
+}
+
+struct Snippet;
+
+impl kernel::Module for Snippet {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        Ok(Snippet)
+    }
+}
+
+struct Dev;
+
+/// A struct with the lifetime of the file's data, to change the mapping later.
+struct Kept<'a> {
+    _desc: &'a VmAreaDesc<'a, Arc<Dev>>,
+}
+
+#[vtable]
+impl MmapMiscDevice for Dev {
+    type Ptr = Arc<Dev>;
+
+    fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Dev>> {
+        Ok(Arc::new(Dev, GFP_KERNEL)?)
+    }
+
+    fn mmap_prepare<'a>(
+        _dev: ArcBorrow<'a, Dev>,
+        _file: &'a File,
+        desc: &mut VmAreaDesc<'a, Arc<Dev>>,
+    ) -> Result {
+        let _kept: Kept<'a> = Kept { _desc: desc };
+        Ok(())
+    }
+}

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Must not compile: the `&mut VmAreaDesc` is kept after `mmap_prepare` returns ('static store).
+// expect: E0521
+// expect: borrowed data escapes outside of method
+
+use kernel::{
+    fs::File,
+    prelude::*,
+    sync::{Arc, ArcBorrow},
+};
+use mmap_prepare::{MmapMiscDevice, MmapMiscDeviceRegistration, VmAreaDesc};
+
+module! {
+    type: Snippet,
+    name: "desc_kept_in_static",
+    authors: ["rust-mmap-prepare developers"],
+    description: "compile-fail snippet: must not compile",
+    license: "GPL",
+}
+
+struct Snippet;
+
+impl kernel::Module for Snippet {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        Ok(Snippet)
+    }
+}
+
+struct Dev;
+
+/// Anywhere that outlives the callback (a global, a work item, a leaked box) holds only
+/// `'static` values.
+fn keep_for_later<T: 'static>(_value: T) {}
+
+#[vtable]
+impl MmapMiscDevice for Dev {
+    type Ptr = Arc<Dev>;
+
+    fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Dev>> {
+        Ok(Arc::new(Dev, GFP_KERNEL)?)
+    }
+
+    fn mmap_prepare<'a>(
+        _dev: ArcBorrow<'a, Dev>,
+        _file: &'a File,
+        desc: &mut VmAreaDesc<'a, Arc<Dev>>,
+    ) -> Result {
+        keep_for_later(desc);
+        Ok(())
+    }
+}

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Must not compile: `insert_pages` on a `&VmAreaRef` not proved `VM_MIXEDMAP` (check_mixedmap).
+// expect: E0599
+// expect: no method named `insert_pages` found for reference `&VmAreaRef`
+
+use kernel::{
+    prelude::*,
+    sync::{Arc, ArcBorrow},
+};
+use mmap_prepare::{
+    IntoRef, KernelPages, MappedArea, VmFault, VmFaultResult, VmOperations, VmOpsTable,
+};
+
+module! {
+    type: Snippet,
+    name: "insert_pages_unproved_vma",
+    authors: ["rust-mmap-prepare developers"],
+    description: "compile-fail snippet: must not compile",
+    license: "GPL",
+}
+
+struct Snippet;
+
+impl kernel::Module for Snippet {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        Ok(Snippet)
+    }
+}
+
+struct Dev {
+    pages: KernelPages,
+}
+
+struct DevVm;
+
+static DEV_VM_OPS: VmOpsTable<DevVm> = VmOpsTable::new();
+
+#[vtable]
+impl VmOperations for DevVm {
+    type FileData = Arc<Dev>;
+    type Data = Arc<Dev>;
+
+    fn table() -> &'static VmOpsTable<Self> {
+        &DEV_VM_OPS
+    }
+
+    fn mapped(_area: &MappedArea<'_>, dev: ArcBorrow<'_, Dev>) -> Result<Arc<Dev>> {
+        Ok(dev.into())
+    }
+
+    fn fault(vmf: &mut VmFault<Self>) -> VmFaultResult {
+        let Some(dev) = vmf.data() else {
+            return VmFaultResult::SIGBUS;
+        };
+        let dev = dev.into_ref();
+        match vmf.vma().insert_pages(vmf.address(), &dev.pages, 0, 1) {
+            Ok(()) => VmFaultResult::NOPAGE,
+            Err(err) => VmFaultResult::from_error(err),
+        }
+    }
+}

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Must not compile: `insert_pfn_from` maps a page not borrowed from the VMA's data.
+// expect: E0597
+// expect: `local_pages` does not live long enough
+
+use kernel::{
+    prelude::*,
+    sync::{Arc, ArcBorrow},
+};
+use mmap_prepare::{KernelPages, MappedArea, VmFault, VmFaultResult, VmOperations, VmOpsTable};
+
+module! {
+    type: Snippet,
+    name: "pfn_from_local_pages",
+    authors: ["rust-mmap-prepare developers"],
+    description: "compile-fail snippet: must not compile",
+    license: "GPL",
+}
+
+struct Snippet;
+
+impl kernel::Module for Snippet {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        Ok(Snippet)
+    }
+}
+
+struct Dev {
+    pages: KernelPages,
+}
+
+struct DevVm;
+
+static DEV_VM_OPS: VmOpsTable<DevVm> = VmOpsTable::new();
+
+#[vtable]
+impl VmOperations for DevVm {
+    type FileData = Arc<Dev>;
+    type Data = Arc<Dev>;
+
+    fn table() -> &'static VmOpsTable<Self> {
+        &DEV_VM_OPS
+    }
+
+    fn mapped(_area: &MappedArea<'_>, dev: ArcBorrow<'_, Dev>) -> Result<Arc<Dev>> {
+        Ok(dev.into())
+    }
+
+    fn fault(vmf: &mut VmFault<Self>) -> VmFaultResult {
+        let Ok(local_pages) = KernelPages::alloc(1, GFP_KERNEL) else {
+            return VmFaultResult::OOM;
+        };
+        vmf.insert_pfn_from(|_dev| Some((&local_pages, 0)))
+    }
+}

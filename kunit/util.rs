@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Helpers of the end-to-end suites: open a device, map it in the test thread's own mm (made by
+//! `kunit_attach_mm()`), read it back as userspace would, look at its VMA.
+
+use kernel::{
+    bindings,
+    error::from_err_ptr,
+    page::PAGE_SIZE,
+    prelude::*,
+    uaccess::{UserPtr, UserSlice},
+};
+use mmap_prepare::VmAreaRef;
+
+// uapi values (asm-generic/mman-common.h, linux/mman.h): bindgen does not bind them.
+pub(crate) const PROT_READ: usize = 0x1;
+pub(crate) const PROT_WRITE: usize = 0x2;
+pub(crate) const MAP_SHARED: usize = 0x01;
+pub(crate) const MAP_PRIVATE: usize = 0x02;
+pub(crate) const MAP_ANONYMOUS: usize = 0x20;
+pub(crate) const MAP_FIXED_NOREPLACE: usize = 0x100000;
+pub(crate) const RW: usize = PROT_READ | PROT_WRITE;
+
+// bindgen renders some members of `struct file` as empty structs, which the lint flags; the
+// pointer is only passed on.
+#[allow(improper_ctypes)]
+extern "C" {
+    fn rmp_kunit_filp_open(path: *const c_char, flags: c_int) -> *mut bindings::file;
+}
+
+/// An open file of the test device, closed on drop.
+pub(crate) struct DevFile(*mut bindings::file);
+
+impl DevFile {
+    pub(crate) fn open(path: &CStr) -> Result<Self> {
+        // SAFETY: The path is a NUL-terminated string; the result is checked.
+        let file = unsafe { rmp_kunit_filp_open(path.as_char_ptr(), bindings::O_RDWR as c_int) };
+        from_err_ptr(file).map(DevFile).inspect_err(|e| {
+            pr_err!("opening {path:?} failed: {e:?}\n");
+        })
+    }
+
+    pub(crate) fn mmap(
+        &self,
+        addr: usize,
+        pages: usize,
+        prot: usize,
+        flags: usize,
+        off: usize,
+    ) -> Result<usize> {
+        mmap_raw(self.0, addr, pages, prot, flags, off)
+    }
+}
+
+impl Drop for DevFile {
+    fn drop(&mut self) {
+        // SAFETY: We opened the file and close it once.
+        unsafe { bindings::filp_close(self.0, core::ptr::null_mut()) };
+        // A kthread's last fput is deferred to a work item: finish it, so that the file's
+        // data is released before the test checks for it.
+        // SAFETY: Always safe to call from process context.
+        unsafe { bindings::flush_delayed_fput() };
+    }
+}
+
+/// `vm_mmap()` in the test thread's own mm (made by `kunit_attach_mm()`).
+pub(crate) fn mmap_raw(
+    file: *mut bindings::file,
+    addr: usize,
+    pages: usize,
+    prot: usize,
+    flags: usize,
+    off: usize,
+) -> Result<usize> {
+    // SAFETY: Always safe to call; it gives the kthread an mm if it has none.
+    kernel::error::to_result(unsafe { bindings::kunit_attach_mm() })
+        .inspect_err(|e| pr_err!("kunit_attach_mm failed: {e:?}\n"))?;
+    // SAFETY: `file` is NULL or an open file; the other arguments are plain values.
+    let ret = unsafe { bindings::vm_mmap(file, addr, pages * PAGE_SIZE, prot, flags, off) };
+    if ret >= (-(bindings::MAX_ERRNO as isize)) as usize {
+        return Err(Error::from_errno(ret as i32));
+    }
+    Ok(ret)
+}
+
+pub(crate) fn munmap(addr: usize, pages: usize) {
+    // SAFETY: Unmapping a range of our own mm.
+    let ret = unsafe { bindings::vm_munmap(addr, pages * PAGE_SIZE) };
+    assert_eq!(ret, 0);
+}
+
+/// Reads `len` bytes of our own mapping at `addr`, faulting pages in as userspace would.
+pub(crate) fn read_user(addr: usize, len: usize) -> Result<KVec<u8>> {
+    let mut buf = KVec::from_elem(0u8, len, GFP_KERNEL)?;
+    UserSlice::new(UserPtr::from_addr(addr), len)
+        .reader()
+        .read_slice(&mut buf)?;
+    Ok(buf)
+}
+
+/// Runs `f` on the VMA at `addr`, under the mmap read lock.
+pub(crate) fn with_vma<R>(addr: usize, f: impl FnOnce(Option<&VmAreaRef>) -> R) -> R {
+    let task = kernel::current!();
+    let mm = task.mm().expect("the test thread has an mm");
+    let guard = mm.mmap_read_lock();
+    f(guard.vma_lookup(addr).map(VmAreaRef::from_vma_ref))
+}
+
+/// Writes `data` to our own mapping at `addr`, faulting pages in as userspace would.
+pub(crate) fn write_user(addr: usize, data: &[u8]) -> Result {
+    UserSlice::new(UserPtr::from_addr(addr), data.len())
+        .writer()
+        .write_slice(data)
+}
+
+extern "C" {
+    fn rmp_kunit_locked_vm() -> c_long;
+}
+
+/// The current user's `locked_vm`, in pages.
+pub(crate) fn locked_vm() -> isize {
+    // SAFETY: Reads an atomic counter of the current task's user.
+    unsafe { rmp_kunit_locked_vm() as isize }
+}
