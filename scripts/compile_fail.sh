@@ -14,6 +14,7 @@
 #
 # Sourced by scripts/rmp (`rmp_compile_fail`, a phase of `make check`), or run on its own:
 #   scripts/compile_fail.sh [NAME...]     NAME: a snippet's file name without `.rs`
+# RMP_COMPILE_FAIL_DIR overrides the snippets' directory (to test the harness itself).
 # The library must have been built in the checkout first (`make`): the snippets link against
 # rust/libmmap_prepare.rmeta and Module.symvers, and nothing here rebuilds them. Each snippet
 # is built in $RMP_CACHE/compile-fail/<name>/, where its build log stays.
@@ -133,7 +134,7 @@ _rmp_cf_one() {
 # rmp_ensure_kernel first. Returns non-zero, naming each snippet that did not behave as
 # expected; never exits, so that `make check` can run its other phases.
 rmp_compile_fail() {
-	local dir=$RMP_TOP/kunit/compile_fail src n
+	local dir=${RMP_COMPILE_FAIL_DIR:-$RMP_TOP/kunit/compile_fail} src n
 	local -a srcs=() failed=()
 	local need
 	for need in "$RMP_TOP/rust/libmmap_prepare.rmeta" "$RMP_TOP/Module.symvers"; do
@@ -151,7 +152,7 @@ rmp_compile_fail() {
 		rmp_log "ERROR: compile-fail tests: no snippets in $dir"
 		return 1
 	fi
-	rmp_phase_begin "compile-fail tests: ${#srcs[@]} snippets in kunit/compile_fail (logs: $RMP_CACHE/compile-fail)"
+	rmp_phase_begin "compile-fail tests: ${#srcs[@]} snippets in ${dir#"$RMP_TOP"/} (logs: $RMP_CACHE/compile-fail)"
 	for src in "${srcs[@]}"; do
 		if [ ! -e "$src" ]; then
 			rmp_log "FAIL $(basename "$src" .rs): no such snippet: $src"

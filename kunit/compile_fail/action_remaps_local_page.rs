@@ -9,7 +9,9 @@ use kernel::{
     prelude::*,
     sync::{Arc, ArcBorrow},
 };
-use mmap_prepare::{KernelPages, MmapAction, MmapMiscDevice, MmapMiscDeviceRegistration, VmAreaDesc};
+use mmap_prepare::{
+    KernelPages, MmapAction, MmapMiscDevice, MmapMiscDeviceRegistration, VmAreaDesc,
+};
 
 module! {
     type: Snippet,

@@ -2,7 +2,8 @@
 
 //! Must not compile: the `&mut VmAreaDesc` is kept after `mmap_prepare` returns ('static store).
 // expect: E0521
-// expect: borrowed data escapes outside of method
+// expect: `desc` escapes the associated function body here
+// expect: lifetime may not live long enough
 
 use kernel::{
     fs::File,

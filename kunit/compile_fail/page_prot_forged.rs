@@ -43,7 +43,9 @@ impl MmapMiscDevice for Dev {
         _file: &'a File,
         desc: &mut VmAreaDesc<'a, Arc<Dev>>,
     ) -> Result {
-        let forged = PageProt(bindings::pgprot_t { pgprot: 0x8000_0000_0000_0067 });
+        let forged = PageProt(bindings::pgprot_t {
+            pgprot: 0x8000_0000_0000_0067,
+        });
         desc.set_page_prot(forged)
     }
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Must not compile: `table()` returns a reference to a temporary `VmOpsTable`, not a static.
+//! Must not compile: `table()` returns `&VmOpsTable::new()`, a temporary, not a `static`.
 // expect: E0515
 // expect: cannot return reference to temporary value
 

@@ -64,9 +64,7 @@ impl MmapMiscDevice for Dev {
         let mm = task.mm().ok_or(EINVAL)?;
         let guard = mm.mmap_read_lock();
         let vma = guard.vma_lookup(addr).ok_or(EFAULT)?;
-        let data = VmAreaRef::from_vma_ref(vma)
-            .data::<DevVm>()
-            .ok_or(EINVAL)?;
+        let data = VmAreaRef::from_vma_ref(vma).data::<DevVm>().ok_or(EINVAL)?;
         // The VMA may be unmapped, and its data dropped, from here on.
         drop(guard);
         Ok(data.value)
