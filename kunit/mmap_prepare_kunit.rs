@@ -5,6 +5,7 @@
 use kernel::{miscdevice::MiscDeviceOptions, prelude::*};
 use mmap_prepare::MmapMiscDeviceRegistration;
 
+mod binder_pages;
 mod e2e;
 mod rules;
 mod secretmem;

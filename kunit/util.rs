@@ -52,6 +52,13 @@ impl DevFile {
     }
 }
 
+impl DevFile {
+    /// The raw `struct file`.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::file {
+        self.0
+    }
+}
+
 impl Drop for DevFile {
     fn drop(&mut self) {
         // SAFETY: We opened the file and close it once.

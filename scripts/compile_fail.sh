@@ -170,7 +170,7 @@ rmp_compile_fail() {
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
-	# shellcheck source=scripts/lib.sh
+	# shellcheck source=lib.sh source-path=SCRIPTDIR
 	source "$(dirname "$0")/lib.sh"
 	rmp_ensure_root
 	rmp_ensure_kernel
