@@ -154,6 +154,25 @@ mod tests {
     }
 
     #[test]
+    fn pfn_remap_needs_the_mapped_file() -> Result {
+        let pages = KernelPages::alloc(1, GFP_KERNEL)?;
+        let mut raw = raw_desc(shared_rw());
+        // A stacking caller mapping another file (`vm_file`) than ours (`file`): that VMA would
+        // not keep our file's data, hence our pages, alive. Only the addresses are compared.
+        raw.vm_file = core::ptr::NonNull::dangling().as_ptr();
+        with_desc(&mut raw, |d| {
+            assert_eq!(
+                d.set_action(MmapAction::remap_kernel_page(START, &pages, 0)),
+                Err(EINVAL)
+            );
+            // Mapping pages takes references of their own: allowed.
+            let action = MmapAction::map_kernel_pages_at(START, &pages, 0, 1);
+            assert_eq!(d.set_action(action), Ok(()));
+        });
+        Ok(())
+    }
+
+    #[test]
     fn map_kernel_pages_is_checked() -> Result {
         let pages = KernelPages::alloc(2, GFP_KERNEL)?;
         let mut raw = raw_desc(shared_rw());

@@ -219,6 +219,11 @@ impl<'a> MmapAction<'a> {
         self
     }
 
+    /// Whether the action installs PFN entries, which hold no page reference.
+    pub(crate) fn is_pfn_remap(&self) -> bool {
+        matches!(self.kind, Kind::Remap { .. } | Kind::SimpleIoremap { .. })
+    }
+
     /// The range `[start, end)` of the mapping this action covers.
     fn range(at: At, start: usize, end: usize) -> Result<(usize, usize)> {
         let (from, size) = match at {

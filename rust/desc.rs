@@ -329,6 +329,11 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
     /// a `PFNMAP`/`MIXEDMAP` conflict), so that a bad action fails early and loudly instead of
     /// tripping a `WARN` in the core.
     pub fn set_action(&mut self, action: MmapAction<'a>) -> Result {
+        // A PFN remap takes no page reference: what it maps must outlive every VMA that can map
+        // it, and only a VMA holding this very file keeps the file's data alive.
+        if action.is_pfn_remap() && self.raw().vm_file != self.raw().file {
+            return Err(EINVAL);
+        }
         let prot = self.raw().page_prot;
         let (start, end, flags, pgoff) = (self.start(), self.end(), self.flags(), self.pgoff());
         action.check(start, end, flags)?;

@@ -126,7 +126,7 @@ _rmp_cf_one() {
 	done
 	rmp_log "PASS $name: must not compile: $reason"
 	rmp_log "       failed as expected: ${errors[0]}"
-	[ ${#errors[@]} -eq 1 ] || rmp_log "       (and $(( ${#errors[@]} - 1 )) more error(s) of the same kind)"
+	[ ${#errors[@]} -eq 1 ] || rmp_log "       (and $(( ${#errors[@]} - 1 )) more error(s), each matching an expect line)"
 	return 0
 }
 
