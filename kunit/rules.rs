@@ -71,11 +71,9 @@ mod tests {
             // No VM_MAY* is ever gained, and no access without its MAY flag.
             assert_eq!(d.set_flags(VmaFlag::MAYEXEC), Err(EPERM));
             assert_eq!(d.set_flags(VmaFlag::EXEC), Err(EPERM));
-            // WRITE needs MAYWRITE, which this mapping has.
-            assert_eq!(d.set_flags(VmaFlag::WRITE), Ok(()));
-            // Clearing MAYWRITE while WRITE is set fails; clearing an access flag fails.
-            assert_eq!(d.clear_flags(VmaFlag::MAYWRITE), Err(EINVAL));
-            assert_eq!(d.clear_flags(VmaFlag::WRITE), Err(EINVAL));
+            // Even with MAYWRITE, WRITE is only granted by the user's request.
+            assert_eq!(d.set_flags(VmaFlag::WRITE), Err(EPERM));
+            assert!(!d.flags().contains(VmaFlag::WRITE));
             assert_eq!(d.clear_flags(VmaFlag::MAYSHARE), Err(EINVAL));
             // Flags the core owns.
             for flag in [
@@ -98,6 +96,13 @@ mod tests {
             assert_eq!(d.set_flags(VmaFlag::PFNMAP), Ok(()));
             // An unused MAY flag may go, so that mprotect() cannot add the access later.
             assert_eq!(d.clear_flags(VmaFlag::MAYEXEC), Ok(()));
+        });
+        // A writable request: WRITE stays, and so must MAYWRITE.
+        let mut rw = raw_desc(shared_rw());
+        with_desc(&mut rw, |d| {
+            assert_eq!(d.clear_flags(VmaFlag::MAYWRITE), Err(EINVAL));
+            assert_eq!(d.clear_flags(VmaFlag::WRITE), Err(EINVAL));
+            assert_eq!(d.flags(), shared_rw());
         });
         let mut ro =
             raw_desc(VmaFlag::READ | VmaFlag::MAYREAD | VmaFlag::MAYWRITE | VmaFlag::MAYSHARE);

@@ -190,21 +190,27 @@ impl<'a> MmapAction<'a> {
     }
 
     /// Maps `count` pages from `pages[first]` at address `start` of the mapping.
-    pub const fn map_kernel_pages_at(
+    pub fn map_kernel_pages_at(
         start: usize,
         pages: &'a KernelPages,
         first: usize,
         count: usize,
     ) -> Self {
-        Self::new(Kind::MapKernelPages {
-            at: At::Range(start, count * PAGE_SIZE),
-            pages,
-            first,
-        })
+        match count.checked_mul(PAGE_SIZE) {
+            Some(size) => Self::new(Kind::MapKernelPages {
+                at: At::Range(start, size),
+                pages,
+                first,
+            }),
+            None => Self::new(Kind::Invalid),
+        }
     }
 
-    /// Replaces any error of the action or of [`mapped`](crate::VmOperations::mapped) with
-    /// `err`. Errors from `mmap_prepare` itself are not replaced.
+    /// Replaces the errors of completing the action (once the VMA exists) and of
+    /// [`mapped`](crate::VmOperations::mapped) with `err`. Errors of `mmap_prepare` itself and the
+    /// core's validation of the action (`mmap_action_prepare()`, right after `mmap_prepare`
+    /// returns) are not replaced, nor is any error on the stacked-caller path
+    /// (`compat_vma_mmap()`).
     ///
     /// An [`Error`] is always a valid errno, which is what the core requires.
     pub fn error_override(mut self, err: Error) -> Self {
@@ -248,7 +254,8 @@ impl<'a> MmapAction<'a> {
             Kind::Invalid => Err(EINVAL),
             Kind::Remap { at, .. } => {
                 Self::range(at, start, end)?;
-                // The core adds PFNMAP; MIXEDMAP with it is a bug (`VM_WARN_ON` in the core).
+                // The core adds PFNMAP: MIXEDMAP and PFNMAP are never set together (the PFN
+                // insertion paths `BUG()` on a VMA with both).
                 if flags.contains(VmaFlag::MIXEDMAP) {
                     return Err(EINVAL);
                 }

@@ -239,27 +239,26 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
     /// Adds `flags` to the mapping.
     ///
     /// Refused, with nothing changed:
-    /// - `EPERM` if it would gain a `VM_MAY*` flag, or an access flag (`READ`, `WRITE`, `EXEC`)
-    ///   whose `MAY` flag is not set: only the user's request grants permissions;
-    /// - `EINVAL` for a flag the core owns (see [`VmaFlags`]), or if `MIXEDMAP` and `PFNMAP`
-    ///   would both be set (counting those the pending action adds).
+    /// - `EPERM` if it would gain a `VM_MAY*` flag or an access flag (`READ`, `WRITE`, `EXEC`):
+    ///   only the user's request grants access. The core checks the request before
+    ///   `mmap_prepare` (file mode, `MDWE`, overcommit accounting) and not again after it, so a
+    ///   gained access would bypass those checks;
+    /// - `EINVAL` for a flag the core owns (`SHARED`, `ACCOUNT`, `HUGETLB`, `SOFTDIRTY`, ...), or
+    ///   if `MIXEDMAP` and `PFNMAP` would both be set (counting those the pending action adds).
+    ///   `LOCKED` is not offered either: the core checks `RLIMIT_MEMLOCK` and decides to populate
+    ///   before `mmap_prepare`, yet charges `mm->locked_vm` for a `VM_LOCKED` set in it.
     pub fn set_flags(&mut self, flags: impl Into<VmaFlags>) -> Result {
         let flags = flags.into();
         let old = self.flags();
         let gained = flags.difference(old);
-        if gained.intersects(VmaFlags::MAY_FLAGS) {
+        let access = VmaFlag::READ | VmaFlag::WRITE | VmaFlag::EXEC;
+        if gained.intersects(VmaFlags::MAY_FLAGS.union(access)) {
             return Err(EPERM);
         }
-        let new = old.union(flags);
-        for (access, may) in ACCESS_PAIRS {
-            if gained.contains(access) && !new.contains(may) {
-                return Err(EPERM);
-            }
-        }
-        let access = VmaFlag::READ | VmaFlag::WRITE | VmaFlag::EXEC;
-        if !Self::DRIVER_FLAGS.union(access).contains_all(gained) {
+        if !Self::DRIVER_FLAGS.contains_all(gained) {
             return Err(EINVAL);
         }
+        let new = old.union(flags);
         self.check_flags(new)?;
         self.raw_mut().vma_flags = new.to_raw();
         Ok(())

@@ -272,7 +272,9 @@ pub trait VmOperations: Sized + Send + Sync + 'static {
 
     /// Called once for a new VMA (not for a range that merged into an existing VMA), after the
     /// action completed, with the mmap write lock held. Returns the data the VMA will own. On
-    /// error the VMA is unmapped again (`close` runs, with no data) and `mmap()` fails.
+    /// error the VMA is unmapped again and `mmap()` fails; `close` then runs with no data (on the
+    /// stacked-caller path, `compat_vma_mmap()`, the VMA is freed without `close`: nothing to
+    /// release either way).
     fn mapped(
         area: &MappedArea<'_>,
         file_data: <Self::FileData as ForeignOwnable>::Borrowed<'_>,
@@ -427,8 +429,9 @@ impl<V: VmOperations> VmOpsTable<V> {
 
     /// # Safety
     ///
-    /// Called by the core, with the mmap write lock held (or during teardown of the mm), for a
-    /// VMA whose `vm_ops` are this table, once.
+    /// Called by the core once, for a VMA whose `vm_ops` are this table, when the VMA has been
+    /// detached and write-locked (under the mmap lock, possibly downgraded to read by munmap, or
+    /// during teardown of the mm): nobody else can reach it.
     unsafe extern "C" fn close(vma: *mut bindings::vm_area_struct) {
         // SAFETY: The VMA is valid and exclusively ours during the call.
         let area = unsafe { VmAreaRef::from_raw(vma) };

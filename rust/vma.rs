@@ -103,8 +103,10 @@ impl VmAreaRef {
         // SAFETY: By the type invariants a read lock is held, so `vm_private_data` is stable.
         let ptr = unsafe { (*self.as_ptr()).vm_private_data };
         // SAFETY: The VMA is `V`'s own, so its private data is NULL or was produced by
-        // `V::Data::into_foreign`; it is released only in `close`, which needs the mmap write
-        // lock and so cannot run while our read lock is held, i.e. during '_.
+        // `V::Data::into_foreign`. It is released only in `close`, which the core calls after
+        // taking the mmap write lock, detaching the VMA and write-locking it (munmap may then
+        // downgrade to the read lock, but the VMA can no longer be found). So `close` cannot
+        // run while our lock on this VMA is held, i.e. during '_.
         unsafe { crate::vm_ops::borrow_data::<V::Data>(ptr) }
     }
 
