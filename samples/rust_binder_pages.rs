@@ -100,7 +100,8 @@ struct Mapping {
     pages: usize,
     /// The buffer's pages, allocated as messages arrive.
     buffer: KernelPages,
-    /// Which pages are inserted into the VMA.
+    /// Which pages were inserted into the VMA, as far as the driver knows: a page the receiver
+    /// zapped itself (`MADV_DONTNEED`) still counts until the next SEND or FREE touches it.
     inserted: KVec<bool>,
 }
 
@@ -227,9 +228,12 @@ impl Context {
             }
             let mixed = vma.check_mixedmap().ok_or(ESRCH)?;
             for index in touched_pages(offset, len) {
-                if !mapping.inserted[index] {
-                    mixed.insert_pages(start + index * PAGE_SIZE, &mapping.buffer, index, 1)?;
-                    mapping.inserted[index] = true;
+                // Insert every time: the receiver may have zapped the page behind our back
+                // (`madvise(MADV_DONTNEED)` is allowed on a mixed-map VMA). `EBUSY` means the
+                // page is still mapped.
+                match mixed.insert_pages(start + index * PAGE_SIZE, &mapping.buffer, index, 1) {
+                    Ok(()) | Err(EBUSY) => mapping.inserted[index] = true,
+                    Err(err) => return Err(err),
                 }
             }
             Ok(())
