@@ -23,6 +23,7 @@
 
 #include "rust_binder_pages.h"
 #include "ktap.h"
+#include "proc_maps.h"
 
 #define DEV		"/dev/rust_binder_pages"
 #define REFCNT		"/sys/module/rust_binder_pages/refcnt"
@@ -103,23 +104,6 @@ static int map_errno(int fd, long len, int prot)
 		return 0;
 	}
 	return errno;
-}
-
-/* The number of lines of /proc/self/maps that overlap [start, start + len). */
-static int maps_lines(const void *start, long len)
-{
-	unsigned long lo, hi, s = (unsigned long)start, e = s + len;
-	FILE *f = fopen("/proc/self/maps", "r");
-	char line[512];
-	int n = 0;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo < e && hi > s)
-			n++;
-	fclose(f);
-	return n;
 }
 
 /*
@@ -358,7 +342,7 @@ static void test_errors_when_mapped(struct receiver *r)
 	rc = mprotect(r->map, page, PROT_NONE);
 	sig = rc ? errno : 0;
 	ok = ok && rc && sig == EINVAL;
-	n = maps_lines(r->map, r->size);
+	n = maps_lines((uintptr_t)r->map, (uintptr_t)r->map + r->size);
 	ktap_check(ok && n == 1, "partial_unmap_and_mprotect_refused",
 		   "munmap of the last page: %s; mprotect of the first page: %s; %d VMAs",
 		   strerror(err), strerror(sig), n);
@@ -542,7 +526,7 @@ static void test_fork_sender(void)
 	}
 	pid = fork();
 	if (pid == 0) {
-		rep.maps_lines = maps_lines(map, size);
+		rep.maps_lines = maps_lines((uintptr_t)map, (uintptr_t)map + size);
 		rep.read_signal = read_signal(map + off);
 		child_message(msg, sizeof(msg), getpid());
 		rep.send_err = rbp_send(fd, off, strlen(msg) + 1, msg);
@@ -612,7 +596,7 @@ static void test_mremap(void)
 	if (ok)
 		moved = mremap(a, 4 * page, 4 * page, MREMAP_MAYMOVE | MREMAP_FIXED, b);
 	if (moved == b) {
-		n = maps_lines(a, 4 * page);
+		n = maps_lines((uintptr_t)a, (uintptr_t)a + 4 * page);
 		ok = bytes_match(b, 10, msg, sizeof(msg)) && !rbp_send(fd, page + 20, 30, msg) &&
 		     bytes_match(b, page + 20, msg, 30) && !rbp_free(fd, 0, page);
 		sig = read_signal(b);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ktap.h"
+#include "proc_maps.h"
 
 #define DEV "/dev/rmp_kunit"
 #define MODE_STRIDE 0x100
@@ -37,23 +38,6 @@ static int page_matches(const unsigned char *p, int index)
 		if (p[i] != pattern(index, i))
 			return 0;
 	return 1;
-}
-
-/* The number of lines of /proc/self/maps that overlap [start, end). */
-static int maps_lines(uintptr_t start, uintptr_t end)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	unsigned long lo, hi;
-	char line[512];
-	int n = 0;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo < end && hi > start)
-			n++;
-	fclose(f);
-	return n;
 }
 
 static int map_errno(int fd, int pages, int prot, int flags, off_t off)
