@@ -17,7 +17,7 @@ use kernel::{
 };
 use mmap_prepare::{
     IntoRef, KernelPages, MappedArea, MmapAction, MmapMiscDevice, MmapMiscDeviceRegistration,
-    VmAreaDesc, VmAreaRef, VmFault, VmFaultResult, VmOperations, VmOpsTable, VmaFlag,
+    VmAreaDesc, VmAreaRef, VmFault, VmFaultResult, VmOperations, VmOpsTable, VmaFlag, VmaFlags,
 };
 
 /// The device node the tests open.
@@ -212,6 +212,14 @@ impl VmOperations for TestVm {
         if data.is_none() {
             CLOSE_NO_DATA.add(1, Relaxed);
         }
+    }
+
+    /// Refuses to make a mapping executable; anything else may change.
+    fn mprotect(_vma: &VmAreaRef, _start: usize, _end: usize, new_flags: VmaFlags) -> Result {
+        if new_flags.contains(VmaFlag::EXEC) {
+            return Err(EACCES);
+        }
+        Ok(())
     }
 
     fn fault(vmf: &mut VmFault<Self>) -> VmFaultResult {

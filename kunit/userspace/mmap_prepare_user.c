@@ -57,7 +57,7 @@ int main(void)
 	int fd, err, lines;
 
 	page = sysconf(_SC_PAGESIZE);
-	ktap_begin("mmap_prepare_user", 8);
+	ktap_begin("mmap_prepare_user", 9);
 
 	fd = open(DEV, O_RDWR);
 	if (!ktap_check(fd >= 0, "open_device", "open(%s): %s", DEV, strerror(errno)))
@@ -85,6 +85,24 @@ int main(void)
 
 	err = map_errno(fd, 1, PROT_READ, MAP_SHARED, offset(MAPPED_FAILS, 0));
 	ktap_check(err == EAGAIN, "error_override_reaches_user", "errno %d, wanted EAGAIN", err);
+
+	/*
+	 * The driver's mprotect callback refuses PROT_EXEC and allows the rest. An executable
+	 * mmap() (not seen by the callback) must work, or the refusal could be the mount's.
+	 */
+	err = map_errno(fd, 1, PROT_READ | PROT_EXEC, MAP_SHARED, offset(FAULT, 0));
+	a = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, offset(FAULT, 0));
+	if (a != MAP_FAILED) {
+		int exec = mprotect(a, page, PROT_READ | PROT_EXEC) ? errno : 0;
+		int rw = mprotect(a, page, PROT_READ | PROT_WRITE) ? errno : 0;
+
+		ktap_check(err == 0 && exec == EACCES && rw == 0, "mprotect_callback_decides",
+			   "exec mmap: errno %d; mprotect PROT_EXEC: errno %d (wanted EACCES), PROT_WRITE: errno %d",
+			   err, exec, rw);
+		munmap(a, page);
+	} else {
+		ktap_check(0, "mprotect_callback_decides", "mmap: %s", strerror(errno));
+	}
 
 	a = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, offset(MAP_PAGES, 3));
 	ktap_check(a != MAP_FAILED && page_matches(a, 3), "map_kernel_pages_reads_back",
