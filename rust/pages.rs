@@ -6,11 +6,10 @@ use core::ptr::{null_mut, NonNull};
 use kernel::{
     alloc::{Flags, KVec},
     bindings,
-    error::code::{EFAULT, EINVAL},
+    error::code::EINVAL,
     page::{BorrowedPage, Page, PAGE_SIZE},
     prelude::*,
     sync::atomic::{Acquire, Atomic, Full, Relaxed},
-    uaccess::UserSliceReader,
 };
 
 /// An array of slots, each empty or holding an order-0 page the array owns.
@@ -177,24 +176,6 @@ impl KernelPages {
         let page = self.page_range(index, 0, PAGE_SIZE)?;
         // SAFETY: As for `write`, over the whole page.
         unsafe { page.fill_zero_raw(0, PAGE_SIZE) }
-    }
-
-    /// Copies `len` bytes from userspace into slot `index` at `offset`. `EINVAL` if the slot is
-    /// empty or the range leaves the page; `EFAULT` for a bad user pointer (the page may then
-    /// have been partly written).
-    pub fn copy_from_user(
-        &mut self,
-        index: usize,
-        offset: usize,
-        reader: &mut UserSliceReader,
-        len: usize,
-    ) -> Result {
-        let page = self.page_range(index, offset, len)?;
-        if reader.len() < len {
-            return Err(EFAULT);
-        }
-        // SAFETY: As for `write`.
-        unsafe { page.copy_from_user_slice_raw(reader, offset, len) }
     }
 
     /// The raw array from slot `first`, for the mm core. The caller checks `are_present`.
