@@ -31,6 +31,7 @@ use kernel::{
     page::PAGE_SIZE,
     prelude::*,
     sync::{aref::ARef, Arc, ArcBorrow, Mutex},
+    transmute::FromBytes,
     uaccess::{UserPtr, UserSlice},
 };
 use mmap_prepare::{
@@ -49,28 +50,15 @@ module! {
 /// The largest mapping a context accepts.
 const MAX_SIZE: usize = 4 << 20;
 
-/// `struct rbp_send`: copy `len` bytes from user address `data` to the buffer at `offset`.
-#[repr(C)]
-struct RbpSend {
-    offset: u64,
-    len: u64,
-    data: u64,
-}
-
-/// `struct rbp_free`: zap and free the pages wholly inside `[offset, offset + len)`.
-#[repr(C)]
-struct RbpFree {
-    offset: u64,
-    len: u64,
-}
-
-/// `struct rbp_stats`.
-#[repr(C)]
-struct RbpStats {
-    pages_allocated: u64,
-    pages_mapped: u64,
-    bytes_sent: u64,
-}
+// The ioctl arguments of `samples/uapi/rust_binder_pages.h`, all `__u64` fields, as arrays in
+// field order: arrays of `u64` can be read from and written to userspace without `unsafe`.
+/// `struct rbp_send { offset, len, data }`: copy `len` bytes from user address `data` to the
+/// buffer at `offset`.
+type RbpSend = [u64; 3];
+/// `struct rbp_free { offset, len }`: zap and free the pages wholly inside the range.
+type RbpFree = [u64; 2];
+/// `struct rbp_stats { pages_allocated, pages_mapped, bytes_sent }`.
+type RbpStats = [u64; 3];
 
 const RBP_IOC_SEND: u32 = _IOW::<RbpSend>(b'r' as u32, 0x01);
 const RBP_IOC_FREE: u32 = _IOW::<RbpFree>(b'r' as u32, 0x02);
@@ -97,7 +85,6 @@ struct Mapping {
     /// The receiver's address space (`mmgrab`, not `mmget`: it does not keep it alive).
     mm: ARef<Mm>,
     start: usize,
-    pages: usize,
     /// The buffer's pages, allocated as messages arrive.
     buffer: KernelPages,
     /// Which pages were inserted into the VMA, as far as the driver knows: a page the receiver
@@ -114,14 +101,12 @@ struct Inner {
 impl Inner {
     fn stats(&self) -> RbpStats {
         let (allocated, mapped) = self.mapping.as_ref().map_or((0, 0), |m| {
-            let allocated = (0..m.pages).filter(|&i| m.buffer.page(i).is_some()).count();
+            let allocated = (0..m.buffer.len())
+                .filter(|&i| m.buffer.page(i).is_some())
+                .count();
             (allocated, m.inserted.iter().filter(|&&i| i).count())
         });
-        RbpStats {
-            pages_allocated: allocated as u64,
-            pages_mapped: mapped as u64,
-            bytes_sent: self.bytes_sent,
-        }
+        [allocated as u64, mapped as u64, self.bytes_sent]
     }
 }
 
@@ -132,20 +117,11 @@ struct Context {
     inner: Mutex<Inner>,
 }
 
-/// Reads a `#[repr(C)]` struct of `u64`s from userspace, field by field.
-fn read_u64s<const N: usize>(arg: usize) -> Result<[u64; N]> {
-    let mut bytes = [0u8; 64];
-    let bytes = bytes.get_mut(..N * 8).ok_or(EINVAL)?;
-    UserSlice::new(UserPtr::from_addr(arg), N * 8)
+/// Reads an ioctl argument from userspace.
+fn read_arg<T: FromBytes>(arg: usize) -> Result<T> {
+    UserSlice::new(UserPtr::from_addr(arg), size_of::<T>())
         .reader()
-        .read_slice(bytes)?;
-    let mut out = [0u64; N];
-    for (value, chunk) in out.iter_mut().zip(bytes.chunks_exact(8)) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        *value = u64::from_ne_bytes(word);
-    }
-    Ok(out)
+        .read()
 }
 
 /// The pages wholly inside `[offset, offset + len)`, as a range of page indices.
@@ -165,7 +141,7 @@ impl Context {
         let inner = self.inner.lock();
         let mapping = inner.mapping.as_ref().ok_or(ESRCH)?;
         match offset.checked_add(len) {
-            Some(end) if end <= (mapping.pages * PAGE_SIZE) as u64 => {
+            Some(end) if end <= (mapping.buffer.len() * PAGE_SIZE) as u64 => {
                 Ok((mapping.mm.clone(), mapping.start))
             }
             _ => Err(EINVAL),
@@ -205,7 +181,7 @@ impl Context {
     }
 
     fn send(self: ArcBorrow<'_, Self>, arg: usize) -> Result {
-        let [offset, len, data] = read_u64s::<3>(arg)?;
+        let [offset, len, data]: RbpSend = read_arg(arg)?;
         let (mm, start) = self.target(offset, len)?;
         let (offset, len) = (offset as usize, len as usize);
         // Copy the whole message first: a bad pointer then leaves the buffer as it was.
@@ -243,7 +219,7 @@ impl Context {
     }
 
     fn free(self: ArcBorrow<'_, Self>, arg: usize) -> Result {
-        let [offset, len] = read_u64s::<2>(arg)?;
+        let [offset, len]: RbpFree = read_arg(arg)?;
         let (mm, start) = self.target(offset, len)?;
         let pages = whole_pages(offset as usize, len as usize);
         self.with_own_vma(&mm, start, |vma, mapping| {
@@ -302,14 +278,9 @@ impl MmapMiscDevice for BinderPages {
             RBP_IOC_FREE => ctx.free(arg)?,
             RBP_IOC_STATS => {
                 let stats = ctx.inner.lock().stats();
-                let mut bytes = [0u8; size_of::<RbpStats>()];
-                let fields = [stats.pages_allocated, stats.pages_mapped, stats.bytes_sent];
-                for (chunk, value) in bytes.chunks_exact_mut(8).zip(fields) {
-                    chunk.copy_from_slice(&value.to_ne_bytes());
-                }
-                UserSlice::new(UserPtr::from_addr(arg), bytes.len())
+                UserSlice::new(UserPtr::from_addr(arg), size_of::<RbpStats>())
                     .writer()
-                    .write_slice(&bytes)?;
+                    .write(&stats)?;
             }
             _ => return Err(ENOTTY),
         }
@@ -338,7 +309,6 @@ impl VmOperations for BinderVm {
         let mapping = Mapping {
             mm,
             start: area.start,
-            pages,
             buffer: KernelPages::new_empty(pages)?,
             inserted: KVec::from_elem(false, pages, GFP_KERNEL)?,
         };
