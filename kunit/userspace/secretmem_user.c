@@ -537,7 +537,52 @@ static int check_gup_vmsplice(const struct target *t, char *res)
 	return check_gup(t, res, VMSPLICE);
 }
 
-/* 12. With every fd closed, mapping unmapped and child reaped, nothing holds the module. */
+/*
+ * 12. Pages are zeroed before they are freed: pin a page of secrets in a pipe with vmsplice(),
+ * drop the area (unmap, close), then read the pipe: the page outlived the area, its secrets
+ * must not. Where GUP cannot reach the pages nothing can be pinned (then vmsplice must fail).
+ */
+static int check_zeroed_on_free(const struct target *t, char *res)
+{
+	struct iovec iov;
+	unsigned char *buf;
+	struct area a;
+	int fd[2], ok = 0;
+	ssize_t n;
+
+	buf = malloc(page);
+	if (!buf)
+		return failed(res, "malloc");
+	if (pipe2(fd, O_CLOEXEC | O_NONBLOCK)) {
+		free(buf);
+		return failed(res, "pipe");
+	}
+	if (area_open(&a, t, 1, res))
+		goto out;
+	fill(a.p, 1);
+	iov.iov_base = a.p;
+	iov.iov_len = page;
+	n = vmsplice(fd[1], &iov, 1, 0);
+	area_close(&a);		/* the area goes: its pages are zeroed, then freed */
+	if (n < 0) {
+		snprintf(res, RES_LEN, "not pinnable: %s", errname(errno));
+		ok = t->gup_refused;
+	} else if (read(fd[0], buf, n) != n) {
+		failed(res, "read pipe");
+	} else {
+		ok = n == page;
+		for (long i = 0; i < n; i++)
+			ok &= buf[i] == 0;
+		verdict(res, ok, "pinned page zeroed", "secret survived");
+	}
+out:
+	close(fd[0]);
+	close(fd[1]);
+	free(buf);
+	return ok;
+}
+
+/* 13. With every fd closed, mapping unmapped and child reaped, nothing holds the module. */
 static int check_refcnt(const struct target *t, char *res)
 {
 	FILE *f = fopen(REFCNT, "r");
@@ -584,8 +629,10 @@ static const struct check checks[] = {
 	  { "gup_readable_ptrace_peekdata", "gup_refused_ptrace_peekdata" } },
 	{ "11 vmsplice", check_gup_vmsplice, 0,
 	  { "gup_readable_vmsplice", "gup_refused_vmsplice" } },
+	{ "12 freed page, pinned", check_zeroed_on_free, 0,
+	  { "freed_pinned_page_zeroed", "freed_page_not_pinnable" } },
 	/* Last: it needs everything of the target's other checks to be gone. */
-	{ "12 module refcnt at end", check_refcnt, 1, { "module_refcnt_zero" } },
+	{ "13 module refcnt at end", check_refcnt, 1, { "module_refcnt_zero" } },
 };
 
 #define NR_CHECKS ARRAY_SIZE(checks)
