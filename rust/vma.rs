@@ -174,12 +174,6 @@ impl VmAreaMixedMapRef {
         unsafe { &*core::ptr::from_ref(vma).cast() }
     }
 
-    /// The VMA as a [`VmAreaRef`].
-    #[inline]
-    pub fn as_vm_area(&self) -> &VmAreaRef {
-        VmAreaRef::from_vma_ref(&self.vma)
-    }
-
     /// Inserts `count` pages from `pages[first]` at `address` (`vm_insert_pages`).
     ///
     /// `EINVAL` if the slots are not all filled; `EFAULT` if the range is not in the VMA. On
