@@ -141,7 +141,7 @@ mod tests {
         let (pfnmap, mixed) = with_vma(addr, |vma| {
             let vma = vma.expect("a VMA at the mapped address");
             (
-                vma.vma_flags().contains(VmaFlag::PFNMAP),
+                vma.flags().contains(VmaFlag::PFNMAP),
                 vma.check_mixedmap().is_some(),
             )
         });
@@ -160,7 +160,7 @@ mod tests {
         assert!(page_matches(addr + PAGE_SIZE, 2));
         assert_eq!(count(&FAULT), 2);
         assert!(with_vma(addr, |v| v
-            .is_some_and(|v| v.vma_flags().contains(VmaFlag::PFNMAP))));
+            .is_some_and(|v| v.flags().contains(VmaFlag::PFNMAP))));
         munmap(addr, 2);
         assert_eq!(count(&VMA_DATA_LIVE), 0);
         Ok(())
@@ -237,6 +237,109 @@ mod tests {
         assert!(read_user(addr, 1).is_err());
         assert_eq!(count(&FAULT), 1);
         assert!(page_matches(addr + PAGE_SIZE, 2));
+        munmap(addr, 2);
+        Ok(())
+    }
+
+    /// The reference count of page `index` of the test file behind the mapping at `addr`.
+    fn file_page_count(addr: usize, index: usize) -> Option<i32> {
+        with_vma(addr, |vma| {
+            let state = vma?.data::<TestVm>()?.into_ref();
+            let page = state.file.pages.page(index)?;
+            Some(page_count(&page))
+        })
+    }
+
+    #[test]
+    fn set_page_then_error_releases_the_page() -> Result {
+        reset_counters();
+        let file = open()?;
+        let addr = file.mmap(0, 1, PROT_READ, MAP_SHARED, Mode::SetPageThenFail.offset(2))?;
+        let before = file_page_count(addr, 2).expect("the file's page 2");
+        for _ in 0..1000 {
+            // Each fault hands the page over, then fails: the kernel copy gets EFAULT.
+            assert!(read_user(addr, 1).is_err());
+        }
+        assert_eq!(count(&FAULT), 1000);
+        // Before the fix every failed fault kept one reference: +1000.
+        assert_eq!(file_page_count(addr, 2), Some(before));
+        munmap(addr, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn set_page_on_pfnmap_is_refused() -> Result {
+        reset_counters();
+        let file = open()?;
+        let addr = file.mmap(0, 1, PROT_READ, MAP_SHARED, Mode::SetPageOnPfnmap.offset(1))?;
+        let before = file_page_count(addr, 1).expect("the file's page 1");
+        assert!(read_user(addr, 1).is_err());
+        assert!(read_user(addr, 1).is_err());
+        assert_eq!(count(&FAULT), 2);
+        assert_eq!(file_page_count(addr, 1), Some(before));
+        munmap(addr, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn pfn_of_ram_into_io_vma_is_refused() -> Result {
+        reset_counters();
+        let file = open()?;
+        let addr = file.mmap(0, 1, PROT_READ, MAP_SHARED, Mode::PfnIntoIo.offset(0))?;
+        assert!(with_vma(addr, |v| v.is_some_and(|v| v.flags().contains(VmaFlag::IO))));
+        assert!(read_user(addr, 1).is_err());
+        assert_eq!(count(&FAULT), 1);
+        munmap(addr, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn wipeonfork_is_refused() -> Result {
+        reset_counters();
+        let file = open()?;
+        assert_eq!(
+            file.mmap(0, 1, RW, MAP_SHARED, Mode::WipeOnFork.offset(0)),
+            Err(EINVAL)
+        );
+        assert_eq!(count(&MAPPED), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn read_only_remap_stays_read_only() -> Result {
+        reset_counters();
+        let file = open()?;
+        let addr = file.mmap(0, 1, PROT_READ, MAP_SHARED, Mode::RemapPage.offset(3))?;
+        assert!(page_matches(addr, 3));
+        // A kernel write through the user mapping faults and fails: no writable entry exists.
+        assert!(write_user(addr, b"x").is_err());
+        assert!(page_matches(addr, 3));
+        munmap(addr, 1);
+        // Several pages cannot be filled by one page: refused in mmap_prepare.
+        assert_eq!(
+            file.mmap(0, 2, PROT_READ, MAP_SHARED, Mode::RemapPage.offset(3)),
+            Err(EINVAL)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn kernel_writes_through_a_shared_reference_show_in_the_mapping() -> Result {
+        reset_counters();
+        let file = open()?;
+        let addr = file.mmap(0, 2, PROT_READ, MAP_SHARED, Mode::MapKernelPages.offset(0))?;
+        // A producer that only has `&KernelPages` (the file's data is shared) writes into a
+        // page userspace has mapped.
+        let written = with_vma(addr, |vma| -> Result {
+            let state = vma
+                .ok_or(ENOENT)?
+                .data::<TestVm>()
+                .ok_or(ENOENT)?
+                .into_ref();
+            state.file.pages.write(1, 100, b"produced")
+        });
+        assert_eq!(written, Ok(()));
+        assert_eq!(&read_user(addr + PAGE_SIZE + 100, 8)?[..], b"produced");
         munmap(addr, 2);
         Ok(())
     }

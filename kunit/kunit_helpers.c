@@ -9,6 +9,7 @@
 #include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
+#include <linux/mm.h>
 #include <linux/sched/user.h>
 
 #include "kunit_helpers.h"
@@ -23,4 +24,10 @@ struct file *rmp_kunit_filp_open(const char *path, int flags)
 long rmp_kunit_locked_vm(void)
 {
 	return atomic_long_read(&current_user()->locked_vm);
+}
+
+/* page_count() is a static inline. */
+int rmp_kunit_page_count(struct page *page)
+{
+	return page_count(page);
 }

@@ -7,5 +7,6 @@
 
 struct file *rmp_kunit_filp_open(const char *path, int flags);
 long rmp_kunit_locked_vm(void);
+int rmp_kunit_page_count(struct page *page);
 
 #endif /* RMP_KUNIT_HELPERS_H */

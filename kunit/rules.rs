@@ -1,24 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The rules `VmAreaDesc` enforces, on descriptors built here (no mapping is made).
+//! The rules `VmAreaDesc` enforces, on descriptors built here (no mapping is made). Each
+//! descriptor names an open file of the test device, which refusals log as their culprit.
 
 use kernel::prelude::*;
 
 #[kunit_tests(mmap_prepare_desc_rules)]
 mod tests {
+    use crate::{test_device::DEVICE_PATH, util::DevFile};
     use kernel::{bindings, page::PAGE_SIZE, prelude::*};
-    use mmap_prepare::{KernelPages, MmapAction, VmAreaDesc, VmaFlag, VmaFlags};
+    use mmap_prepare::{CacheMode, KernelPages, MmapAction, VmAreaDesc, VmaFlag, VmaFlags};
 
     const START: usize = 0x7f00_0000_0000;
     const PAGES: usize = 4;
     const END: usize = START + PAGES * PAGE_SIZE;
 
-    /// A descriptor like the core builds for a shared mapping of `PAGES` pages with `flags`.
-    fn raw_desc(flags: VmaFlags) -> bindings::vm_area_desc {
+    /// An open file of the test device, for the descriptors to name.
+    fn file() -> DevFile {
+        DevFile::open(DEVICE_PATH).expect("the test device opens")
+    }
+
+    /// A descriptor like the core builds for a mapping of `PAGES` pages of `file` with `flags`.
+    fn raw_desc(file: &DevFile, flags: VmaFlags) -> bindings::vm_area_desc {
         let mut raw: bindings::vm_area_desc = pin_init::zeroed();
         raw.start = START;
         raw.end = END;
+        raw.file = file.as_ptr();
+        raw.vm_file = file.as_ptr();
         raw.vma_flags.__vma_flags[0] = flags.bits();
+        // SAFETY: Computing a protection has no preconditions.
+        raw.page_prot = unsafe { bindings::vm_get_page_prot(flags.bits()) };
         raw
     }
 
@@ -36,14 +47,15 @@ mod tests {
         raw: &mut bindings::vm_area_desc,
         f: impl FnOnce(&mut VmAreaDesc<'a, ()>) -> R,
     ) -> R {
-        // SAFETY: `raw` is a valid descriptor borrowed exclusively for the call; no file's data
-        // is reached by these tests.
+        // SAFETY: `raw` is a valid descriptor borrowed exclusively for the call, naming an open
+        // file (`raw_desc`); no file's data is reached by these tests.
         f(unsafe { VmAreaDesc::from_raw(raw) })
     }
 
     #[test]
     fn reads() {
-        let mut raw = raw_desc(shared_rw());
+        let f = file();
+        let mut raw = raw_desc(&f, shared_rw());
         raw.pgoff = 7;
         with_desc(&mut raw, |d| {
             assert_eq!(
@@ -54,7 +66,7 @@ mod tests {
             assert!(!d.is_cow());
             assert_eq!(d.flags(), shared_rw());
         });
-        let mut private = raw_desc(VmaFlag::READ | VmaFlag::MAYREAD | VmaFlag::MAYWRITE);
+        let mut private = raw_desc(&f, VmaFlag::READ | VmaFlag::MAYREAD | VmaFlag::MAYWRITE);
         with_desc(&mut private, |d| {
             assert!(!d.is_shared());
             assert!(d.is_cow());
@@ -63,8 +75,11 @@ mod tests {
 
     #[test]
     fn flag_changes_follow_the_kernels_rules() {
-        let mut raw =
-            raw_desc(VmaFlag::READ | VmaFlag::MAYREAD | VmaFlag::MAYWRITE | VmaFlag::MAYSHARE);
+        let f = file();
+        let mut raw = raw_desc(
+            &f,
+            VmaFlag::READ | VmaFlag::MAYREAD | VmaFlag::MAYWRITE | VmaFlag::MAYSHARE,
+        );
         with_desc(&mut raw, |d| {
             assert_eq!(d.set_flags(VmaFlag::DONTDUMP), Ok(()));
             assert!(d.flags().contains(VmaFlag::DONTDUMP));
@@ -75,14 +90,33 @@ mod tests {
             assert_eq!(d.set_flags(VmaFlag::WRITE), Err(EPERM));
             assert!(!d.flags().contains(VmaFlag::WRITE));
             assert_eq!(d.clear_flags(VmaFlag::MAYSHARE), Err(EINVAL));
-            // Flags the core owns.
+            // Flags the core owns, and flags that mean harm or nothing on a driver's mapping:
+            // WIPEONFORK (madvise() refuses it on file mappings; a fork child would fault the
+            // file's pages back in), HUGEPAGE/NOHUGEPAGE (no huge_fault handler).
             for flag in [
                 VmaFlag::SHARED,
                 VmaFlag::ACCOUNT,
                 VmaFlag::HUGETLB,
                 VmaFlag::SOFTDIRTY,
+                VmaFlag::WIPEONFORK,
+                VmaFlag::HUGEPAGE,
+                VmaFlag::NOHUGEPAGE,
+                VmaFlag::LOCKONFAULT,
+                VmaFlag::MERGEABLE,
+                VmaFlag::SYNC,
             ] {
+                let before = d.flags();
                 assert_eq!(d.set_flags(flag), Err(EINVAL));
+                assert_eq!(d.flags(), before);
+            }
+            // Exactly the flags a driver may set are accepted.
+            for &(_, flag) in VmaFlag::ALL {
+                let allowed = VmAreaDesc::<()>::DRIVER_FLAGS.contains(flag);
+                let access = (VmaFlags::MAY_FLAGS | VmaFlag::READ | VmaFlag::WRITE | VmaFlag::EXEC)
+                    .contains(flag);
+                if !allowed && !access && !d.flags().contains(flag) {
+                    assert_eq!(d.set_flags(flag), Err(EINVAL));
+                }
             }
             // MIXEDMAP and PFNMAP never together; a refused change changes nothing.
             assert_eq!(d.set_flags(VmaFlag::MIXEDMAP), Ok(()));
@@ -98,14 +132,16 @@ mod tests {
             assert_eq!(d.clear_flags(VmaFlag::MAYEXEC), Ok(()));
         });
         // A writable request: WRITE stays, and so must MAYWRITE.
-        let mut rw = raw_desc(shared_rw());
+        let mut rw = raw_desc(&f, shared_rw());
         with_desc(&mut rw, |d| {
             assert_eq!(d.clear_flags(VmaFlag::MAYWRITE), Err(EINVAL));
             assert_eq!(d.clear_flags(VmaFlag::WRITE), Err(EINVAL));
             assert_eq!(d.flags(), shared_rw());
         });
-        let mut ro =
-            raw_desc(VmaFlag::READ | VmaFlag::MAYREAD | VmaFlag::MAYWRITE | VmaFlag::MAYSHARE);
+        let mut ro = raw_desc(
+            &f,
+            VmaFlag::READ | VmaFlag::MAYREAD | VmaFlag::MAYWRITE | VmaFlag::MAYSHARE,
+        );
         with_desc(&mut ro, |d| {
             assert_eq!(d.clear_flags(VmaFlag::MAYWRITE), Ok(()));
             assert_eq!(d.set_flags(VmaFlag::WRITE), Err(EPERM));
@@ -115,7 +151,8 @@ mod tests {
 
     #[test]
     fn remap_ranges_are_checked() {
-        let mut raw = raw_desc(shared_rw());
+        let f = file();
+        let mut raw = raw_desc(&f, shared_rw());
         with_desc(&mut raw, |d| {
             let remap = |start, size| {
                 // SAFETY: These actions are only checked and written into a descriptor that no
@@ -143,9 +180,8 @@ mod tests {
             );
             // The remap makes the VMA PFNMAP, which excludes MIXEDMAP.
             assert_eq!(d.set_flags(VmaFlag::MIXEDMAP), Err(EINVAL));
-            // The action copied the protection: changing it now is refused.
-            let prot = d.page_prot();
-            assert_eq!(d.set_page_prot(prot.writecombine()), Err(EINVAL));
+            // One action per mapping.
+            assert_eq!(d.set_action(remap(START, PAGE_SIZE)), Err(EINVAL));
         });
         let a = &raw.action;
         assert_eq!(a.type_, bindings::mmap_action_type_MMAP_REMAP_PFN);
@@ -160,14 +196,15 @@ mod tests {
 
     #[test]
     fn pfn_remap_needs_the_mapped_file() -> Result {
+        let f = file();
         let pages = KernelPages::alloc(1, GFP_KERNEL)?;
-        let mut raw = raw_desc(shared_rw());
+        let mut raw = raw_desc(&f, shared_rw());
         // A stacking caller mapping another file (`vm_file`) than ours (`file`): that VMA would
         // not keep our file's data, hence our pages, alive. Only the addresses are compared.
         raw.vm_file = core::ptr::NonNull::dangling().as_ptr();
         with_desc(&mut raw, |d| {
             assert_eq!(
-                d.set_action(MmapAction::remap_kernel_page(START, &pages, 0)),
+                d.set_action(MmapAction::remap_kernel_page(&pages, 0)),
                 Err(EINVAL)
             );
             // Mapping pages takes references of their own: allowed.
@@ -179,8 +216,9 @@ mod tests {
 
     #[test]
     fn map_kernel_pages_is_checked() -> Result {
+        let f = file();
         let pages = KernelPages::alloc(2, GFP_KERNEL)?;
-        let mut raw = raw_desc(shared_rw());
+        let mut raw = raw_desc(&f, shared_rw());
         with_desc(&mut raw, |d| {
             // The whole mapping needs 4 pages; only 2 exist.
             assert_eq!(
@@ -200,8 +238,13 @@ mod tests {
                 )),
                 Err(EFAULT)
             );
+            // An empty slot; and a mapping of more than one page, which one page cannot fill.
             assert_eq!(
-                d.set_action(MmapAction::remap_kernel_page(START, &pages, 2)),
+                d.set_action(MmapAction::remap_kernel_page(&pages, 2)),
+                Err(EINVAL)
+            );
+            assert_eq!(
+                d.set_action(MmapAction::remap_kernel_page(&pages, 0)),
                 Err(EINVAL)
             );
             let action = MmapAction::map_kernel_pages_at(START + PAGE_SIZE, &pages, 0, 2)
@@ -225,7 +268,7 @@ mod tests {
         assert!(a.hide_from_rmap_until_complete());
 
         // With PFNMAP already set, map_kernel_pages is refused (the core would WARN).
-        let mut pfn = raw_desc(shared_rw() | VmaFlag::PFNMAP);
+        let mut pfn = raw_desc(&f, shared_rw() | VmaFlag::PFNMAP);
         with_desc(&mut pfn, |d| {
             assert_eq!(
                 d.set_action(MmapAction::map_kernel_pages_at(START, &pages, 0, 1)),
@@ -236,16 +279,126 @@ mod tests {
     }
 
     #[test]
-    fn page_protection_variants() {
-        let mut raw = raw_desc(shared_rw());
-        raw.page_prot.pgprot = 0x8000_0000_0000_0027;
+    fn remap_kernel_page_maps_exactly_one_page() -> Result {
+        let f = file();
+        let pages = KernelPages::alloc(1, GFP_KERNEL)?;
+        let mut raw = raw_desc(&f, shared_rw());
+        raw.end = START + PAGE_SIZE;
         with_desc(&mut raw, |d| {
-            let prot = d.page_prot();
-            // Non-cached and write-combine differ from the cached default on x86.
-            assert_ne!(prot.noncached().raw(), prot.raw());
-            assert_ne!(prot.writecombine().raw(), prot.raw());
-            assert_eq!(d.set_page_prot(prot.writecombine()), Ok(()));
-            assert_eq!(d.page_prot().raw(), prot.writecombine().raw());
+            assert_eq!(
+                d.set_action(MmapAction::remap_kernel_page(&pages, 0)),
+                Ok(())
+            );
+        });
+        assert_eq!(raw.action.type_, bindings::mmap_action_type_MMAP_REMAP_PFN);
+        Ok(())
+    }
+
+    /// The bits `pgprot_writecombine()` and friends change on x86 (PWT, PCD, PAT); the test
+    /// kernel is x86_64.
+    const CACHE_BITS: u64 = (1 << bindings::_PAGE_BIT_PWT)
+        | (1 << bindings::_PAGE_BIT_PCD)
+        | (1 << bindings::_PAGE_BIT_PAT);
+
+    fn cache_bits(prot: bindings::pgprot_t) -> u64 {
+        prot.pgprot as u64 & CACHE_BITS
+    }
+
+    #[test]
+    fn cache_modes_only_for_device_memory() -> Result {
+        let f = file();
+        let pages = KernelPages::alloc(PAGES, GFP_KERNEL)?;
+        let ro = VmaFlag::READ | VmaFlag::MAYREAD | VmaFlag::SHARED | VmaFlag::MAYSHARE;
+        // RAM through the safe paths: refused, whatever the mode, and nothing changes.
+        for mode in [
+            CacheMode::WriteCombine,
+            CacheMode::Uncached,
+            CacheMode::Device,
+        ] {
+            let mut raw = raw_desc(&f, ro);
+            let before = raw.page_prot.pgprot;
+            with_desc(&mut raw, |d| {
+                let map = MmapAction::map_kernel_pages(&pages, 0).cache_mode(mode);
+                assert_eq!(d.set_action(map), Err(EINVAL));
+                let remap = MmapAction::remap_kernel_page(&pages, 0).cache_mode(mode);
+                assert_eq!(d.set_action(remap), Err(EINVAL));
+                assert_eq!(
+                    d.set_action(MmapAction::nothing().cache_mode(mode)),
+                    Err(EINVAL)
+                );
+            });
+            assert_eq!(raw.page_prot.pgprot, before);
+            assert_eq!(raw.action.type_, bindings::mmap_action_type_MMAP_NOTHING);
+        }
+        // Device memory (the driver vouched in `unsafe`): the mode applies to the descriptor's
+        // own protection, which the remap copies; the access bits stay the request's.
+        let mut raw = raw_desc(&f, ro);
+        let before = raw.page_prot;
+        with_desc(&mut raw, |d| {
+            // SAFETY: Only checked and written into a descriptor no mapping is made from.
+            let action = unsafe { MmapAction::ioremap_full(0x1000) };
+            assert_eq!(
+                d.set_action(action.cache_mode(CacheMode::WriteCombine)),
+                Ok(())
+            );
+        });
+        assert_eq!(
+            raw.action.type_,
+            bindings::mmap_action_type_MMAP_IO_REMAP_PFN
+        );
+        // SAFETY: `set_action` wrote the `remap` member, as `type_` says.
+        let remap = unsafe { raw.action.__bindgen_anon_1.remap };
+        assert_eq!(remap.pgprot.pgprot, raw.page_prot.pgprot);
+        assert_ne!(cache_bits(raw.page_prot), cache_bits(before));
+        assert_eq!(
+            raw.page_prot.pgprot as u64 & !CACHE_BITS,
+            before.pgprot as u64 & !CACHE_BITS
+        );
+        // A read-only request stays read-only.
+        assert_eq!(
+            raw.page_prot.pgprot as u64 & (1 << bindings::_PAGE_BIT_RW),
+            0
+        );
+
+        let mut raw = raw_desc(&f, ro);
+        with_desc(&mut raw, |d| {
+            // SAFETY: As above.
+            let action = unsafe { MmapAction::simple_ioremap(0x1000_0000, PAGES * PAGE_SIZE) };
+            assert_eq!(d.set_action(action.cache_mode(CacheMode::Uncached)), Ok(()));
+        });
+        assert_eq!(
+            raw.action.type_,
+            bindings::mmap_action_type_MMAP_SIMPLE_IO_REMAP
+        );
+        assert_ne!(cache_bits(raw.page_prot), cache_bits(before));
+        Ok(())
+    }
+
+    #[test]
+    fn pgoff_is_checked() {
+        let f = file();
+        let mut raw = raw_desc(&f, shared_rw());
+        with_desc(&mut raw, |d| {
+            // do_mmap()'s rule: the offset plus the length must not wrap.
+            assert_eq!(d.set_pgoff(usize::MAX - PAGES + 1), Err(EOVERFLOW));
+            assert_eq!(d.set_pgoff(usize::MAX), Err(EOVERFLOW));
+            assert_eq!(d.pgoff(), 0);
+            assert_eq!(d.set_pgoff(usize::MAX - PAGES), Ok(()));
+            assert_eq!(d.set_pgoff(3), Ok(()));
+            assert_eq!(d.set_action(MmapAction::nothing()), Ok(()));
+            // NOTHING is no action: the offset may still change.
+            assert_eq!(d.set_pgoff(4), Ok(()));
+        });
+        assert_eq!(raw.pgoff, 4);
+        let pages = KernelPages::alloc(PAGES, GFP_KERNEL).expect("pages");
+        let mut raw = raw_desc(&f, shared_rw());
+        with_desc(&mut raw, |d| {
+            assert_eq!(
+                d.set_action(MmapAction::map_kernel_pages(&pages, 0)),
+                Ok(())
+            );
+            // The action was checked against the old offset.
+            assert_eq!(d.set_pgoff(1), Err(EINVAL));
         });
     }
 }

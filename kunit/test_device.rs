@@ -16,8 +16,9 @@ use kernel::{
     },
 };
 use mmap_prepare::{
-    IntoRef, KernelPages, MappedArea, MmapAction, MmapMiscDevice, MmapMiscDeviceRegistration,
-    VmAreaDesc, VmAreaRef, VmFault, VmFaultResult, VmOperations, VmOpsTable, VmaFlag, VmaFlags,
+    ClosingArea, FaultError, FaultResult, IntoRef, KernelPages, MappedArea, MmapAction,
+    MmapMiscDevice, MmapMiscDeviceRegistration, VmAreaDesc, VmAreaRef, VmFault, VmOperations,
+    VmaFlag, VmaFlags,
 };
 
 /// The device node the tests open.
@@ -43,6 +44,14 @@ pub(crate) enum Mode {
     BadRange = 5,
     /// `VM_PFNMAP` is set; `fault` inserts the file's pages as PFN entries.
     PfnFault = 6,
+    /// `fault` hands page `n` to the core, then fails anyway (the glue must drop the reference).
+    SetPageThenFail = 7,
+    /// `VM_PFNMAP` is set, yet `fault` hands a page to the core (refused: `SIGBUS`).
+    SetPageOnPfnmap = 8,
+    /// `VM_IO | VM_PFNMAP` is set; `fault` inserts PFNs of RAM (refused: `SIGBUS`).
+    PfnIntoIo = 9,
+    /// `mmap_prepare` asks for `VM_WIPEONFORK` (refused: `EINVAL`).
+    WipeOnFork = 10,
 }
 
 pub(crate) const MODE_STRIDE: usize = 0x100;
@@ -57,6 +66,10 @@ impl Mode {
             4 => Mode::MixedMap,
             5 => Mode::BadRange,
             6 => Mode::PfnFault,
+            7 => Mode::SetPageThenFail,
+            8 => Mode::SetPageOnPfnmap,
+            9 => Mode::PfnIntoIo,
+            10 => Mode::WipeOnFork,
             _ => return None,
         })
     }
@@ -103,7 +116,7 @@ pub(crate) struct TestFile {
 
 impl TestFile {
     fn new() -> Result<Arc<Self>> {
-        let mut pages = KernelPages::alloc(PAGES, GFP_KERNEL)?;
+        let pages = KernelPages::alloc(PAGES, GFP_KERNEL)?;
         let mut bytes = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
         for index in 0..PAGES {
             for (offset, byte) in bytes.iter_mut().enumerate() {
@@ -168,32 +181,30 @@ impl MmapMiscDevice for TestDev {
             Mode::Fault => Ok(()),
             Mode::MappedFails => desc.set_action(MmapAction::nothing().error_override(EAGAIN)),
             Mode::MapKernelPages => desc.set_action(MmapAction::map_kernel_pages(&dev.pages, n)),
-            Mode::RemapPage => {
-                let start = desc.start();
-                desc.set_action(MmapAction::remap_kernel_page(start, &dev.pages, n))
-            }
+            Mode::RemapPage => desc.set_action(MmapAction::remap_kernel_page(&dev.pages, n)),
             Mode::MixedMap => desc.set_flags(VmaFlag::MIXEDMAP),
             Mode::BadRange => {
                 let end = desc.end();
                 desc.set_action(MmapAction::map_kernel_pages_at(end, &dev.pages, 0, 1))
             }
-            Mode::PfnFault => desc.set_flags(VmaFlag::PFNMAP | VmaFlag::DONTEXPAND),
+            Mode::PfnFault | Mode::SetPageOnPfnmap => {
+                desc.set_flags(VmaFlag::PFNMAP | VmaFlag::DONTEXPAND)
+            }
+            Mode::SetPageThenFail => Ok(()),
+            Mode::PfnIntoIo => desc.set_flags(VmaFlag::IO | VmaFlag::PFNMAP | VmaFlag::DONTEXPAND),
+            Mode::WipeOnFork => desc.set_flags(VmaFlag::WIPEONFORK),
         }
     }
 }
 
 pub(crate) struct TestVm;
 
-static TEST_VM_OPS: VmOpsTable<TestVm> = VmOpsTable::new();
-
 #[vtable]
 impl VmOperations for TestVm {
     type FileData = Arc<TestFile>;
     type Data = Arc<VmaState>;
 
-    fn table() -> &'static VmOpsTable<Self> {
-        &TEST_VM_OPS
-    }
+    mmap_prepare::vm_ops_table!(TestVm);
 
     fn mapped(area: &MappedArea<'_>, file: ArcBorrow<'_, TestFile>) -> Result<Arc<VmaState>> {
         MAPPED.add(1, Relaxed);
@@ -207,7 +218,7 @@ impl VmOperations for TestVm {
         OPEN.add(1, Relaxed);
     }
 
-    fn close(_vma: &VmAreaRef, data: Option<ArcBorrow<'_, VmaState>>) {
+    fn close(_area: &ClosingArea, data: Option<ArcBorrow<'_, VmaState>>) {
         CLOSE.add(1, Relaxed);
         if data.is_none() {
             CLOSE_NO_DATA.add(1, Relaxed);
@@ -222,23 +233,27 @@ impl VmOperations for TestVm {
         Ok(())
     }
 
-    fn fault(vmf: &mut VmFault<Self>) -> VmFaultResult {
+    fn fault<'f>(vmf: &'f VmFault<Self>) -> FaultResult<'f> {
         FAULT.add(1, Relaxed);
         let index = vmf.pgoff() % PAGES;
-        match Mode::of(vmf.pgoff()) {
-            Some(Mode::Fault) => {}
-            Some(Mode::PfnFault) => {
-                return vmf.insert_pfn_from(|state| Some((&state.file.pages, index)))
-            }
-            _ => return VmFaultResult::SIGBUS,
+        let mode = Mode::of(vmf.pgoff());
+        if matches!(mode, Some(Mode::PfnFault | Mode::PfnIntoIo)) {
+            return vmf.insert_pfn_from(|state| Some((&state.file.pages, index)));
         }
-        let Some(state) = vmf.data() else {
-            return VmFaultResult::SIGBUS;
-        };
-        let state = state.into_ref();
-        match state.file.pages.page(index) {
-            Some(page) => vmf.set_page(&page),
-            None => VmFaultResult::SIGBUS,
+        if !matches!(
+            mode,
+            Some(Mode::Fault | Mode::SetPageThenFail | Mode::SetPageOnPfnmap)
+        ) {
+            return Err(FaultError::SIGBUS);
         }
+        let state = vmf.data().ok_or(FaultError::SIGBUS)?.into_ref();
+        let page = state.file.pages.page(index).ok_or(FaultError::SIGBUS)?;
+        let installed = vmf.set_page(&page)?;
+        if mode == Some(Mode::SetPageThenFail) {
+            // Changing its mind after `set_page`: the page must not leak.
+            drop(installed);
+            return Err(FaultError::SIGBUS);
+        }
+        Ok(installed)
     }
 }

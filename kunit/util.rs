@@ -120,8 +120,17 @@ pub(crate) fn write_user(addr: usize, data: &[u8]) -> Result {
         .write_slice(data)
 }
 
+// bindgen renders some members of `struct page` as empty structs; only the pointer is passed.
+#[allow(improper_ctypes)]
 extern "C" {
     fn rmp_kunit_locked_vm() -> c_long;
+    fn rmp_kunit_page_count(page: *mut bindings::page) -> c_int;
+}
+
+/// The reference count of `page` (`page_count()`).
+pub(crate) fn page_count(page: &kernel::page::Page) -> i32 {
+    // SAFETY: `page` is a valid page for the call.
+    unsafe { rmp_kunit_page_count(page.as_ptr()) }
 }
 
 /// The current user's `locked_vm`, in pages.

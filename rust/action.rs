@@ -3,9 +3,18 @@
 //! The follow-up action of `mmap_prepare` (`struct mmap_action`).
 //!
 //! C: [`include/linux/mm.h`](srctree/include/linux/mm.h) (`mmap_action_*` helpers),
-//! [`mm/util.c`](srctree/mm/util.c) (`mmap_action_prepare`, `mmap_action_complete`).
+//! [`mm/util.c`](srctree/mm/util.c) (`mmap_action_prepare`, `mmap_action_complete`),
+//! [`mm/memory.c`](srctree/mm/memory.c) (`remap_pfn_range_prepare`, `simple_ioremap_prepare`,
+//! `map_kernel_pages_prepare`).
 
-use crate::{c_helpers::rmp_page_to_pfn, flags::VmaFlag, flags::VmaFlags, pages::KernelPages};
+use crate::{
+    c_helpers::{
+        rmp_page_to_pfn, rmp_pgprot_device, rmp_pgprot_noncached, rmp_pgprot_writecombine,
+    },
+    flags::VmaFlag,
+    flags::VmaFlags,
+    pages::KernelPages,
+};
 use kernel::{
     bindings,
     error::code::{EFAULT, EINVAL},
@@ -13,24 +22,64 @@ use kernel::{
     prelude::*,
 };
 
+/// The memory type of the page table entries of a device mapping.
+///
+/// Anything but [`CacheMode::WriteBack`] is accepted only on the `unsafe` PFN and I/O remaps
+/// ([`MmapAction::remap_pfn`], [`MmapAction::ioremap`], [`MmapAction::simple_ioremap`] and their
+/// `_full` forms), whose caller vouches that the range is device memory: a user mapping of RAM
+/// with another memory type than the kernel's own (write-back) mapping of it is an alias that
+/// `Documentation/arch/x86/pat.rst` forbids (and that arm64 and riscv do not correct). The mode
+/// applies to the descriptor's own protection: the access bits (read, write, exec, shared) always
+/// come from the user's request.
+#[derive(Copy, Clone, PartialEq, Eq, Debug, Default)]
+pub enum CacheMode {
+    /// Normal cached memory: what every mapping gets unless it asks otherwise.
+    #[default]
+    WriteBack,
+    /// Write-combining (`pgprot_writecombine`), e.g. for frame buffers.
+    WriteCombine,
+    /// Uncached (`pgprot_noncached`), e.g. for registers.
+    Uncached,
+    /// Device memory (`pgprot_device`; uncached on x86).
+    Device,
+}
+
+impl CacheMode {
+    /// `prot` with this memory type.
+    pub(crate) fn apply(self, prot: bindings::pgprot_t) -> bindings::pgprot_t {
+        match self {
+            CacheMode::WriteBack => prot,
+            // SAFETY: Pure functions of their argument (static inlines in C).
+            CacheMode::WriteCombine => unsafe { rmp_pgprot_writecombine(prot) },
+            // SAFETY: As above.
+            CacheMode::Uncached => unsafe { rmp_pgprot_noncached(prot) },
+            // SAFETY: As above.
+            CacheMode::Device => unsafe { rmp_pgprot_device(prot) },
+        }
+    }
+}
+
 /// Where an action starts in the mapping.
 #[derive(Copy, Clone)]
 enum At {
     /// The whole mapping.
     Full,
-    /// From this address, for `size` bytes (or pages).
+    /// From this address, for `size` bytes.
     Range(usize, usize),
 }
 
 #[derive(Copy, Clone)]
 enum Kind<'a> {
     Nothing,
-    /// Built from arguments that name no memory; refused by `check`.
-    Invalid,
+    /// Built from arguments that name no memory; refused by `check` with this reason.
+    Invalid(&'static str),
     Remap {
         at: At,
         pfn: usize,
         io: bool,
+        /// Built by an `unsafe` constructor whose caller vouches for the range (device memory);
+        /// `false` for [`MmapAction::remap_kernel_page`] (RAM owned by the file's data).
+        device: bool,
     },
     SimpleIoremap {
         phys: u64,
@@ -70,9 +119,25 @@ pub(crate) enum ActionKind {
 ///     MmapAction::map_kernel_pages(pages, 0).error_override(EAGAIN)
 /// }
 /// ```
+///
+/// Map device memory write-combined (the `unsafe` block is where the driver vouches for the
+/// physical range):
+///
+/// ```
+/// use mmap_prepare::{CacheMode, MmapAction};
+///
+/// /// # Safety
+/// ///
+/// /// `phys .. phys + size` is device memory that stays usable while the file is mapped.
+/// unsafe fn frame_buffer<'a>(phys: u64, size: usize) -> MmapAction<'a> {
+///     // SAFETY: Guaranteed by the caller.
+///     unsafe { MmapAction::simple_ioremap(phys, size) }.cache_mode(CacheMode::WriteCombine)
+/// }
+/// ```
 #[derive(Copy, Clone)]
 pub struct MmapAction<'a> {
     kind: Kind<'a>,
+    cache: CacheMode,
     error_override: i32,
     hide_from_rmap: bool,
 }
@@ -81,6 +146,7 @@ impl<'a> MmapAction<'a> {
     const fn new(kind: Kind<'a>) -> Self {
         Self {
             kind,
+            cache: CacheMode::WriteBack,
             error_override: 0,
             hide_from_rmap: false,
         }
@@ -99,12 +165,14 @@ impl<'a> MmapAction<'a> {
     ///
     /// The physical range `pfn .. pfn + mapping pages` must be memory that userspace may access
     /// as long as any mapping of this file exists (device memory, or memory the driver keeps
-    /// allocated until the file is released), with the mapping's protection.
+    /// allocated until the file is released), with the mapping's protection and cache mode; for
+    /// a [`CacheMode`] other than write-back it must be device memory, not RAM.
     pub const unsafe fn remap_pfn_full(pfn: usize) -> Self {
         Self::new(Kind::Remap {
             at: At::Full,
             pfn,
             io: false,
+            device: true,
         })
     }
 
@@ -118,25 +186,47 @@ impl<'a> MmapAction<'a> {
             at: At::Range(start, size),
             pfn,
             io: false,
+            device: true,
         })
     }
 
-    /// Remaps page `index` of `pages` at address `start` of the mapping, as a PFN mapping
-    /// (no `struct page` reference is taken, and GUP cannot reach it).
+    /// Remaps page `index` of `pages` over the whole mapping, which must be exactly one page
+    /// (`EINVAL` otherwise, or if the slot is empty), as a PFN mapping: no `struct page`
+    /// reference is taken, and GUP cannot reach it. To map several pages, use
+    /// [`MmapAction::map_kernel_pages`] or insert PFNs from a fault handler
+    /// ([`VmFault::insert_pfn_from`](crate::VmFault::insert_pfn_from)): pages of a
+    /// [`KernelPages`] are not physically contiguous.
     ///
     /// Safe because `pages` is borrowed from the file's private data (`'a`), which outlives every
-    /// mapping of the file: the page cannot be freed while userspace can reach it. `EINVAL` from
-    /// [`VmAreaDesc::set_action`](crate::VmAreaDesc::set_action) if there is no such page.
-    pub fn remap_kernel_page(start: usize, pages: &'a KernelPages, index: usize) -> Self {
+    /// mapping of the file: the page cannot be freed while userspace can reach it.
+    ///
+    /// `pages` must be borrowed for `'a`: a borrow through the file data's smart pointer
+    /// (`&data.pages` on an `ArcBorrow`) only lives as long as the local variable and fails with
+    /// E0597; write `&data.into_ref().pages` ([`IntoRef`](crate::IntoRef)) instead:
+    ///
+    /// ```
+    /// use kernel::sync::ArcBorrow;
+    /// use mmap_prepare::{IntoRef, KernelPages, MmapAction};
+    ///
+    /// struct Data {
+    ///     pages: KernelPages,
+    /// }
+    ///
+    /// fn action<'a>(data: ArcBorrow<'a, Data>) -> MmapAction<'a> {
+    ///     MmapAction::remap_kernel_page(&data.into_ref().pages, 0)
+    /// }
+    /// ```
+    pub fn remap_kernel_page(pages: &'a KernelPages, index: usize) -> Self {
         let Some(page) = pages.page(index) else {
-            return Self::new(Kind::Invalid);
+            return Self::new(Kind::Invalid("remap_kernel_page: the slot is empty"));
         };
         // SAFETY: `page` is a valid page.
         let pfn = unsafe { rmp_page_to_pfn(page.as_ptr()) };
         Self::new(Kind::Remap {
-            at: At::Range(start, PAGE_SIZE),
+            at: At::Full,
             pfn,
             io: false,
+            device: false,
         })
     }
 
@@ -150,6 +240,7 @@ impl<'a> MmapAction<'a> {
             at: At::Full,
             pfn,
             io: true,
+            device: true,
         })
     }
 
@@ -163,6 +254,7 @@ impl<'a> MmapAction<'a> {
             at: At::Range(start, size),
             pfn,
             io: true,
+            device: true,
         })
     }
 
@@ -180,7 +272,8 @@ impl<'a> MmapAction<'a> {
     /// Maps `pages[first..]` over the whole mapping; the VMA becomes `VM_MIXEDMAP`. Every slot
     /// used must hold a page (`EINVAL` otherwise).
     ///
-    /// Each page mapped gets a reference of its own.
+    /// Each page mapped gets a reference of its own. `pages` must be borrowed for `'a`: see
+    /// [`MmapAction::remap_kernel_page`] for how (`&data.into_ref().pages`).
     pub const fn map_kernel_pages(pages: &'a KernelPages, first: usize) -> Self {
         Self::new(Kind::MapKernelPages {
             at: At::Full,
@@ -202,8 +295,18 @@ impl<'a> MmapAction<'a> {
                 pages,
                 first,
             }),
-            None => Self::new(Kind::Invalid),
+            None => Self::new(Kind::Invalid(
+                "map_kernel_pages_at: the page count overflows",
+            )),
         }
+    }
+
+    /// Maps with memory type `mode` instead of write-back. Only the `unsafe` PFN and I/O remaps
+    /// accept a mode other than [`CacheMode::WriteBack`]; any other action is refused with
+    /// `EINVAL` by [`VmAreaDesc::set_action`](crate::VmAreaDesc::set_action) (see [`CacheMode`]).
+    pub const fn cache_mode(mut self, mode: CacheMode) -> Self {
+        self.cache = mode;
+        self
     }
 
     /// Replaces the errors of completing the action (once the VMA exists) and of
@@ -219,7 +322,7 @@ impl<'a> MmapAction<'a> {
     }
 
     /// Keeps rmap from reaching the VMA until the action completed (`mapped` then runs with the
-    /// file's `i_mmap_rwsem` held).
+    /// file's `i_mmap_rwsem` held). Ignored on the stacked-caller path (`compat_vma_mmap()`).
     pub const fn hide_from_rmap_until_complete(mut self) -> Self {
         self.hide_from_rmap = true;
         self
@@ -230,42 +333,71 @@ impl<'a> MmapAction<'a> {
         matches!(self.kind, Kind::Remap { .. } | Kind::SimpleIoremap { .. })
     }
 
+    /// Whether the driver vouched (in `unsafe`) that what the action maps is device memory.
+    fn is_device(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Remap { device: true, .. } | Kind::SimpleIoremap { .. }
+        )
+    }
+
     /// The range `[start, end)` of the mapping this action covers.
-    fn range(at: At, start: usize, end: usize) -> Result<(usize, usize)> {
+    fn range(at: At, start: usize, end: usize) -> Result<(usize, usize), (Error, &'static str)> {
         let (from, size) = match at {
             At::Full => (start, end - start),
             At::Range(from, size) => (from, size),
         };
         if from % PAGE_SIZE != 0 || size % PAGE_SIZE != 0 || size == 0 {
-            return Err(EINVAL);
+            return Err((EINVAL, "the action's range is empty or not page aligned"));
         }
-        let to = from.checked_add(size).ok_or(EFAULT)?;
+        let to = from
+            .checked_add(size)
+            .ok_or((EFAULT, "the action's range overflows"))?;
         if from < start || to > end {
-            return Err(EFAULT);
+            return Err((EFAULT, "the action's range is outside the mapping"));
         }
         Ok((from, to))
     }
 
     /// Checks the action against a mapping `[start, end)` with `flags`, refusing what the core
-    /// would refuse (or warn about) with the errno it would use.
-    pub(crate) fn check(&self, start: usize, end: usize, flags: VmaFlags) -> Result {
+    /// would refuse (or warn about) with the errno it would use, and what would be unsound.
+    pub(crate) fn check(
+        &self,
+        start: usize,
+        end: usize,
+        flags: VmaFlags,
+    ) -> Result<(), (Error, &'static str)> {
+        if self.cache != CacheMode::WriteBack && !self.is_device() {
+            return Err((
+                EINVAL,
+                "a cache mode other than write-back is only for device memory (unsafe remaps)",
+            ));
+        }
         match self.kind {
             Kind::Nothing => Ok(()),
-            Kind::Invalid => Err(EINVAL),
-            Kind::Remap { at, .. } => {
+            Kind::Invalid(why) => Err((EINVAL, why)),
+            Kind::Remap { at, device, .. } => {
                 Self::range(at, start, end)?;
+                if !device && end - start != PAGE_SIZE {
+                    return Err((
+                        EINVAL,
+                        "remap_kernel_page needs a mapping of exactly one page",
+                    ));
+                }
                 // The core adds PFNMAP: MIXEDMAP and PFNMAP are never set together (the PFN
                 // insertion paths `BUG()` on a VMA with both).
                 if flags.contains(VmaFlag::MIXEDMAP) {
-                    return Err(EINVAL);
+                    return Err((EINVAL, "a PFN remap on a VM_MIXEDMAP mapping"));
                 }
                 Ok(())
             }
             Kind::SimpleIoremap { phys, size } => {
-                if flags.contains(VmaFlag::MIXEDMAP) || size == 0 {
-                    return Err(EINVAL);
+                if flags.contains(VmaFlag::MIXEDMAP) {
+                    return Err((EINVAL, "a PFN remap on a VM_MIXEDMAP mapping"));
                 }
-                phys.checked_add(size as u64).ok_or(EINVAL)?;
+                if size == 0 || phys.checked_add(size as u64).is_none() {
+                    return Err((EINVAL, "simple_ioremap: an empty or overflowing range"));
+                }
                 Ok(())
             }
             Kind::MapKernelPages { at, pages, first } => {
@@ -274,18 +406,19 @@ impl<'a> MmapAction<'a> {
                 // Filled slots stay filled while `pages` is borrowed, up to when the core reads
                 // them after `mmap_prepare` returned.
                 if !pages.are_present(first, count) {
-                    return Err(EINVAL);
+                    return Err((EINVAL, "map_kernel_pages: not every slot used holds a page"));
                 }
                 // The core adds MIXEDMAP and warns if PFNMAP is set.
                 if flags.contains(VmaFlag::PFNMAP) {
-                    return Err(EINVAL);
+                    return Err((EINVAL, "map_kernel_pages on a VM_PFNMAP mapping"));
                 }
                 Ok(())
             }
         }
     }
 
-    /// Writes the action into the descriptor's `struct mmap_action`. Must follow a successful
+    /// Writes the action into the descriptor's `struct mmap_action`, with `prot` the protection
+    /// the mapping will have (the cache mode already applied). Must follow a successful
     /// [`MmapAction::check`] against the same mapping.
     pub(crate) fn write(
         &self,
@@ -300,8 +433,8 @@ impl<'a> MmapAction<'a> {
             At::Range(from, size) => (from, size),
         };
         match self.kind {
-            Kind::Nothing | Kind::Invalid => raw.type_ = bindings::mmap_action_type_MMAP_NOTHING,
-            Kind::Remap { at, pfn, io } => {
+            Kind::Nothing | Kind::Invalid(_) => raw.type_ = bindings::mmap_action_type_MMAP_NOTHING,
+            Kind::Remap { at, pfn, io, .. } => {
                 let (from, size) = resolve(at);
                 raw.__bindgen_anon_1.remap = bindings::mmap_action__bindgen_ty_1__bindgen_ty_1 {
                     start: from,
@@ -316,6 +449,7 @@ impl<'a> MmapAction<'a> {
                 };
             }
             Kind::SimpleIoremap { phys, size } => {
+                // The core turns this into an I/O remap with the descriptor's protection.
                 raw.__bindgen_anon_1.simple_ioremap =
                     bindings::mmap_action__bindgen_ty_1__bindgen_ty_2 {
                         start_phys_addr: phys,
@@ -338,6 +472,11 @@ impl<'a> MmapAction<'a> {
         }
         raw.error_override = self.error_override;
         raw.set_hide_from_rmap_until_complete(self.hide_from_rmap);
+    }
+
+    /// The memory type the action asks for.
+    pub(crate) fn cache(&self) -> CacheMode {
+        self.cache
     }
 
     /// The kind of action a raw `struct mmap_action` holds.

@@ -3,7 +3,7 @@
 //! Declarations of the C wrappers in `helpers.c` (macros and static inlines bindgen cannot
 //! bind).
 
-use kernel::bindings;
+use kernel::{bindings, ffi::c_void};
 
 // bindgen renders some members of `struct page` as empty structs, which the lint flags; these
 // functions only take the pointer and never look inside.
@@ -18,4 +18,25 @@ extern "C" {
     pub(crate) fn rmp_get_current_user() -> *mut bindings::user_struct;
     pub(crate) fn rmp_charge_locked_vm(user: *mut bindings::user_struct, pages: usize) -> bool;
     pub(crate) fn rmp_uncharge_locked_vm(user: *mut bindings::user_struct, pages: usize);
+    pub(crate) fn rmp_page_write(
+        page: *mut bindings::page,
+        offset: usize,
+        src: *const u8,
+        len: usize,
+    );
+    pub(crate) fn rmp_page_read(page: *mut bindings::page, offset: usize, dst: *mut u8, len: usize);
+    pub(crate) fn rmp_page_zero(page: *mut bindings::page, offset: usize, len: usize);
+    pub(crate) fn rmp_page_copy_page(
+        dst: *mut bindings::page,
+        dst_offset: usize,
+        src: *mut bindings::page,
+        src_offset: usize,
+        len: usize,
+    );
+    pub(crate) fn rmp_page_copy_from_user(
+        page: *mut bindings::page,
+        offset: usize,
+        src: *const c_void,
+        len: usize,
+    ) -> usize;
 }

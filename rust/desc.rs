@@ -7,16 +7,15 @@
 
 use crate::{
     action::{ActionKind, MmapAction},
-    c_helpers::{rmp_pgprot_device, rmp_pgprot_noncached, rmp_pgprot_writecombine},
     flags::{VmaFlag, VmaFlags},
+    log::driver_warn,
     vm_ops::VmOperations,
 };
 use core::marker::PhantomData;
 use kernel::{
     bindings,
-    error::code::{EINVAL, EPERM},
+    error::code::{EINVAL, EOVERFLOW, EPERM},
     fs::File,
-    mm::MmWithUser,
     prelude::*,
     types::{ForeignOwnable, Opaque},
 };
@@ -28,40 +27,14 @@ const ACCESS_PAIRS: [(VmaFlag, VmaFlag); 3] = [
     (VmaFlag::EXEC, VmaFlag::MAYEXEC),
 ];
 
-/// Page protection bits of a mapping (`pgprot_t`).
-///
-/// Only obtained from a descriptor and changed through the cache-mode variants below, so a driver
-/// cannot forge protection bits.
-#[derive(Copy, Clone)]
-pub struct PageProt(bindings::pgprot_t);
-
-impl PageProt {
-    /// The same protection, uncached (`pgprot_noncached`).
-    #[inline]
-    pub fn noncached(self) -> Self {
-        // SAFETY: A pure function of its argument.
-        Self(unsafe { rmp_pgprot_noncached(self.0) })
-    }
-
-    /// The same protection, write-combining (`pgprot_writecombine`).
-    #[inline]
-    pub fn writecombine(self) -> Self {
-        // SAFETY: A pure function of its argument.
-        Self(unsafe { rmp_pgprot_writecombine(self.0) })
-    }
-
-    /// The same protection, for device memory (`pgprot_device`).
-    #[inline]
-    pub fn device(self) -> Self {
-        // SAFETY: A pure function of its argument.
-        Self(unsafe { rmp_pgprot_device(self.0) })
-    }
-
-    /// The raw `pgprot_t` value, for diagnostics and tests.
-    #[inline]
-    pub fn raw(self) -> u64 {
-        self.0.pgprot as u64
-    }
+/// `refuse!(desc, err, "why")`: logs (rate-limited per call site) why the driver's request was
+/// refused, naming the driver, and evaluates to `err`.
+macro_rules! refuse {
+    ($desc:expr, $err:expr, $fmt:expr $(, $arg:expr)* $(,)?) => {{
+        let err: Error = $err;
+        driver_warn!($desc.file(), "mmap_prepare", concat!($fmt, " ({:?})") $(, $arg)*, err);
+        err
+    }};
 }
 
 /// Makes `'a` invariant: a driver must not shorten it to pass shorter-lived data to an action.
@@ -70,9 +43,10 @@ type Invariant<'a> = fn(&'a ()) -> &'a ();
 /// The descriptor of a mapping being set up, as seen from `f_op->mmap_prepare`.
 ///
 /// No VMA exists yet. The driver reads what the user asked for and may change only what the
-/// contract allows: some flags (see [`VmAreaDesc::set_flags`]), the page offset, the page
-/// protection, the VMA operations ([`VmAreaDesc::set_vm_ops`]) and a follow-up
-/// [`MmapAction`]. It must allocate nothing and take no reference: the range may still merge
+/// contract allows: some flags (see [`VmAreaDesc::set_flags`]), the page offset, the VMA
+/// operations ([`VmAreaDesc::set_vm_ops`]) and a follow-up [`MmapAction`] (which may carry a
+/// [`CacheMode`](crate::CacheMode) for device memory). The protection bits themselves are not
+/// reachable: they come from the user's request, and the core recomputes them. It must allocate nothing and take no reference: the range may still merge
 /// with a neighbour or fail, and nobody would release them. Ownership of per-VMA data is taken in
 /// [`VmOperations::mapped`] instead.
 ///
@@ -166,14 +140,6 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
         unsafe { File::from_raw_file(self.raw().file) }
     }
 
-    /// The address space the mapping is being made in.
-    #[inline]
-    pub fn mm(&self) -> &MmWithUser {
-        // SAFETY: The caller of `mmap_prepare` holds the mmap write lock of this mm, so it has
-        // users (`mm_users > 0`) for the duration of the call.
-        unsafe { MmWithUser::from_raw(self.raw().mm) }
-    }
-
     /// The flags requested for the mapping, as changed so far.
     #[inline]
     pub fn flags(&self) -> VmaFlags {
@@ -193,12 +159,6 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
         !flags.contains(VmaFlag::SHARED) && flags.contains(VmaFlag::MAYWRITE)
     }
 
-    /// The page protection of the mapping.
-    #[inline]
-    pub fn page_prot(&self) -> PageProt {
-        PageProt(self.raw().page_prot)
-    }
-
     /// The flags the pending action will add once `mmap_prepare` returns.
     fn action_flags(&self) -> VmaFlags {
         match MmapAction::kind_of(&self.raw().action) {
@@ -208,59 +168,78 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
         }
     }
 
-    /// Checks that `flags` is a state the kernel accepts for a new mapping.
-    fn check_flags(&self, flags: VmaFlags) -> Result {
-        let all = flags.union(self.action_flags());
-        if all.contains(VmaFlag::MIXEDMAP) && all.contains(VmaFlag::PFNMAP) {
-            return Err(EINVAL);
-        }
-        for (access, may) in ACCESS_PAIRS {
-            if flags.contains(access) && !flags.contains(may) {
-                return Err(EINVAL);
-            }
-        }
-        Ok(())
-    }
-
-    /// Flags a driver may set or clear in `mmap_prepare`. The others belong to the core (`SHARED`,
-    /// `ACCOUNT`, `HUGETLB`, `SOFTDIRTY`, ...), which derives them from the request.
-    const DRIVER_FLAGS: VmaFlags = VmaFlags::of(&[
+    /// Flags a driver may set or clear in `mmap_prepare`; see [`VmAreaDesc::set_flags`] for each.
+    /// The others belong to the core, which derives them from the request.
+    pub const DRIVER_FLAGS: VmaFlags = VmaFlags::of(&[
         VmaFlag::DONTDUMP,
         VmaFlag::DONTCOPY,
         VmaFlag::DONTEXPAND,
         VmaFlag::IO,
         VmaFlag::PFNMAP,
         VmaFlag::MIXEDMAP,
-        VmaFlag::WIPEONFORK,
-        VmaFlag::HUGEPAGE,
-        VmaFlag::NOHUGEPAGE,
     ]);
 
-    /// Adds `flags` to the mapping.
+    /// Adds `flags` to the mapping. Only [`VmAreaDesc::DRIVER_FLAGS`] may be added:
     ///
-    /// Refused, with nothing changed:
+    /// | flag | effect on the VMA | what userspace can still change |
+    /// |---|---|---|
+    /// | `DONTDUMP` | left out of core dumps | `MADV_DODUMP` clears it unless the VMA is `VM_SPECIAL` (`IO`, `DONTEXPAND`, `PFNMAP`, `MIXEDMAP`) |
+    /// | `DONTCOPY` | not copied into a fork child | `MADV_DOFORK` clears it unless the VMA is `VM_IO` |
+    /// | `DONTEXPAND` | `mremap()` cannot grow it; unmergeable | nothing |
+    /// | `IO` | I/O memory: GUP, core dumps and `MADV_DOFORK` refuse it; unmergeable; [`VmFault::insert_pfn_from`](crate::VmFault::insert_pfn_from) refuses it | nothing |
+    /// | `PFNMAP` | PFN entries without `struct page` references; GUP refuses it; unmergeable; [`VmFault::set_page`](crate::VmFault::set_page) refuses it | nothing |
+    /// | `MIXEDMAP` | pages inserted by the driver (`insert_pages`, `map_kernel_pages`); unmergeable | nothing |
+    ///
+    /// Refused, with nothing changed and a log line naming the driver:
     /// - `EPERM` if it would gain a `VM_MAY*` flag or an access flag (`READ`, `WRITE`, `EXEC`):
     ///   only the user's request grants access. The core checks the request before
     ///   `mmap_prepare` (file mode, `MDWE`, overcommit accounting) and not again after it, so a
     ///   gained access would bypass those checks;
-    /// - `EINVAL` for a flag the core owns (`SHARED`, `ACCOUNT`, `HUGETLB`, `SOFTDIRTY`, ...), or
-    ///   if `MIXEDMAP` and `PFNMAP` would both be set (counting those the pending action adds).
-    ///   `LOCKED` is not offered either: the core checks `RLIMIT_MEMLOCK` and decides to populate
-    ///   before `mmap_prepare`, yet charges `mm->locked_vm` for a `VM_LOCKED` set in it.
+    /// - `EINVAL` for any other flag, or if `MIXEDMAP` and `PFNMAP` would both be set (counting
+    ///   those the pending action adds). Among those: `WIPEONFORK`, which `madvise()` refuses on
+    ///   file and shared mappings (a fork child would fault the file's pages back in, e.g. the
+    ///   parent's secrets); `LOCKED`, because the core checks `RLIMIT_MEMLOCK` and decides to
+    ///   populate before `mmap_prepare`, yet charges `mm->locked_vm` for a `VM_LOCKED` set in
+    ///   it; `HUGEPAGE`/`NOHUGEPAGE`, which mean nothing without a `huge_fault` handler; and the
+    ///   flags the core owns (`SHARED`, `ACCOUNT`, `HUGETLB`, `SOFTDIRTY`, ...).
+    ///
+    /// The checks fold away when `flags` is a constant, as it usually is.
+    #[inline]
     pub fn set_flags(&mut self, flags: impl Into<VmaFlags>) -> Result {
         let flags = flags.into();
         let old = self.flags();
         let gained = flags.difference(old);
         let access = VmaFlag::READ | VmaFlag::WRITE | VmaFlag::EXEC;
         if gained.intersects(VmaFlags::MAY_FLAGS.union(access)) {
-            return Err(EPERM);
+            return Err(refuse!(
+                self,
+                EPERM,
+                "set_flags: access is only granted by the request"
+            ));
         }
         if !Self::DRIVER_FLAGS.contains_all(gained) {
-            return Err(EINVAL);
+            return Err(refuse!(
+                self,
+                EINVAL,
+                "set_flags: {} may not be set by a driver",
+                gained.difference(Self::DRIVER_FLAGS)
+            ));
         }
-        let new = old.union(flags);
-        self.check_flags(new)?;
-        self.raw_mut().vma_flags = new.to_raw();
+        // The descriptor never holds both; only a request naming one of them can change that.
+        let special = VmaFlag::MIXEDMAP | VmaFlag::PFNMAP;
+        if flags.intersects(special)
+            && old
+                .union(flags)
+                .union(self.action_flags())
+                .contains_all(special)
+        {
+            return Err(refuse!(
+                self,
+                EINVAL,
+                "set_flags: VM_MIXEDMAP together with VM_PFNMAP"
+            ));
+        }
+        self.raw_mut().vma_flags = old.union(flags).to_raw();
         Ok(())
     }
 
@@ -269,6 +248,7 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
     /// A `MAY` flag may be cleared (`MAYREAD`, `MAYWRITE`, `MAYEXEC`) so that `mprotect()` cannot
     /// add the access later, but not while the access itself is set: `EINVAL`. The access flags
     /// the user asked for, `MAYSHARE` and the flags the core owns cannot be cleared: `EINVAL`.
+    #[inline]
     pub fn clear_flags(&mut self, flags: impl Into<VmaFlags>) -> Result {
         let flags = flags.into();
         let old = self.flags();
@@ -276,30 +256,46 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
         let clearable =
             Self::DRIVER_FLAGS | VmaFlag::MAYREAD | VmaFlag::MAYWRITE | VmaFlag::MAYEXEC;
         if !clearable.contains_all(lost) {
-            return Err(EINVAL);
+            return Err(refuse!(
+                self,
+                EINVAL,
+                "clear_flags: {} may not be cleared by a driver",
+                lost.difference(clearable)
+            ));
         }
         let new = old.difference(flags);
-        self.check_flags(new)?;
+        for (access, may) in ACCESS_PAIRS {
+            if new.contains(access) && !new.contains(may) {
+                return Err(refuse!(
+                    self,
+                    EINVAL,
+                    "clear_flags: the request has the access that {} grants",
+                    may.set()
+                ));
+            }
+        }
         self.raw_mut().vma_flags = new.to_raw();
         Ok(())
     }
 
     /// Sets the page offset the mapping will have.
-    #[inline]
-    pub fn set_pgoff(&mut self, pgoff: usize) {
-        self.raw_mut().pgoff = pgoff;
-    }
-
-    /// Sets the page protection, e.g. `desc.set_page_prot(desc.page_prot().writecombine())`.
     ///
-    /// Remap actions copy the protection when they are set, so this fails with `EINVAL` once an
-    /// action is set: change the protection first.
-    pub fn set_page_prot(&mut self, prot: PageProt) -> Result {
+    /// `EOVERFLOW` if `pgoff` plus the mapping's pages wraps (the check `do_mmap()` makes on the
+    /// user's offset: a wrapped range corrupts the file's `i_mmap` interval tree, and
+    /// `unmap_mapping_range()` would then miss the VMA). `EINVAL` once an action is set (the
+    /// action was checked against the old offset): set the offset first.
+    pub fn set_pgoff(&mut self, pgoff: usize) -> Result {
         if MmapAction::kind_of(&self.raw().action) != ActionKind::Nothing {
-            pr_warn!("mmap_prepare: page protection changed after the action was set\n");
-            return Err(EINVAL);
+            return Err(refuse!(self, EINVAL, "set_pgoff after set_action"));
         }
-        self.raw_mut().page_prot = prot.0;
+        if pgoff.checked_add(self.pages()).is_none() {
+            return Err(refuse!(
+                self,
+                EOVERFLOW,
+                "set_pgoff: the offset plus the length wraps"
+            ));
+        }
+        self.raw_mut().pgoff = pgoff;
         Ok(())
     }
 
@@ -310,33 +306,59 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
     ///
     /// Fails with `EINVAL` if the VMA's file is not the file being mapped (a stacking file
     /// system changed it): `mapped` could then not find this file's data.
+    #[inline]
     pub fn set_vm_ops<V: VmOperations<FileData = F>>(&mut self) -> Result {
-        let raw = self.raw_mut();
-        if raw.vm_file != raw.file {
-            return Err(EINVAL);
+        if self.raw().vm_file != self.raw().file {
+            return Err(refuse!(
+                self,
+                EINVAL,
+                "set_vm_ops: the VMA will map another file"
+            ));
         }
+        let raw = self.raw_mut();
         raw.vm_ops = V::table().as_raw();
         // `mapped` finds its source through the file; NULL tells `close` that no data was set.
         raw.private_data = core::ptr::null_mut();
         Ok(())
     }
 
-    /// Sets the action the core takes once `mmap_prepare` returns.
+    /// Sets the action the core takes once `mmap_prepare` returns. One action per mapping: a
+    /// second call fails with `EINVAL`.
     ///
     /// The action is checked against this descriptor first and refused with the errno the core
     /// would return (`EFAULT` for a range outside the mapping, `EINVAL` for a bad alignment or
     /// a `PFNMAP`/`MIXEDMAP` conflict), so that a bad action fails early and loudly instead of
-    /// tripping a `WARN` in the core.
+    /// tripping a `WARN` in the core; and with `EINVAL` for a [`CacheMode`](crate::CacheMode)
+    /// other than write-back on anything but the `unsafe` device remaps, or for a PFN remap when
+    /// the VMA will map another file (a stacking caller's VMA does not keep this file's data,
+    /// hence the pages, alive).
+    ///
+    /// The cache mode is applied to the descriptor's own protection, which the mapping keeps.
     pub fn set_action(&mut self, action: MmapAction<'a>) -> Result {
-        // A PFN remap takes no page reference: what it maps must outlive every VMA that can map
-        // it, and only a VMA holding this very file keeps the file's data alive.
-        if action.is_pfn_remap() && self.raw().vm_file != self.raw().file {
-            return Err(EINVAL);
+        if MmapAction::kind_of(&self.raw().action) != ActionKind::Nothing {
+            return Err(refuse!(
+                self,
+                EINVAL,
+                "set_action: an action is already set"
+            ));
         }
-        let prot = self.raw().page_prot;
+        if action.is_pfn_remap() && self.raw().vm_file != self.raw().file {
+            return Err(refuse!(
+                self,
+                EINVAL,
+                "set_action: a PFN remap for another file's VMA"
+            ));
+        }
         let (start, end, flags, pgoff) = (self.start(), self.end(), self.flags(), self.pgoff());
-        action.check(start, end, flags)?;
-        action.write(&mut self.raw_mut().action, start, end, prot, pgoff);
+        if let Err((err, why)) = action.check(start, end, flags) {
+            return Err(refuse!(self, err, "set_action: {}", why));
+        }
+        let raw = self.raw_mut();
+        // The mapping keeps the protection the remap installs (`vm_page_prot`), so that later
+        // faults and `mprotect()` use the same memory type.
+        raw.page_prot = action.cache().apply(raw.page_prot);
+        let prot = raw.page_prot;
+        action.write(&mut raw.action, start, end, prot, pgoff);
         Ok(())
     }
 }

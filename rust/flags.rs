@@ -246,3 +246,20 @@ impl core::ops::BitOr for VmaFlags {
         self.union(rhs)
     }
 }
+
+/// Names the flags, `VM_A|VM_B` (unnamed bits as a hexadecimal remainder), for log lines.
+impl core::fmt::Display for VmaFlags {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut rest = *self;
+        let mut sep = "";
+        for (name, flag) in self.iter() {
+            write!(f, "{sep}VM_{name}")?;
+            rest = rest.difference(flag.set());
+            sep = "|";
+        }
+        if !rest.is_empty() || sep.is_empty() {
+            write!(f, "{sep}{:#x}", rest.bits())?;
+        }
+        Ok(())
+    }
+}

@@ -9,6 +9,8 @@
  */
 
 #include <linux/export.h>
+#include <linux/highmem.h>
+#include <linux/uaccess.h>
 
 #include "helpers.h"
 
@@ -73,3 +75,46 @@ void rmp_uncharge_locked_vm(struct user_struct *user, unsigned long pages)
 	atomic_long_sub(pages, &user->locked_vm);
 }
 EXPORT_SYMBOL_GPL(rmp_uncharge_locked_vm);
+
+/*
+ * Copies into and out of pages that userspace may access at the same time.
+ * They are C on purpose: Rust must never hold a reference to such memory
+ * (rust/pages.rs explains the memory model).
+ */
+void rmp_page_write(struct page *page, size_t offset, const void *src,
+		    size_t len)
+{
+	memcpy_to_page(page, offset, src, len);
+}
+EXPORT_SYMBOL_GPL(rmp_page_write);
+
+void rmp_page_read(struct page *page, size_t offset, void *dst, size_t len)
+{
+	memcpy_from_page(dst, page, offset, len);
+}
+EXPORT_SYMBOL_GPL(rmp_page_read);
+
+void rmp_page_zero(struct page *page, size_t offset, size_t len)
+{
+	memzero_page(page, offset, len);
+}
+EXPORT_SYMBOL_GPL(rmp_page_zero);
+
+void rmp_page_copy_page(struct page *dst, size_t dst_offset,
+			struct page *src, size_t src_offset, size_t len)
+{
+	memcpy_page(dst, dst_offset, src, src_offset, len);
+}
+EXPORT_SYMBOL_GPL(rmp_page_copy_page);
+
+/* Returns the number of bytes not copied, as copy_from_user() does. */
+unsigned long rmp_page_copy_from_user(struct page *page, size_t offset,
+				      const void __user *src, size_t len)
+{
+	void *addr = kmap_local_page(page);
+	unsigned long left = copy_from_user(addr + offset, src, len);
+
+	kunmap_local(addr);
+	return left;
+}
+EXPORT_SYMBOL_GPL(rmp_page_copy_from_user);

@@ -16,5 +16,13 @@ unsigned long rmp_page_to_pfn(struct page *page);
 struct user_struct *rmp_get_current_user(void);
 bool rmp_charge_locked_vm(struct user_struct *user, unsigned long pages);
 void rmp_uncharge_locked_vm(struct user_struct *user, unsigned long pages);
+void rmp_page_write(struct page *page, size_t offset, const void *src,
+		    size_t len);
+void rmp_page_read(struct page *page, size_t offset, void *dst, size_t len);
+void rmp_page_zero(struct page *page, size_t offset, size_t len);
+void rmp_page_copy_page(struct page *dst, size_t dst_offset,
+			struct page *src, size_t src_offset, size_t len);
+unsigned long rmp_page_copy_from_user(struct page *page, size_t offset,
+				      const void __user *src, size_t len);
 
 #endif /* RMP_HELPERS_H */

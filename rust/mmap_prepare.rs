@@ -20,19 +20,23 @@ mod c_helpers;
 pub mod desc;
 pub mod device;
 pub mod flags;
+mod log;
 pub mod memlock;
 pub mod pages;
 pub mod vm_ops;
 pub mod vma;
 
-pub use action::MmapAction;
+pub use action::{CacheMode, MmapAction};
 pub use borrow::IntoRef;
-pub use desc::{PageProt, VmAreaDesc};
+pub use desc::VmAreaDesc;
 pub use device::{MmapMiscDevice, MmapMiscDeviceRegistration};
 pub use flags::{VmaFlag, VmaFlags};
 pub use memlock::LockedMemAccount;
-pub use pages::KernelPages;
-pub use vm_ops::{MappedArea, VmFault, VmFaultResult, VmOperations, VmOpsTable, VmaData};
+pub use pages::{KernelPage, KernelPages, PageCopy};
+pub use vm_ops::{
+    ClosingArea, FaultError, FaultInstalled, FaultResult, MappedArea, VmFault, VmOperations,
+    VmOpsTable, VmaData,
+};
 pub use vma::{VmAreaMixedMapRef, VmAreaRef};
 
 /// The prefix of this crate's log lines (`module!` defines it in module crates).

@@ -1,16 +1,181 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Driver-owned kernel pages, laid out as the `struct page **` the mm core reads.
+//! Driver-owned kernel pages, laid out as the `struct page **` the mm core reads, and copies into
+//! and out of pages that userspace may be using at the same time.
+//!
+//! # Memory model
+//!
+//! The pages of this module are made to be mapped into userspace, writable on some paths, and a
+//! mapped page can be read or written by userspace at any moment, as any user memory can. Kernel
+//! copies into such a page therefore run concurrently with userspace by nature. The in-tree
+//! [`Page::read_raw`]/[`Page::write_raw`] are `unsafe` because they copy with Rust's
+//! `ptr::copy_nonoverlapping`, for which a concurrent access is undefined behaviour. Every copy
+//! here is instead a call into C (`memcpy`, `copy_from_user` on the page's kernel address, in
+//! `rust/helpers.c`), which Rust treats as opaque: no Rust reference to page memory is ever
+//! created, so Rust's aliasing and data-race rules do not apply to it, and the race with
+//! userspace (or with another kernel copy into the same bytes) is the one every C driver has with
+//! user-mapped memory (`copy_to_user` from such pages, binder, io_uring rings): bytes may come out
+//! mixed, the kernel's own state is unaffected. Hence these copies take `&self`, and a kernel-side
+//! producer can keep writing into pages it shares through the file's data; if several kernel
+//! writers must not interleave, the driver orders them (e.g. a producer lock).
 
+use crate::c_helpers::{
+    rmp_page_copy_from_user, rmp_page_copy_page, rmp_page_read, rmp_page_write, rmp_page_zero,
+};
 use core::ptr::{null_mut, NonNull};
 use kernel::{
-    alloc::{Flags, KVec},
+    alloc::{Flags, KVVec},
     bindings,
-    error::code::EINVAL,
+    error::code::{EFAULT, EINVAL},
     page::{BorrowedPage, Page, PAGE_SIZE},
     prelude::*,
     sync::atomic::{Acquire, Atomic, Full, Relaxed},
+    uaccess::UserPtr,
 };
+
+/// Checks that `[offset, offset + len)` lies inside a page.
+#[inline]
+fn in_page(offset: usize, len: usize) -> Result {
+    match offset.checked_add(len) {
+        Some(end) if end <= PAGE_SIZE => Ok(()),
+        _ => Err(EINVAL),
+    }
+}
+
+/// Copies into and out of a page that userspace (or other kernel code) may access concurrently;
+/// see the [module documentation](self) for why these are safe and take `&self`.
+///
+/// Every method checks that the byte range lies inside the page (`EINVAL` otherwise, with
+/// nothing copied).
+pub trait PageCopy {
+    /// Copies `data` into the page at `offset`.
+    fn write_bytes(&self, offset: usize, data: &[u8]) -> Result;
+
+    /// Copies bytes of the page from `offset` into `out`.
+    fn read_bytes(&self, offset: usize, out: &mut [u8]) -> Result;
+
+    /// Zeroes `len` bytes of the page from `offset`.
+    fn zero_bytes(&self, offset: usize, len: usize) -> Result;
+
+    /// Copies `len` bytes from the user address `src` into the page at `offset`. `EFAULT` if
+    /// any byte could not be read; the page may then hold part of the data.
+    fn copy_from_user(&self, offset: usize, src: UserPtr, len: usize) -> Result;
+
+    /// Copies `len` bytes of `src` from `src_offset` into this page at `offset`.
+    fn copy_from_page(&self, offset: usize, src: &Page, src_offset: usize, len: usize) -> Result;
+}
+
+impl PageCopy for Page {
+    fn write_bytes(&self, offset: usize, data: &[u8]) -> Result {
+        in_page(offset, data.len())?;
+        // SAFETY: The page is valid (`Page` invariants) and the range is inside it (checked);
+        // `data` is valid for reading `data.len()` bytes. The copy is C's (see the module
+        // documentation for concurrent access).
+        unsafe { rmp_page_write(self.as_ptr(), offset, data.as_ptr(), data.len()) };
+        Ok(())
+    }
+
+    fn read_bytes(&self, offset: usize, out: &mut [u8]) -> Result {
+        in_page(offset, out.len())?;
+        // SAFETY: As for `write_bytes`; `out` is valid for writing and not aliased.
+        unsafe { rmp_page_read(self.as_ptr(), offset, out.as_mut_ptr(), out.len()) };
+        Ok(())
+    }
+
+    fn zero_bytes(&self, offset: usize, len: usize) -> Result {
+        in_page(offset, len)?;
+        // SAFETY: As for `write_bytes`.
+        unsafe { rmp_page_zero(self.as_ptr(), offset, len) };
+        Ok(())
+    }
+
+    fn copy_from_user(&self, offset: usize, src: UserPtr, len: usize) -> Result {
+        in_page(offset, len)?;
+        // SAFETY: As for `write_bytes`; `copy_from_user` checks the user range itself
+        // (`access_ok`) and handles faults.
+        let left =
+            unsafe { rmp_page_copy_from_user(self.as_ptr(), offset, src.as_const_ptr(), len) };
+        if left != 0 {
+            return Err(EFAULT);
+        }
+        Ok(())
+    }
+
+    fn copy_from_page(&self, offset: usize, src: &Page, src_offset: usize, len: usize) -> Result {
+        in_page(offset, len)?;
+        in_page(src_offset, len)?;
+        // SAFETY: Both pages are valid and both ranges inside them (checked); `memcpy_page`
+        // handles `src == self` with disjoint or equal ranges as `memcpy` would (the caller gets
+        // mixed bytes at worst, as documented).
+        unsafe { rmp_page_copy_page(self.as_ptr(), offset, src.as_ptr(), src_offset, len) };
+        Ok(())
+    }
+}
+
+/// An order-0 page taken out of (or made for) a [`KernelPages`]; freed (one reference dropped)
+/// when dropped. Dereferences to [`Page`], so [`PageCopy`] and the in-tree API apply.
+///
+/// # Invariants
+///
+/// `page` points to a valid order-0 page this value owns one reference to; the `'static` of
+/// the borrow is never exposed: [`Deref`](core::ops::Deref) ties it to a borrow of `self`.
+pub struct KernelPage {
+    page: BorrowedPage<'static>,
+}
+
+impl KernelPage {
+    /// Allocates a page with `flags` (add `__GFP_ZERO` for a zeroed page).
+    pub fn alloc(flags: Flags) -> Result<Self> {
+        Ok(Page::alloc_page(flags)?.into())
+    }
+
+    /// Gives up ownership: the caller now owns the reference.
+    fn into_raw(self) -> NonNull<bindings::page> {
+        let ptr = NonNull::new(self.page.as_ptr());
+        core::mem::forget(self);
+        // A `BorrowedPage` is never built from a NULL pointer.
+        ptr.unwrap_or(NonNull::dangling())
+    }
+
+    /// # Safety
+    ///
+    /// `ptr` is a valid order-0 page whose reference the caller hands over.
+    unsafe fn from_raw(ptr: NonNull<bindings::page>) -> Self {
+        // SAFETY: The page stays valid as long as this value owns its reference (type
+        // invariants), and the borrow is only handed out tied to `&self`.
+        let page = unsafe { BorrowedPage::from_raw(ptr) };
+        // INVARIANT: The caller hands the reference over.
+        Self { page }
+    }
+}
+
+impl From<Page> for KernelPage {
+    fn from(page: Page) -> Self {
+        let ptr = NonNull::new(page.as_ptr());
+        // The reference `page` owned is taken over below.
+        core::mem::forget(page);
+        match ptr {
+            // SAFETY: `page` owned this reference to a valid order-0 page (`Page` invariants).
+            Some(ptr) => unsafe { Self::from_raw(ptr) },
+            None => unreachable!(),
+        }
+    }
+}
+
+impl core::ops::Deref for KernelPage {
+    type Target = Page;
+
+    fn deref(&self) -> &Page {
+        &self.page
+    }
+}
+
+impl Drop for KernelPage {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants we own this reference; it is dropped once.
+        unsafe { bindings::__free_pages(self.page.as_ptr(), 0) };
+    }
+}
 
 /// An array of slots, each empty or holding an order-0 page the array owns.
 ///
@@ -19,7 +184,8 @@ use kernel::{
 /// [`VmFault::insert_pfn_from`](crate::VmFault::insert_pfn_from) need: the core reads the array
 /// itself. Through a shared reference a slot can only be filled (see
 /// [`KernelPages::get_or_alloc`]), never emptied, so a page reached through `&KernelPages` stays
-/// valid as long as the array does; emptying a slot and writing page contents need `&mut`.
+/// valid as long as the array does; emptying or replacing a slot needs `&mut`. Page contents are
+/// read and written through `&self` (see the [module documentation](self)).
 ///
 /// Mapping a page with `insert_pages` or `map_kernel_pages` takes a reference of its own, so such
 /// pages may be freed here while still mapped; the memory is released when the last user is gone.
@@ -37,15 +203,18 @@ use kernel::{
 /// pages.read(2, 10, &mut out)?;
 /// assert_eq!(&out, b"hello");
 /// assert!(pages.free(2));
+/// assert_eq!(pages.write(2, 0, b"gone"), Err(EINVAL));
 /// # Ok::<(), Error>(())
 /// ```
 ///
 /// # Invariants
 ///
-/// Every non-null slot holds a valid order-0 page the array owns one reference to. A non-null
-/// slot is only changed (emptied) through `&mut self`.
+/// - Every non-null slot holds a valid order-0 page the array owns one reference to. A non-null
+///   slot is only changed (emptied or replaced) through `&mut self`.
+/// - Every filled slot has an index below `high`.
 pub struct KernelPages {
-    slots: KVec<Atomic<*mut bindings::page>>,
+    slots: KVVec<Atomic<*mut bindings::page>>,
+    high: Atomic<usize>,
 }
 
 // The core reads the slots as a `struct page *` array.
@@ -56,18 +225,22 @@ const _: () = assert!(
 
 // SAFETY: Pages have no thread affinity and the array owns them as `Page` does (`Send`).
 unsafe impl Send for KernelPages {}
-// SAFETY: Through `&KernelPages` slots are only read or filled atomically, and page contents are
-// not written.
+// SAFETY: Through `&KernelPages` slots are only read or filled atomically; page contents are
+// copied by C (see the module documentation).
 unsafe impl Sync for KernelPages {}
 
 impl KernelPages {
-    /// An array of `count` empty slots.
+    /// An array of `count` empty slots (one zeroed allocation).
     pub fn new_empty(count: usize) -> Result<Self> {
-        let mut slots = KVec::with_capacity(count, GFP_KERNEL)?;
-        for _ in 0..count {
-            slots.push(Atomic::new(null_mut()), GFP_KERNEL)?;
-        }
-        Ok(Self { slots })
+        let mut slots = KVVec::with_capacity(count, GFP_KERNEL | __GFP_ZERO)?;
+        // SAFETY: The capacity is at least `count` and `__GFP_ZERO` zeroed the allocation; an
+        // all-zero `Atomic<*mut page>` is a valid null pointer.
+        unsafe { slots.inc_len(count) };
+        // INVARIANT: Every slot is empty.
+        Ok(Self {
+            slots,
+            high: Atomic::new(0),
+        })
     }
 
     /// An array of `count` pages allocated with `flags` (add `__GFP_ZERO` for zeroed pages).
@@ -96,7 +269,19 @@ impl KernelPages {
         (!page.is_null()).then_some(page)
     }
 
+    /// Raises `high` to cover `index`.
+    fn cover(&self, index: usize) {
+        let mut high = self.high.load(Relaxed);
+        while high <= index {
+            match self.high.cmpxchg(high, index + 1, Relaxed) {
+                Ok(_) => break,
+                Err(now) => high = now,
+            }
+        }
+    }
+
     /// Borrows the page in slot `index`; `None` if the slot is empty or out of range.
+    #[inline]
     pub fn page(&self, index: usize) -> Option<BorrowedPage<'_>> {
         let ptr = NonNull::new(self.slot(index)?)?;
         // SAFETY: By the type invariants a filled slot stays filled, with a valid page, while
@@ -109,29 +294,52 @@ impl KernelPages {
     pub fn get_or_alloc(&self, index: usize, flags: Flags) -> Result<BorrowedPage<'_>> {
         let slot = self.slots.get(index).ok_or(EINVAL)?;
         if slot.load(Acquire).is_null() {
-            let new = Page::alloc_page(flags)?;
-            if slot.cmpxchg(null_mut(), new.as_ptr(), Full).is_ok() {
-                // INVARIANT: The slot now owns the reference `new` had.
-                core::mem::forget(new);
+            let new = KernelPage::alloc(flags)?.into_raw();
+            // Covered before the page becomes visible, so that `drop` cannot miss it.
+            self.cover(index);
+            if slot.cmpxchg(null_mut(), new.as_ptr(), Full).is_err() {
+                // Another caller filled the slot first.
+                // SAFETY: `new` is the reference `into_raw` gave us; nobody else has seen it.
+                drop(unsafe { KernelPage::from_raw(new) });
             }
-            // Otherwise another caller filled the slot first and `new` is freed here.
+            // INVARIANT: Otherwise the slot now owns the reference.
         }
         self.page(index).ok_or(EINVAL)
     }
 
-    /// Frees the page in slot `index` and empties the slot; `false` if it was empty.
-    pub fn free(&mut self, index: usize) -> bool {
-        let Some(slot) = self.slots.get(index) else {
-            return false;
-        };
-        let page = slot.xchg(null_mut(), Relaxed);
-        if page.is_null() {
-            return false;
-        }
+    /// Puts `page` into slot `index` and returns the page it held, if any. `EINVAL` (and `page`
+    /// is freed) if `index` is out of range.
+    pub fn replace(
+        &mut self,
+        index: usize,
+        page: impl Into<KernelPage>,
+    ) -> Result<Option<KernelPage>> {
+        let page = page.into();
+        let slot = self.slots.get(index).ok_or(EINVAL)?;
+        self.cover(index);
+        // INVARIANT: The slot now owns the reference `page` had.
+        let old = slot.xchg(page.into_raw().as_ptr(), Relaxed);
         // SAFETY: The slot owned this reference to an order-0 page, and no borrow of it can be
         // alive: borrows need `&self`, and we have `&mut self`.
-        unsafe { bindings::__free_pages(page, 0) };
-        true
+        Ok(NonNull::new(old).map(|old| unsafe { KernelPage::from_raw(old) }))
+    }
+
+    /// Takes the page out of slot `index`, leaving it empty; `None` if it was empty or out of
+    /// range.
+    pub fn take(&mut self, index: usize) -> Option<KernelPage> {
+        let old = self.slots.get(index)?.xchg(null_mut(), Relaxed);
+        // SAFETY: As for `replace`.
+        NonNull::new(old).map(|old| unsafe { KernelPage::from_raw(old) })
+    }
+
+    /// Frees the page in slot `index` and empties the slot; `false` if it was empty.
+    pub fn free(&mut self, index: usize) -> bool {
+        self.take(index).is_some()
+    }
+
+    /// The filled slots and their pages, in index order.
+    pub fn iter_filled(&self) -> impl Iterator<Item = (usize, BorrowedPage<'_>)> {
+        (0..self.high.load(Relaxed).min(self.len())).filter_map(|i| Some((i, self.page(i)?)))
     }
 
     /// Whether slots `first .. first + count` are all in range and filled.
@@ -142,40 +350,31 @@ impl KernelPages {
         }
     }
 
-    /// The page in slot `index` and a check that `[offset, offset + len)` lies inside a page.
-    fn page_range(&self, index: usize, offset: usize, len: usize) -> Result<BorrowedPage<'_>> {
-        match offset.checked_add(len) {
-            Some(end) if end <= PAGE_SIZE => self.page(index).ok_or(EINVAL),
-            _ => Err(EINVAL),
-        }
+    /// The page in slot `index` (`EINVAL` if empty).
+    fn filled(&self, index: usize) -> Result<BorrowedPage<'_>> {
+        self.page(index).ok_or(EINVAL)
     }
 
-    // The page-content methods below copy bytes through `Page`'s raw accessors and never create
-    // a Rust reference to page memory. `&mut self` (or `&self` for reads, which then cannot
-    // overlap a write) rules out concurrent kernel-side writers. Userspace may access a mapped
-    // page at any time, as it may any user memory; that can only mix the bytes it races with.
-
     /// Copies `data` into slot `index` at `offset` (`EINVAL` if empty or out of the page).
-    pub fn write(&mut self, index: usize, offset: usize, data: &[u8]) -> Result {
-        let page = self.page_range(index, offset, data.len())?;
-        // SAFETY: The range is inside the page (checked); no other kernel-side access to this
-        // array's pages can run while we hold `&mut self` (see above).
-        unsafe { page.write_raw(data.as_ptr(), offset, data.len()) }
+    pub fn write(&self, index: usize, offset: usize, data: &[u8]) -> Result {
+        self.filled(index)?.write_bytes(offset, data)
     }
 
     /// Copies bytes of slot `index` from `offset` into `out` (`EINVAL` if empty or out of the
     /// page).
     pub fn read(&self, index: usize, offset: usize, out: &mut [u8]) -> Result {
-        let page = self.page_range(index, offset, out.len())?;
-        // SAFETY: The range is inside the page; writers need `&mut self`, so none runs now.
-        unsafe { page.read_raw(out.as_mut_ptr(), offset, out.len()) }
+        self.filled(index)?.read_bytes(offset, out)
     }
 
     /// Zeroes the page in slot `index` (`EINVAL` if empty).
-    pub fn zero(&mut self, index: usize) -> Result {
-        let page = self.page_range(index, 0, PAGE_SIZE)?;
-        // SAFETY: As for `write`, over the whole page.
-        unsafe { page.fill_zero_raw(0, PAGE_SIZE) }
+    pub fn zero(&self, index: usize) -> Result {
+        self.filled(index)?.zero_bytes(0, PAGE_SIZE)
+    }
+
+    /// Copies `len` bytes from the user address `src` into slot `index` at `offset` (`EINVAL` if
+    /// empty or out of the page, `EFAULT` if the user range cannot be read).
+    pub fn copy_from_user(&self, index: usize, offset: usize, src: UserPtr, len: usize) -> Result {
+        self.filled(index)?.copy_from_user(offset, src, len)
     }
 
     /// The raw array from slot `first`, for the mm core. The caller checks `are_present`.
@@ -191,7 +390,8 @@ impl KernelPages {
 
 impl Drop for KernelPages {
     fn drop(&mut self) {
-        for index in 0..self.len() {
+        // Slots at or above `high` were never filled (type invariants).
+        for index in 0..self.high.load(Relaxed).min(self.len()) {
             self.free(index);
         }
     }

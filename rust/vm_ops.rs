@@ -17,6 +17,7 @@ use crate::{
     borrow::IntoRef,
     c_helpers::{rmp_get_page, rmp_page_to_pfn, rmp_put_page},
     flags::{VmaFlag, VmaFlags},
+    log::driver_warn,
     pages::KernelPages,
     vma::VmAreaRef,
 };
@@ -72,28 +73,38 @@ pub struct MappedArea<'a> {
     pub file: &'a File,
 }
 
-/// The result of a fault handler (`vm_fault_t`).
-#[derive(Copy, Clone, PartialEq, Eq, Debug)]
-pub struct VmFaultResult(bindings::vm_fault_t);
+/// The VMA being closed, as `close` sees it: plain values, no reference to the VMA.
+///
+/// `close` runs on a VMA that is already detached, possibly from an address space that is being
+/// torn down (`exit_mmap()`, where `mm_users` is 0 and the page tables are gone), so nothing that
+/// reaches the address space or the page tables is offered.
+#[derive(Copy, Clone, Debug)]
+pub struct ClosingArea {
+    /// Start address (inclusive).
+    pub start: usize,
+    /// End address (exclusive).
+    pub end: usize,
+    /// Offset in the file, in pages.
+    pub pgoff: usize,
+    /// The VMA's flags.
+    pub flags: VmaFlags,
+}
 
-impl VmFaultResult {
-    /// Send `SIGBUS` to the faulting task.
+/// Why a fault failed; the only values a fault handler can return besides [`FaultInstalled`].
+///
+/// There is deliberately no "handled" (`VM_FAULT_NOPAGE`) or "retry" value: a handler that
+/// claimed success without installing anything would make userspace fault forever (and a kernel
+/// copy into the mapping loop without end, deaf to `SIGKILL`).
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+pub struct FaultError(bindings::vm_fault_t);
+
+impl FaultError {
+    /// Send `SIGBUS` to the faulting task (a kernel access gets `EFAULT`).
     pub const SIGBUS: Self = Self(bindings::vm_fault_reason_VM_FAULT_SIGBUS);
     /// Out of memory.
     pub const OOM: Self = Self(bindings::vm_fault_reason_VM_FAULT_OOM);
     /// Send `SIGSEGV` to the faulting task.
     pub const SIGSEGV: Self = Self(bindings::vm_fault_reason_VM_FAULT_SIGSEGV);
-    /// The handler installed the page table entry itself.
-    pub const NOPAGE: Self = Self(bindings::vm_fault_reason_VM_FAULT_NOPAGE);
-
-    /// The fault result for an error: `OOM` for `ENOMEM`, `SIGBUS` otherwise (`vmf_error`).
-    pub fn from_error(err: Error) -> Self {
-        if err == ENOMEM {
-            Self::OOM
-        } else {
-            Self::SIGBUS
-        }
-    }
 
     /// The raw `vm_fault_t`.
     #[inline]
@@ -102,12 +113,43 @@ impl VmFaultResult {
     }
 }
 
+/// `OOM` for `ENOMEM`, `SIGBUS` otherwise, as `vmf_error()` does.
+impl From<Error> for FaultError {
+    #[inline]
+    fn from(err: Error) -> Self {
+        if err == ENOMEM {
+            Self::OOM
+        } else {
+            Self::SIGBUS
+        }
+    }
+}
+
+/// Makes `'f` invariant, so that a token cannot be made to fit another fault.
+type InvariantFault<'f> = PhantomData<fn(&'f ()) -> &'f ()>;
+
+/// Proof that a fault handler installed something at the faulting address of *this* fault: the
+/// only success value [`VmOperations::fault`] can return.
+///
+/// Only [`VmFault::set_page`] and [`VmFault::insert_pfn_from`] make one, and only when they
+/// succeeded. It borrows the fault (`'f`, invariant), is neither `Copy` nor `Clone`, and cannot
+/// be kept past the handler: a token of an earlier fault cannot be returned from a later one.
+#[must_use = "return it from the fault handler"]
+pub struct FaultInstalled<'f> {
+    ret: bindings::vm_fault_t,
+    _fault: InvariantFault<'f>,
+}
+
+/// What a fault handler returns.
+pub type FaultResult<'f> = core::result::Result<FaultInstalled<'f>, FaultError>;
+
 /// A page fault on a VMA of `V` (`struct vm_fault`).
 ///
 /// # Invariants
 ///
 /// `vmf` is the fault being handled by `V`'s `fault` callback: its VMA has `V`'s operations, and
-/// the VMA read lock or mmap read lock is held for the duration of the callback.
+/// the VMA read lock or mmap read lock is held for the duration of the callback. `vmf->page` is
+/// NULL or holds a page reference taken by [`VmFault::set_page`].
 #[repr(transparent)]
 pub struct VmFault<V: VmOperations> {
     vmf: Opaque<bindings::vm_fault>,
@@ -117,14 +159,16 @@ pub struct VmFault<V: VmOperations> {
 impl<V: VmOperations> VmFault<V> {
     /// # Safety
     ///
-    /// `vmf` must satisfy the type invariants for `'a`, with no other reference in use.
-    unsafe fn from_raw<'a>(vmf: *mut bindings::vm_fault) -> &'a mut Self {
-        // SAFETY: `repr(transparent)`; the caller guarantees validity and exclusivity.
-        unsafe { &mut *vmf.cast() }
+    /// `vmf` must satisfy the type invariants for `'a`.
+    unsafe fn from_raw<'a>(vmf: *mut bindings::vm_fault) -> &'a Self {
+        // SAFETY: `repr(transparent)`; the caller guarantees validity.
+        unsafe { &*vmf.cast() }
     }
 
     fn raw(&self) -> &bindings::vm_fault {
-        // SAFETY: By the type invariants `vmf` is valid for the callback.
+        // SAFETY: By the type invariants `vmf` is valid for the callback. The only field written
+        // during the callback, `page`, is written by `set_page` through the raw pointer, never
+        // while this shared borrow is in use.
         unsafe { &*self.vmf.get() }
     }
 
@@ -133,6 +177,14 @@ impl<V: VmOperations> VmFault<V> {
         // SAFETY: By the type invariants the VMA or mmap read lock is held during the callback,
         // which the returned borrow cannot outlive.
         unsafe { VmAreaRef::from_raw(self.raw().__bindgen_anon_1.vma) }
+    }
+
+    /// The mapped file (the VMA holds a reference to it).
+    fn file(&self) -> &File {
+        // SAFETY: The VMA has `V`'s operations, set only with `vm_file == file` (see
+        // `VmAreaDesc::set_vm_ops`); the VMA holds a reference to `vm_file` while it exists, and
+        // no `fdget_pos` region is active on it in the fault path.
+        unsafe { File::from_raw_file((*self.vma().as_ptr()).vm_file) }
     }
 
     /// The faulting address, page aligned.
@@ -162,30 +214,48 @@ impl<V: VmOperations> VmFault<V> {
         // VMAs whose `vm_file` is a file with `V::FileData` private data; the VMA holds a
         // reference to that file, whose data is released only after the file's last mapping
         // is gone, so it outlives this callback and the returned borrow.
-        unsafe { V::FileData::borrow((*(*self.vma().as_ptr()).vm_file).private_data) }
+        unsafe { V::FileData::borrow((*self.file().as_ptr()).private_data) }
     }
 
-    /// Hands `page` to the core to map at the faulting address; the core takes its own
-    /// reference. Return the result from the fault handler. A second call replaces the page.
-    pub fn set_page(&self, page: &Page) -> VmFaultResult {
+    /// Hands `page` to the core to map at the faulting address; the core takes its own reference
+    /// (for the page table entry, and for the copy-on-write source of a private mapping). Return
+    /// the token from the fault handler. A second call replaces the page.
+    ///
+    /// `SIGBUS`, with a log line, on a `VM_PFNMAP` VMA: the core would install a normal entry in
+    /// a VMA whose entries are treated as special, and on architectures without `pte_special`
+    /// (ARMv7 without LPAE, UML) the page would never be released. Use
+    /// [`VmFault::insert_pfn_from`] there.
+    pub fn set_page(&self, page: &Page) -> FaultResult<'_> {
+        if self.vma().flags().contains(VmaFlag::PFNMAP) {
+            driver_warn!(self.file(), "fault", "set_page on a VM_PFNMAP VMA (SIGBUS)");
+            return Err(FaultError::SIGBUS);
+        }
         // SAFETY: `page` is a valid order-0 page; the reference taken here is the one the fault
-        // path drops after mapping it (the `vmf->page` contract of `__do_fault`).
+        // path drops after mapping it (the `vmf->page` contract of `__do_fault`), or that the
+        // glue drops if the handler does not return success.
         unsafe { rmp_get_page(page.as_ptr()) };
         let vmf = self.vmf.get();
-        // SAFETY: By the type invariants `vmf` is ours for the callback; nothing else writes it.
+        // SAFETY: By the type invariants `vmf` is the fault of this callback; nothing else reads
+        // or writes `page` during it, and no Rust reference to that field is alive (`raw()`
+        // borrows end with the calls that take them).
+        // INVARIANT: `vmf->page` now holds the reference taken above.
         let old = unsafe { core::ptr::replace(&raw mut (*vmf).page, page.as_ptr()) };
         if !old.is_null() {
             // SAFETY: `old` was set by an earlier call, which took this reference.
             unsafe { rmp_put_page(old) };
         }
-        VmFaultResult(0)
+        Ok(FaultInstalled {
+            ret: 0,
+            _fault: PhantomData,
+        })
     }
 }
 
 impl<T: Send + Sync + 'static, V: VmOperations<Data = Arc<T>>> VmFault<V> {
     /// Maps a page owned by the VMA's data at the faulting address as a PFN ("special") entry,
     /// which `get_user_pages` and its kin refuse to follow. The VMA must be `VM_PFNMAP` (set it in
-    /// `mmap_prepare`) and shared; otherwise, or if `select` returns `None`, the fault gets
+    /// `mmap_prepare`), not `VM_IO` (an I/O mapping may have another memory type than the page's),
+    /// and shared; otherwise (with a log line), or if `select` returns `None`, the fault gets
     /// `SIGBUS`.
     ///
     /// `select` picks the page from the data, and can only return pages borrowed from it (or
@@ -195,32 +265,43 @@ impl<T: Send + Sync + 'static, V: VmOperations<Data = Arc<T>>> VmFault<V> {
     pub fn insert_pfn_from(
         &self,
         select: impl for<'d> FnOnce(&'d T) -> Option<(&'d KernelPages, usize)>,
-    ) -> VmFaultResult {
-        let Some(data) = self.data() else {
-            return VmFaultResult::SIGBUS;
-        };
-        let Some(page) = select(data.into_ref()).and_then(|(pages, index)| pages.page(index))
-        else {
-            return VmFaultResult::SIGBUS;
-        };
+    ) -> FaultResult<'_> {
+        let data = self.data().ok_or(FaultError::SIGBUS)?;
+        let page = select(data.into_ref())
+            .and_then(|(pages, index)| pages.page(index))
+            .ok_or(FaultError::SIGBUS)?;
         let vma = self.vma();
-        let flags = vma.vma_flags();
-        // The core `BUG()`s on the combinations refused here.
+        let flags = vma.flags();
+        // The core `BUG()`s on the first three; the last keeps RAM out of I/O mappings, whose
+        // memory type may differ.
         if !flags.contains(VmaFlag::PFNMAP)
             || flags.contains(VmaFlag::MIXEDMAP)
             || !flags.contains(VmaFlag::SHARED) && flags.contains(VmaFlag::MAYWRITE)
+            || flags.contains(VmaFlag::IO)
         {
-            kernel::pr_warn_once!(
-                "mmap_prepare: insert_pfn_from on a VMA that is not shared VM_PFNMAP\n"
+            driver_warn!(
+                self.file(),
+                "fault",
+                "insert_pfn_from on a VMA that is not a shared, non-I/O VM_PFNMAP VMA ({}) (SIGBUS)",
+                flags
             );
-            return VmFaultResult::SIGBUS;
+            return Err(FaultError::SIGBUS);
         }
         // SAFETY: `page` is valid.
         let pfn = unsafe { rmp_page_to_pfn(page.as_ptr()) };
         // SAFETY: The VMA or mmap read lock is held (type invariants); the VMA is `VM_PFNMAP`,
         // not `VM_MIXEDMAP` and not copy-on-write, as checked above, and the address is the
         // faulting one, inside the VMA. The page outlives the entry, as documented above.
-        VmFaultResult(unsafe { bindings::vmf_insert_pfn(vma.as_ptr(), self.address(), pfn) })
+        let ret = unsafe { bindings::vmf_insert_pfn(vma.as_ptr(), self.address(), pfn) };
+        // `VM_FAULT_NOPAGE` means the entry is in place (installed now, or found there).
+        if ret == bindings::vm_fault_reason_VM_FAULT_NOPAGE {
+            Ok(FaultInstalled {
+                ret,
+                _fault: PhantomData,
+            })
+        } else {
+            Err(FaultError(ret))
+        }
     }
 }
 
@@ -231,27 +312,25 @@ impl<T: Send + Sync + 'static, V: VmOperations<Data = Arc<T>>> VmFault<V> {
 /// the ownership of the data. (A VMA with `close` cannot be removed by a merge, so a driver whose
 /// VMAs should merge freely keeps `Data = ()`.)
 ///
-/// The table is a `static` of the driver's, returned by [`VmOperations::table`]: its address is
-/// what proves a VMA belongs to `Self` (see [`VmAreaRef::data`]).
+/// The table is a `static`, returned by [`VmOperations::table`]: its address is what proves a VMA
+/// belongs to `Self` (see [`VmAreaRef::data`]). [`vm_ops_table!`](crate::vm_ops_table) declares
+/// both in one line.
 ///
 /// # Examples
 ///
 /// ```
 /// use kernel::{prelude::*, sync::{Arc, ArcBorrow}};
-/// use mmap_prepare::{MappedArea, VmOperations, VmOpsTable};
+/// use mmap_prepare::{MappedArea, VmOperations};
 ///
 /// struct Ctx;
 /// struct CtxVm;
-/// static CTX_VM_OPS: VmOpsTable<CtxVm> = VmOpsTable::new();
 ///
 /// #[vtable]
 /// impl VmOperations for CtxVm {
 ///     type FileData = Arc<Ctx>;
 ///     type Data = Arc<Ctx>;
 ///
-///     fn table() -> &'static VmOpsTable<Self> {
-///         &CTX_VM_OPS
-///     }
+///     mmap_prepare::vm_ops_table!(CtxVm);
 ///
 ///     fn mapped(_area: &MappedArea<'_>, ctx: ArcBorrow<'_, Ctx>) -> Result<Arc<Ctx>> {
 ///         // The VMA takes its own reference here, never in `mmap_prepare`.
@@ -267,32 +346,41 @@ pub trait VmOperations: Sized + Send + Sync + 'static {
     /// The data each VMA owns.
     type Data: VmaData;
 
-    /// The driver's `static` table for these operations.
+    /// The `static` table for these operations; write [`vm_ops_table!`](crate::vm_ops_table)
+    /// instead of implementing it by hand.
     fn table() -> &'static VmOpsTable<Self>;
 
     /// Called once for a new VMA (not for a range that merged into an existing VMA), after the
     /// action completed, with the mmap write lock held. Returns the data the VMA will own. On
-    /// error the VMA is unmapped again and `mmap()` fails; `close` then runs with no data (on the
-    /// stacked-caller path, `compat_vma_mmap()`, the VMA is freed without `close`: nothing to
-    /// release either way).
+    /// error the VMA is unmapped again and `mmap()` fails; `close` then runs with no data.
+    ///
+    /// On the stacked-caller path (`compat_vma_mmap()`, a legacy `->mmap` of another driver that
+    /// maps this file), a failure here fails the stacking `->mmap`, which frees the VMA without
+    /// `close`: nothing to release. But if the stacking `->mmap` fails *after* this succeeded,
+    /// the core frees the VMA without `close` too, and the data returned here is never dropped
+    /// (a leaked reference, not a use after free). Keep what `mapped` allocates small.
     fn mapped(
         area: &MappedArea<'_>,
         file_data: <Self::FileData as ForeignOwnable>::Borrowed<'_>,
     ) -> Result<Self::Data>;
 
-    /// Called for a copy of a VMA (split, fork, `mremap`) after its data was duplicated.
+    /// Called for a copy of a VMA (split, fork, `mremap`) after its data was duplicated, with the
+    /// mmap write lock held. For `mremap` the copy may still be undone: see
+    /// [`VmOperations::mremap`].
     fn open(_vma: &VmAreaRef, _data: <Self::Data as ForeignOwnable>::Borrowed<'_>) {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
     /// Called when a VMA is removed, before its data is dropped. `data` is `None` if `mapped`
-    /// failed or never ran.
-    fn close(_vma: &VmAreaRef, _data: Option<<Self::Data as ForeignOwnable>::Borrowed<'_>>) {
+    /// failed or never ran. The VMA is already detached (and during `exit_mmap()` its address
+    /// space has no users left), so `close` only gets its values: see [`ClosingArea`].
+    fn close(_area: &ClosingArea, _data: Option<<Self::Data as ForeignOwnable>::Borrowed<'_>>) {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// Handles a page fault, under the VMA or mmap read lock.
-    fn fault(_vmf: &mut VmFault<Self>) -> VmFaultResult {
+    /// Handles a page fault, under the VMA or mmap read lock. Success is a [`FaultInstalled`],
+    /// which only [`VmFault::set_page`] and [`VmFault::insert_pfn_from`] make.
+    fn fault<'f>(_vmf: &'f VmFault<Self>) -> FaultResult<'f> {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -305,13 +393,41 @@ pub trait VmOperations: Sized + Send + Sync + 'static {
     fn mprotect(_vma: &VmAreaRef, _start: usize, _end: usize, _new_flags: VmaFlags) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
+
+    /// `mremap()` moved the pages of a VMA to `vma`, a copy made by `open` (with its own data),
+    /// under the mmap write lock. Returning `Ok` commits the move: the old VMA is unmapped (closed)
+    /// next, unless `MREMAP_DONTUNMAP` keeps it, empty. An error moves the pages back, unmaps
+    /// `vma` (closed) and fails `mremap()`. Moves that fail in the core (no memory for the copy,
+    /// page tables that cannot be moved) never call this: `vma` is closed instead. So this is
+    /// where a driver that tracks where its VMA is learns the new address.
+    fn mremap(
+        _vma: &VmAreaRef,
+        _data: Option<<Self::Data as ForeignOwnable>::Borrowed<'_>>,
+    ) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
 }
 
-/// The `vm_operations_struct` of `V`. Declare one as a `static` and return it from
-/// [`VmOperations::table`].
+/// Implements [`VmOperations::table`] inside an `impl VmOperations for T` block, with a `static`
+/// table of its own: `mmap_prepare::vm_ops_table!(T);`.
+///
+/// The type is named again because a `static` cannot name `Self`.
+#[macro_export]
+macro_rules! vm_ops_table {
+    ($ty:ty) => {
+        fn table() -> &'static $crate::VmOpsTable<Self> {
+            static TABLE: $crate::VmOpsTable<$ty> = $crate::VmOpsTable::new();
+            &TABLE
+        }
+    };
+}
+
+/// The `vm_operations_struct` of `V`, returned by [`VmOperations::table`] (see
+/// [`vm_ops_table!`](crate::vm_ops_table)).
 ///
 /// It holds an `Opaque`, so it cannot be promoted to an anonymous constant: a `&'static`
-/// reference to it can only come from a `static`, whose address is unique.
+/// reference to it can only come from a `static` (or a leaked allocation), whose address is
+/// unique.
 #[repr(transparent)]
 pub struct VmOpsTable<V: VmOperations> {
     ops: Opaque<bindings::vm_operations_struct>,
@@ -356,6 +472,11 @@ impl<V: VmOperations> VmOpsTable<V> {
                 },
                 mprotect: if V::HAS_MPROTECT {
                     Some(Self::mprotect)
+                } else {
+                    None
+                },
+                mremap: if V::HAS_MREMAP {
+                    Some(Self::mremap)
                 } else {
                     None
                 },
@@ -433,13 +554,23 @@ impl<V: VmOperations> VmOpsTable<V> {
     /// detached and write-locked (under the mmap lock, possibly downgraded to read by munmap, or
     /// during teardown of the mm): nobody else can reach it.
     unsafe extern "C" fn close(vma: *mut bindings::vm_area_struct) {
-        // SAFETY: The VMA is valid and exclusively ours during the call.
-        let area = unsafe { VmAreaRef::from_raw(vma) };
-        // SAFETY: As above.
-        let ptr = unsafe { (*vma).vm_private_data };
+        // SAFETY: The VMA is valid and exclusively ours during the call; these fields are plain
+        // values.
+        let (area, ptr) = unsafe {
+            let raw = &*vma;
+            (
+                ClosingArea {
+                    start: raw.__bindgen_anon_1.__bindgen_anon_1.vm_start,
+                    end: raw.__bindgen_anon_1.__bindgen_anon_1.vm_end,
+                    pgoff: raw.vm_pgoff,
+                    flags: VmaFlags::from_bits(raw.__bindgen_anon_2.vm_flags),
+                },
+                raw.vm_private_data,
+            )
+        };
         if V::HAS_CLOSE {
             // SAFETY: NULL or `V::Data`'s, owned by this VMA until released below.
-            V::close(area, unsafe { borrow_data::<V::Data>(ptr) });
+            V::close(&area, unsafe { borrow_data::<V::Data>(ptr) });
         }
         if !ptr.is_null() {
             // SAFETY: This VMA owned the data and `close` runs once per VMA; the pointer is
@@ -454,14 +585,44 @@ impl<V: VmOperations> VmOpsTable<V> {
     /// # Safety
     ///
     /// Called by the core for a fault on a VMA whose `vm_ops` are this table, with the VMA or
-    /// mmap read lock held.
+    /// mmap read lock held; `vmf->page` is NULL on entry (`__do_fault` does not set it before
+    /// calling `->fault`).
     unsafe extern "C" fn fault(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t {
-        // SAFETY: Guaranteed by the function's safety requirements.
+        // SAFETY: Guaranteed by the function's safety requirements; the borrow ends with this
+        // function, before the core looks at `vmf` again.
         let fault = unsafe { VmFault::<V>::from_raw(vmf) };
-        if fault.data().is_none() {
-            return VmFaultResult::SIGBUS.raw();
+        let ret = if fault.data().is_none() {
+            FaultError::SIGBUS.0
+        } else {
+            match V::fault(fault) {
+                Ok(installed) => installed.ret,
+                Err(err) => err.0,
+            }
+        };
+        // SAFETY: `vmf` is valid; no Rust reference to it is alive any more.
+        let page = unsafe { (*vmf).page };
+        if ret != 0 {
+            // On any other result than a page handed over, the core returns without looking at
+            // `vmf->page` (`__do_fault`): release the reference `set_page` took.
+            if !page.is_null() {
+                // SAFETY: By the type invariants of `VmFault`, this is `set_page`'s reference;
+                // the pointer is cleared so the core cannot see it.
+                unsafe {
+                    (*vmf).page = core::ptr::null_mut();
+                    rmp_put_page(page);
+                }
+            }
+            return ret;
         }
-        V::fault(fault).raw()
+        if page.is_null() {
+            // Success with no page would make the core map `page_folio(NULL)`. A
+            // `FaultInstalled` worth 0 only comes from `set_page`, so this is a backstop.
+            // SAFETY: `vmf` is a fault on a VMA of this table (function requirements).
+            let file = unsafe { fault_file(vmf) };
+            driver_warn!(file, "fault", "success without a page (SIGBUS)");
+            return FaultError::SIGBUS.0;
+        }
+        0
     }
 
     /// # Safety
@@ -493,4 +654,31 @@ impl<V: VmOperations> VmOpsTable<V> {
             Err(err) => err.to_errno(),
         }
     }
+
+    /// # Safety
+    ///
+    /// Called by `copy_vma_and_data()` with the mmap write lock held, for the new VMA of a move
+    /// (a copy of a VMA of this table, already opened, so its `vm_private_data` is NULL or its
+    /// own `V::Data`).
+    unsafe extern "C" fn mremap(vma: *mut bindings::vm_area_struct) -> c_int {
+        // SAFETY: The VMA is valid and locked during the call.
+        let area = unsafe { VmAreaRef::from_raw(vma) };
+        // SAFETY: NULL or `V::Data`'s, released only in `close`, which cannot run during this
+        // call (the write lock is held by our caller).
+        let data = unsafe { borrow_data::<V::Data>((*vma).vm_private_data) };
+        match V::mremap(area, data) {
+            Ok(()) => 0,
+            Err(err) => err.to_errno(),
+        }
+    }
+}
+
+/// The file of the VMA that faulted.
+///
+/// # Safety
+///
+/// `vmf` is a fault being handled on a VMA of one of our tables, which holds `vm_file`.
+unsafe fn fault_file<'a>(vmf: *mut bindings::vm_fault) -> &'a File {
+    // SAFETY: Guaranteed by the caller; no `fdget_pos` region is active in the fault path.
+    unsafe { File::from_raw_file((*(*vmf).__bindgen_anon_1.vma).vm_file) }
 }

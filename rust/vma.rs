@@ -2,30 +2,36 @@
 
 //! Live VMAs of a driver: [`VmAreaRef`] and [`VmAreaMixedMapRef`].
 //!
-//! These extend the in-tree [`VmaRef`] and [`VmaMixedMap`] (`kernel::mm::virt`) and dereference
-//! to them, so everything those offer (`start`, `end`, `flags`, `mm`, `zap_vma_range`,
-//! `vm_insert_page`) works unchanged; what is added is what `mmap_prepare` drivers need: the page
-//! offset, typed flags, and a proof that a VMA is the driver's own before its data is handed out.
+//! These are the in-tree [`VmaRef`] and [`VmaMixedMap`] (`kernel::mm::virt`) seen from a driver
+//! on `mmap_prepare`: the same lock levels, with what such drivers need — the page offset, typed
+//! flags, and a proof that a VMA is the driver's own before its data is handed out. They do not
+//! dereference to the in-tree types, so that `flags()` means one thing (a typed [`VmaFlags`], as
+//! on [`VmAreaDesc`](crate::VmAreaDesc)); [`VmAreaRef::as_vma_ref`] reaches the in-tree API.
+//!
+//! C header: [`include/linux/mm_types.h`](srctree/include/linux/mm_types.h).
 
-use crate::{flags::VmaFlags, pages::KernelPages, vm_ops::VmOperations};
+use crate::{flags::VmaFlag, flags::VmaFlags, pages::KernelPages, vm_ops::VmOperations};
 use core::ops::Deref;
 use kernel::{
     bindings,
     error::{code::EINVAL, to_result},
     mm::virt::{VmaMixedMap, VmaRef},
+    page::Page,
     prelude::*,
     types::ForeignOwnable,
 };
 
 /// A VMA under its mmap read lock or its VMA read lock (or stronger).
 ///
-/// Reached in VMA callbacks (`open`, `close`, `fault`, ...), or by address through the in-tree
-/// lock guards, e.g. [`MmWithUser::lock_vma_under_rcu`] or [`MmapReadGuard::vma_lookup`] followed
-/// by [`VmAreaRef::from_vma_ref`].
+/// Reached in VMA callbacks (`open`, `fault`, `may_split`, `mprotect`, `mremap`), or by address
+/// through the in-tree lock guards, e.g. [`MmWithUser::lock_vma_under_rcu`] or
+/// [`MmapReadGuard::vma_lookup`] followed by [`VmAreaRef::from_vma_ref`]. Never in `close`, where
+/// the VMA is already detached (see [`ClosingArea`](crate::ClosingArea)).
 ///
 /// # Invariants
 ///
-/// The same as [`VmaRef`]: the caller holds the mmap read lock or the VMA read lock, or stronger.
+/// The same as [`VmaRef`]: the caller holds the mmap read lock or the VMA read lock, or stronger,
+/// on a VMA of an address space with users.
 ///
 /// [`MmWithUser::lock_vma_under_rcu`]: kernel::mm::MmWithUser::lock_vma_under_rcu
 /// [`MmapReadGuard::vma_lookup`]: kernel::mm::MmapReadGuard::vma_lookup
@@ -34,22 +40,13 @@ pub struct VmAreaRef {
     vma: VmaRef,
 }
 
-impl Deref for VmAreaRef {
-    type Target = VmaRef;
-
-    #[inline]
-    fn deref(&self) -> &VmaRef {
-        &self.vma
-    }
-}
-
 impl VmAreaRef {
     /// Access a VMA given a raw pointer.
     ///
     /// # Safety
     ///
     /// `vma` must be valid for `'a`, and the mmap or VMA read lock (or stronger) must be held for
-    /// at least `'a`.
+    /// at least `'a`, on an address space with users (`mm_users > 0`).
     #[inline]
     pub unsafe fn from_raw<'a>(vma: *const bindings::vm_area_struct) -> &'a Self {
         // SAFETY: `Self` is `repr(transparent)` over `VmaRef`, whose invariants the caller
@@ -64,6 +61,31 @@ impl VmAreaRef {
         unsafe { Self::from_raw(vma.as_ptr()) }
     }
 
+    /// The in-tree view of this VMA, for the in-tree API (e.g. `mm()`). Its `flags()` is the raw
+    /// `vm_flags_t`; this type's [`VmAreaRef::flags`] is typed.
+    #[inline]
+    pub fn as_vma_ref(&self) -> &VmaRef {
+        &self.vma
+    }
+
+    /// A raw pointer to the VMA.
+    #[inline]
+    pub fn as_ptr(&self) -> *mut bindings::vm_area_struct {
+        self.vma.as_ptr()
+    }
+
+    /// The start address of the VMA (inclusive).
+    #[inline]
+    pub fn start(&self) -> usize {
+        self.vma.start()
+    }
+
+    /// The end address of the VMA (exclusive).
+    #[inline]
+    pub fn end(&self) -> usize {
+        self.vma.end()
+    }
+
     /// The offset in the file, in pages, of the VMA's start.
     #[inline]
     pub fn pgoff(&self) -> usize {
@@ -72,10 +94,12 @@ impl VmAreaRef {
         unsafe { (*self.as_ptr()).vm_pgoff }
     }
 
-    /// The VMA's flags as a typed set.
+    /// The VMA's flags, typed as on the descriptor ([`VmAreaDesc::flags`]).
+    ///
+    /// [`VmAreaDesc::flags`]: crate::VmAreaDesc::flags
     #[inline]
-    pub fn vma_flags(&self) -> VmaFlags {
-        VmaFlags::from_bits(self.flags())
+    pub fn flags(&self) -> VmaFlags {
+        VmaFlags::from_bits(self.vma.flags())
     }
 
     /// Whether the VMA was set up by [`VmAreaDesc::set_vm_ops::<V>`] (its `vm_ops` are `V`'s
@@ -128,7 +152,7 @@ impl VmAreaRef {
     pub fn zap_range(&self, address: usize, size: usize) -> Result {
         match address.checked_add(size) {
             Some(end) if address >= self.start() && end <= self.end() => {
-                self.zap_vma_range(address, size);
+                self.vma.zap_vma_range(address, size);
                 Ok(())
             }
             _ => Err(EINVAL),
@@ -138,40 +162,62 @@ impl VmAreaRef {
     /// Proves that the VMA is `VM_MIXEDMAP`, where pages may be inserted; `None` otherwise.
     #[inline]
     pub fn check_mixedmap(&self) -> Option<&VmAreaMixedMapRef> {
-        self.as_mixedmap_vma()
-            .map(VmAreaMixedMapRef::from_mixed_map)
+        if self.flags().contains(VmaFlag::MIXEDMAP) {
+            // SAFETY: `VM_MIXEDMAP` is set (checked) and never cleared from a VMA that has it
+            // (`mmap_prepare` sets it before the VMA exists); the lock is ours (type invariants).
+            Some(unsafe { VmAreaMixedMapRef::from_raw(self.as_ptr()) })
+        } else {
+            None
+        }
     }
 }
 
 /// A VMA under its mmap or VMA read lock that has `VM_MIXEDMAP` set; pages may be inserted.
 ///
 /// Only reachable through [`VmAreaRef::check_mixedmap`] (or from the in-tree [`VmaMixedMap`]),
-/// so a page can only be inserted into a VMA proved mixed-map. Dereferences to [`VmaMixedMap`]
-/// for `vm_insert_page`.
+/// so a page can only be inserted into a VMA proved mixed-map. Dereferences to [`VmAreaRef`].
+/// Note that being mixed-map says nothing about whose VMA it is: check
+/// [`VmAreaRef::data`] first.
 ///
 /// # Invariants
 ///
 /// The same as [`VmaMixedMap`]: a read lock is held and `VM_MIXEDMAP` is set.
 #[repr(transparent)]
 pub struct VmAreaMixedMapRef {
-    vma: VmaMixedMap,
+    vma: VmAreaRef,
 }
 
 impl Deref for VmAreaMixedMapRef {
-    type Target = VmaMixedMap;
+    type Target = VmAreaRef;
 
     #[inline]
-    fn deref(&self) -> &VmaMixedMap {
+    fn deref(&self) -> &VmAreaRef {
         &self.vma
     }
 }
 
 impl VmAreaMixedMapRef {
+    /// # Safety
+    ///
+    /// The invariants of [`VmAreaRef`] hold for `'a`, and `VM_MIXEDMAP` is set.
+    #[inline]
+    unsafe fn from_raw<'a>(vma: *const bindings::vm_area_struct) -> &'a Self {
+        // SAFETY: `repr(transparent)` over `VmAreaRef`; the caller guarantees the invariants.
+        unsafe { &*vma.cast() }
+    }
+
     /// Views an in-tree [`VmaMixedMap`] as a [`VmAreaMixedMapRef`].
     #[inline]
     pub fn from_mixed_map(vma: &VmaMixedMap) -> &Self {
-        // SAFETY: `Self` is `repr(transparent)` over `VmaMixedMap` and has the same invariants.
-        unsafe { &*core::ptr::from_ref(vma).cast() }
+        // SAFETY: `VmaMixedMap` has the same invariants, for the lifetime of the borrow.
+        unsafe { Self::from_raw(vma.as_ptr()) }
+    }
+
+    /// Inserts one page at `address` (`vm_insert_page`); the core takes its own reference.
+    pub fn insert_page(&self, address: usize, page: &Page) -> Result {
+        // SAFETY: By the type invariants a read lock is held and `VM_MIXEDMAP` is set; `page` is
+        // a valid order-0 page; the core checks the address and takes its own reference.
+        to_result(unsafe { bindings::vm_insert_page(self.as_ptr(), address, page.as_ptr()) })
     }
 
     /// Inserts `count` pages from `pages[first]` at `address` (`vm_insert_pages`).

@@ -19,13 +19,13 @@ use kernel::{
     fs::File,
     miscdevice::MiscDeviceOptions,
     new_mutex,
-    page::BorrowedPage,
+    page::{BorrowedPage, PAGE_SIZE},
     prelude::*,
-    sync::{Arc, ArcBorrow, Mutex},
+    sync::{Arc, ArcBorrow, Mutex, SetOnce},
 };
 use mmap_prepare::{
-    KernelPages, LockedMemAccount, MappedArea, MmapMiscDevice, MmapMiscDeviceRegistration,
-    VmAreaDesc, VmFault, VmFaultResult, VmOperations, VmOpsTable, VmaFlag,
+    FaultError, FaultResult, IntoRef, KernelPages, LockedMemAccount, MappedArea, MmapMiscDevice,
+    MmapMiscDeviceRegistration, PageCopy, VmAreaDesc, VmFault, VmOperations, VmaFlag,
 };
 
 module! {
@@ -63,11 +63,12 @@ impl kernel::InPlaceModule for SecretMemModule {
 /// The secret area of one open file.
 #[pin_data(PinnedDrop)]
 struct SecretArea {
-    /// Slots filled on first touch; a filled slot stays filled until the area is dropped.
-    pages: KernelPages,
+    /// The page slots, made on the first fault (an area that is never touched costs no more
+    /// than `memfd_secret()`); a filled slot stays filled until the area is dropped.
+    pages: SetOnce<KernelPages>,
     /// The opener's locked-memory charge, one page per filled slot.
     account: LockedMemAccount,
-    /// Serialises filling a slot with charging for it.
+    /// Serialises making the slots and filling a slot with charging for it.
     #[pin]
     fill: Mutex<()>,
 }
@@ -76,7 +77,7 @@ impl SecretArea {
     fn new() -> Result<Arc<Self>> {
         Arc::pin_init(
             try_pin_init!(SecretArea {
-                pages: KernelPages::new_empty(MAX_PAGES)?,
+                pages: SetOnce::new(),
                 account: LockedMemAccount::current_user(),
                 fill <- new_mutex!(()),
             }),
@@ -84,27 +85,37 @@ impl SecretArea {
         )
     }
 
+    /// The page at `index`, if it was touched before.
+    fn existing(&self, index: usize) -> Option<BorrowedPage<'_>> {
+        self.pages.as_ref()?.page(index)
+    }
+
     /// The page at `index`, allocated, zeroed and charged on first touch. Past the locked-memory
     /// limit the fault gets `SIGBUS`, as with `memfd_secret`.
-    fn page(&self, index: usize) -> Result<BorrowedPage<'_>, VmFaultResult> {
-        if let Some(page) = self.pages.page(index) {
+    fn page(&self, index: usize) -> Result<BorrowedPage<'_>, FaultError> {
+        if let Some(page) = self.existing(index) {
             return Ok(page);
         }
         if index >= MAX_PAGES {
-            return Err(VmFaultResult::SIGBUS);
+            return Err(FaultError::SIGBUS);
         }
         let _guard = self.fill.lock();
-        if let Some(page) = self.pages.page(index) {
+        if self.pages.as_ref().is_none() {
+            // Only one filler at a time: this cannot lose a race.
+            self.pages.populate(KernelPages::new_empty(MAX_PAGES)?);
+        }
+        let pages = self.pages.as_ref().ok_or(FaultError::OOM)?;
+        if let Some(page) = pages.page(index) {
             return Ok(page);
         }
         if !self.account.try_charge(1) {
-            return Err(VmFaultResult::SIGBUS);
+            return Err(FaultError::SIGBUS);
         }
-        self.pages
+        pages
             .get_or_alloc(index, GFP_KERNEL | __GFP_ZERO)
             .map_err(|err| {
                 self.account.uncharge(1);
-                VmFaultResult::from_error(err)
+                FaultError::from(err)
             })
     }
 }
@@ -112,23 +123,28 @@ impl SecretArea {
 #[pinned_drop]
 impl PinnedDrop for SecretArea {
     fn drop(self: Pin<&mut Self>) {
-        let pages = self.project().pages;
-        for index in 0..pages.len() {
-            // Secrets do not outlive the area: zero every page before it is freed. A page
+        if let Some(pages) = self.pages.as_ref() {
+            // Secrets do not outlive the area: zero every page before the slots free it. A page
             // still pinned elsewhere (e.g. by vmsplice) is then freed by its last user, zeroed.
-            if pages.zero(index).is_ok() {
-                pages.free(index);
+            for (_, page) in pages.iter_filled() {
+                let _ = page.zero_bytes(0, PAGE_SIZE);
             }
         }
-        // `account` is dropped next and returns the whole charge.
+        // `pages` frees its pages next, then `account` returns the whole charge.
     }
 }
 
-/// Checks shared in both devices' `mmap_prepare`: `memfd_secret` refuses private mappings.
+/// Checks shared in both devices' `mmap_prepare`. `memfd_secret` refuses private mappings, and
+/// executable ones (its files live on a `noexec` mount: `PROT_EXEC` fails with `EPERM` and
+/// `mprotect()` cannot add it).
 fn prepare_common(desc: &mut VmAreaDesc<'_, Arc<SecretArea>>) -> Result {
     if !desc.is_shared() {
         return Err(EINVAL);
     }
+    if desc.flags().contains(VmaFlag::EXEC) {
+        return Err(EPERM);
+    }
+    desc.clear_flags(VmaFlag::MAYEXEC)?;
     desc.set_flags(VmaFlag::DONTDUMP)
 }
 
@@ -155,28 +171,21 @@ impl MmapMiscDevice for SecretMem {
 
 struct SecretVm;
 
-static SECRET_VM_OPS: VmOpsTable<SecretVm> = VmOpsTable::new();
-
 #[vtable]
 impl VmOperations for SecretVm {
     type FileData = Arc<SecretArea>;
     // No per-VMA data, hence no `close`: a VMA with `close` could not be merged away.
     type Data = ();
 
-    fn table() -> &'static VmOpsTable<Self> {
-        &SECRET_VM_OPS
-    }
+    mmap_prepare::vm_ops_table!(SecretVm);
 
     fn mapped(_area: &MappedArea<'_>, _file: ArcBorrow<'_, SecretArea>) -> Result {
         Ok(())
     }
 
-    fn fault(vmf: &mut VmFault<Self>) -> VmFaultResult {
-        let area = vmf.file_data();
-        match area.page(vmf.pgoff()) {
-            Ok(page) => vmf.set_page(&page),
-            Err(result) => result,
-        }
+    fn fault<'f>(vmf: &'f VmFault<Self>) -> FaultResult<'f> {
+        let page = vmf.file_data().into_ref().page(vmf.pgoff())?;
+        vmf.set_page(&page)
     }
 }
 
@@ -204,8 +213,6 @@ impl MmapMiscDevice for StrictSecretMem {
 
 struct StrictSecretVm;
 
-static STRICT_SECRET_VM_OPS: VmOpsTable<StrictSecretVm> = VmOpsTable::new();
-
 #[vtable]
 impl VmOperations for StrictSecretVm {
     type FileData = Arc<SecretArea>;
@@ -213,19 +220,15 @@ impl VmOperations for StrictSecretVm {
     // long as any VMA (and any copy of it made by fork or mremap) that can map them.
     type Data = Arc<SecretArea>;
 
-    fn table() -> &'static VmOpsTable<Self> {
-        &STRICT_SECRET_VM_OPS
-    }
+    mmap_prepare::vm_ops_table!(StrictSecretVm);
 
     fn mapped(_area: &MappedArea<'_>, area: ArcBorrow<'_, SecretArea>) -> Result<Arc<SecretArea>> {
         Ok(area.into())
     }
 
-    fn fault(vmf: &mut VmFault<Self>) -> VmFaultResult {
+    fn fault<'f>(vmf: &'f VmFault<Self>) -> FaultResult<'f> {
         let index = vmf.pgoff();
-        if let Err(result) = vmf.file_data().page(index) {
-            return result;
-        }
-        vmf.insert_pfn_from(|area| Some((&area.pages, index)))
+        vmf.file_data().into_ref().page(index)?;
+        vmf.insert_pfn_from(|area| Some((area.pages.as_ref()?, index)))
     }
 }

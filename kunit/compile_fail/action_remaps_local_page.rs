@@ -45,7 +45,6 @@ impl MmapMiscDevice for Dev {
         desc: &mut VmAreaDesc<'a, Arc<Dev>>,
     ) -> Result {
         let local_pages = KernelPages::alloc(1, GFP_KERNEL)?;
-        let start = desc.start();
-        desc.set_action(MmapAction::remap_kernel_page(start, &local_pages, 0))
+        desc.set_action(MmapAction::remap_kernel_page(&local_pages, 0))
     }
 }

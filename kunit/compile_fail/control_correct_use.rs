@@ -9,8 +9,9 @@ use kernel::{
     sync::{Arc, ArcBorrow},
 };
 use mmap_prepare::{
-    IntoRef, KernelPages, MappedArea, MmapAction, MmapMiscDevice, MmapMiscDeviceRegistration,
-    VmAreaDesc, VmAreaRef, VmFault, VmFaultResult, VmOperations, VmOpsTable, VmaFlag,
+    CacheMode, ClosingArea, FaultError, FaultResult, IntoRef, KernelPages, MappedArea, MmapAction,
+    MmapMiscDevice, MmapMiscDeviceRegistration, VmAreaDesc, VmAreaRef, VmFault, VmOperations,
+    VmaFlag,
 };
 
 module! {
@@ -54,11 +55,16 @@ impl MmapMiscDevice for Dev {
         desc: &mut VmAreaDesc<'a, Arc<Dev>>,
     ) -> Result {
         let dev = dev.into_ref();
-        desc.set_page_prot(desc.page_prot().writecombine())?;
         desc.set_vm_ops::<DevVm>()?;
         match desc.pgoff() {
             0 => desc.set_action(MmapAction::map_kernel_pages(&dev.pages, 0)),
             1 => desc.set_flags(VmaFlag::MIXEDMAP),
+            2 => desc.set_action(MmapAction::remap_kernel_page(&dev.pages, 1)),
+            3 => {
+                // SAFETY: A snippet that is only compiled; a real driver names its device memory.
+                let bar = unsafe { MmapAction::simple_ioremap(0xfe00_0000, 0x1000) };
+                desc.set_action(bar.cache_mode(CacheMode::WriteCombine))
+            }
             _ => desc.set_flags(VmaFlag::PFNMAP | VmaFlag::DONTEXPAND),
         }
     }
@@ -70,6 +76,8 @@ impl MmapMiscDevice for Dev {
         let vma = guard.vma_lookup(addr).ok_or(EFAULT)?;
         let dev = VmAreaRef::from_vma_ref(vma).data::<DevVm>().ok_or(EINVAL)?;
         let pages = dev.pages.len();
+        // Kernel-side writes through the shared file data.
+        dev.pages.write(0, 0, b"produced")?;
         drop(guard);
         Ok(pages as isize)
     }
@@ -77,32 +85,25 @@ impl MmapMiscDevice for Dev {
 
 struct DevVm;
 
-static DEV_VM_OPS: VmOpsTable<DevVm> = VmOpsTable::new();
-
 #[vtable]
 impl VmOperations for DevVm {
     type FileData = Arc<Dev>;
     type Data = Arc<Dev>;
 
-    fn table() -> &'static VmOpsTable<Self> {
-        &DEV_VM_OPS
-    }
+    mmap_prepare::vm_ops_table!(DevVm);
 
     fn mapped(_area: &MappedArea<'_>, dev: ArcBorrow<'_, Dev>) -> Result<Arc<Dev>> {
         Ok(dev.into())
     }
 
-    fn fault(vmf: &mut VmFault<Self>) -> VmFaultResult {
+    fn close(_area: &ClosingArea, _dev: Option<ArcBorrow<'_, Dev>>) {}
+
+    fn fault<'f>(vmf: &'f VmFault<Self>) -> FaultResult<'f> {
         let index = vmf.pgoff() % 2;
-        if let Some(vma) = vmf.vma().check_mixedmap() {
-            let Some(dev) = vmf.data() else {
-                return VmFaultResult::SIGBUS;
-            };
-            let dev = dev.into_ref();
-            return match vma.insert_pages(vmf.address(), &dev.pages, index, 1) {
-                Ok(()) => VmFaultResult::NOPAGE,
-                Err(err) => VmFaultResult::from_error(err),
-            };
+        if vmf.vma().check_mixedmap().is_some() {
+            let dev = vmf.data().ok_or(FaultError::SIGBUS)?.into_ref();
+            let page = dev.pages.page(index).ok_or(FaultError::SIGBUS)?;
+            return vmf.set_page(&page);
         }
         vmf.insert_pfn_from(|dev| Some((&dev.pages, index)))
     }

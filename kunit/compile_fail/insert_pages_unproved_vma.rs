@@ -9,7 +9,7 @@ use kernel::{
     sync::{Arc, ArcBorrow},
 };
 use mmap_prepare::{
-    IntoRef, KernelPages, MappedArea, VmFault, VmFaultResult, VmOperations, VmOpsTable,
+    FaultError, FaultResult, IntoRef, KernelPages, MappedArea, VmFault, VmOperations, VmOpsTable,
 };
 
 module! {
@@ -49,14 +49,11 @@ impl VmOperations for DevVm {
         Ok(dev.into())
     }
 
-    fn fault(vmf: &mut VmFault<Self>) -> VmFaultResult {
-        let Some(dev) = vmf.data() else {
-            return VmFaultResult::SIGBUS;
-        };
-        let dev = dev.into_ref();
-        match vmf.vma().insert_pages(vmf.address(), &dev.pages, 0, 1) {
-            Ok(()) => VmFaultResult::NOPAGE,
-            Err(err) => VmFaultResult::from_error(err),
-        }
+    fn fault<'f>(vmf: &'f VmFault<Self>) -> FaultResult<'f> {
+        let dev = vmf.data().ok_or(FaultError::SIGBUS)?.into_ref();
+        vmf.vma()
+            .insert_pages(vmf.address(), &dev.pages, 0, 1)
+            .map_err(FaultError::from)?;
+        Err(FaultError::SIGBUS)
     }
 }

@@ -8,7 +8,9 @@ use kernel::{
     prelude::*,
     sync::{Arc, ArcBorrow},
 };
-use mmap_prepare::{KernelPages, MappedArea, VmFault, VmFaultResult, VmOperations, VmOpsTable};
+use mmap_prepare::{
+    FaultError, FaultResult, KernelPages, MappedArea, VmFault, VmOperations, VmOpsTable,
+};
 
 module! {
     type: Snippet,
@@ -47,9 +49,9 @@ impl VmOperations for DevVm {
         Ok(dev.into())
     }
 
-    fn fault(vmf: &mut VmFault<Self>) -> VmFaultResult {
+    fn fault<'f>(vmf: &'f VmFault<Self>) -> FaultResult<'f> {
         let Ok(local_pages) = KernelPages::alloc(1, GFP_KERNEL) else {
-            return VmFaultResult::OOM;
+            return Err(FaultError::OOM);
         };
         vmf.insert_pfn_from(|_dev| Some((&local_pages, 0)))
     }

@@ -1,20 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Must not compile: `vm_insert_page` on a `&VmAreaRef` not proved `VM_MIXEDMAP` (check_mixedmap).
+//! Must not compile: `insert_page` on a `&VmAreaRef` not proved `VM_MIXEDMAP` (check_mixedmap).
 // expect: E0599
-// expect: no method named `vm_insert_page` found for reference `&VmAreaRef`
+// expect: no method named `insert_page` found for reference `&VmAreaRef`
 
 use kernel::{
     prelude::*,
     sync::{Arc, ArcBorrow},
 };
 use mmap_prepare::{
-    IntoRef, KernelPages, MappedArea, VmFault, VmFaultResult, VmOperations, VmOpsTable,
+    FaultError, FaultResult, IntoRef, KernelPages, MappedArea, VmFault, VmOperations, VmOpsTable,
 };
 
 module! {
     type: Snippet,
-    name: "vm_insert_page_unproved_vma",
+    name: "insert_page_unproved_vma",
     authors: ["rust-mmap-prepare developers"],
     description: "compile-fail snippet: must not compile",
     license: "GPL",
@@ -49,16 +49,12 @@ impl VmOperations for DevVm {
         Ok(dev.into())
     }
 
-    fn fault(vmf: &mut VmFault<Self>) -> VmFaultResult {
-        let Some(dev) = vmf.data() else {
-            return VmFaultResult::SIGBUS;
-        };
-        let Some(page) = dev.into_ref().pages.page(0) else {
-            return VmFaultResult::SIGBUS;
-        };
-        match vmf.vma().vm_insert_page(vmf.address(), &page) {
-            Ok(()) => VmFaultResult::NOPAGE,
-            Err(err) => VmFaultResult::from_error(err),
-        }
+    fn fault<'f>(vmf: &'f VmFault<Self>) -> FaultResult<'f> {
+        let dev = vmf.data().ok_or(FaultError::SIGBUS)?.into_ref();
+        let page = dev.pages.page(0).ok_or(FaultError::SIGBUS)?;
+        vmf.vma()
+            .insert_page(vmf.address(), &page)
+            .map_err(FaultError::from)?;
+        Err(FaultError::SIGBUS)
     }
 }

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Must not compile: a "handled" result (`VM_FAULT_NOPAGE`) returned without installing anything:
+//! userspace would fault forever, and a kernel copy into the mapping would loop, deaf to SIGKILL.
+// expect: E0423
+// expect: E0599
+
+use kernel::{
+    fs::File,
+    page::Page,
+    prelude::*,
+    sync::{Arc, ArcBorrow},
+};
+use mmap_prepare::{
+    FaultError, FaultResult, MappedArea, MmapMiscDevice, MmapMiscDeviceRegistration, VmAreaDesc,
+    VmFault, VmOperations,
+};
+
+module! {
+    type: Snippet,
+    name: "fault_nopage_forged",
+    authors: ["rust-mmap-prepare developers"],
+    description: "compile-fail snippet: must not compile",
+    license: "GPL",
+}
+
+struct Snippet;
+
+impl kernel::Module for Snippet {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        Ok(Snippet)
+    }
+}
+
+struct Dev {
+    page: Page,
+}
+
+#[vtable]
+impl MmapMiscDevice for Dev {
+    type Ptr = Arc<Dev>;
+
+    fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Dev>> {
+        let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+        Ok(Arc::new(Dev { page }, GFP_KERNEL)?)
+    }
+
+    fn mmap_prepare<'a>(
+        _dev: ArcBorrow<'a, Dev>,
+        _file: &'a File,
+        desc: &mut VmAreaDesc<'a, Arc<Dev>>,
+    ) -> Result {
+        desc.set_vm_ops::<DevVm>()
+    }
+}
+
+struct DevVm;
+
+#[vtable]
+impl VmOperations for DevVm {
+    type FileData = Arc<Dev>;
+    type Data = ();
+
+    mmap_prepare::vm_ops_table!(DevVm);
+
+    fn mapped(_area: &MappedArea<'_>, _dev: ArcBorrow<'_, Dev>) -> Result {
+        Ok(())
+    }
+
+    fn fault<'f>(vmf: &'f VmFault<Self>) -> FaultResult<'f> {
+        if vmf.pgoff() == 1 {
+            // VM_FAULT_NOPAGE smuggled in as an "error".
+            return Err(FaultError(0x100));
+        }
+        Err(FaultError::NOPAGE)
+    }
+}
