@@ -18,7 +18,15 @@
 
 #define DEV "/dev/rmp_kunit"
 #define MODE_STRIDE 0x100
-enum { FAULT = 0, MAPPED_FAILS = 1, MAP_PAGES = 2, BAD_RANGE = 5, PFN_FAULT = 6 };
+enum {
+	FAULT = 0, MAPPED_FAILS = 1, MAP_PAGES = 2, BAD_RANGE = 5, PFN_FAULT = 6,
+	WIPE_ON_FORK = 10,
+};
+
+/* The line the library logs when the test device asks for VM_WIPEONFORK. */
+#define REFUSAL "rust_mmap_prepare_kunit: mmap_prepare: set_flags: VM_WIPEONFORK may not be set by a driver (EINVAL)"
+/* The library's rate limit: one line per call site per interval (rust/log.rs). */
+#define LOG_INTERVAL_S 5
 
 static long page;
 
@@ -51,13 +59,70 @@ static int map_errno(int fd, int pages, int prot, int flags, off_t off)
 	return errno;
 }
 
+/* A /dev/kmsg reader that sees only the records logged from now on. */
+static int kmsg_open_at_end(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+/* Counts the records not read yet from @fd that contain @needle. */
+static int kmsg_count(int fd, const char *needle)
+{
+	char rec[2048];
+	int n = 0;
+	ssize_t len;
+
+	for (;;) {
+		len = read(fd, rec, sizeof(rec) - 1);
+		if (len < 0 && errno == EPIPE)
+			continue;	/* overwritten records: skip them */
+		if (len <= 0)
+			break;
+		rec[len] = 0;
+		if (strstr(rec, needle))
+			n++;
+	}
+	return n;
+}
+
+/*
+ * A refusal logs one line naming the driver's module (not the library), and
+ * a burst of refusals cannot flood the log; after the interval it logs again.
+ */
+static void test_refusal_log(int dev)
+{
+	int all = open("/dev/kmsg", O_RDONLY | O_NONBLOCK), since, burst, later, err = 0;
+
+	err = map_errno(dev, 1, PROT_READ, MAP_SHARED, offset(WIPE_ON_FORK, 0));
+	since = kmsg_open_at_end();
+	for (int i = 0; i < 200; i++)
+		map_errno(dev, 1, PROT_READ, MAP_SHARED, offset(WIPE_ON_FORK, 0));
+	burst = since >= 0 ? kmsg_count(since, REFUSAL) : -1;
+	/* Wait out the interval; then one refusal logs one line again. */
+	sleep(LOG_INTERVAL_S + 1);
+	map_errno(dev, 1, PROT_READ, MAP_SHARED, offset(WIPE_ON_FORK, 0));
+	later = since >= 0 ? kmsg_count(since, REFUSAL) : -1;
+	ktap_check(err == EINVAL && all >= 0 && kmsg_count(all, REFUSAL) >= 1 && burst <= 1 &&
+		   later == 1, "refusal_logged_rate_limited_naming_the_driver",
+		   "errno %d (wanted EINVAL); lines: in a burst of 200 %d (wanted <= 1), after %d s %d (wanted 1)",
+		   err, burst, LOG_INTERVAL_S + 1, later);
+	if (all >= 0)
+		close(all);
+	if (since >= 0)
+		close(since);
+}
+
 int main(void)
 {
 	unsigned char *a, *b, buf[64];
 	int fd, err, lines;
 
 	page = sysconf(_SC_PAGESIZE);
-	ktap_begin("mmap_prepare_user", 9);
+	ktap_begin("mmap_prepare_user", 10);
 
 	fd = open(DEV, O_RDWR);
 	if (!ktap_check(fd >= 0, "open_device", "open(%s): %s", DEV, strerror(errno)))
@@ -123,6 +188,7 @@ int main(void)
 	} else {
 		ktap_check(0, "pfn_mapping_refuses_gup", "mmap: %s", strerror(errno));
 	}
+	test_refusal_log(fd);
 	close(fd);
 	return ktap_end();
 }
