@@ -343,4 +343,32 @@ mod tests {
         munmap(addr, 2);
         Ok(())
     }
+
+    #[test]
+    fn device_memory_is_revoked() -> Result {
+        reset_counters();
+        let file = open()?;
+        let addr = file.mmap(0, 1, PROT_READ, MAP_SHARED, Mode::DeviceMemory.offset(0))?;
+        assert!(page_matches(addr, 0));
+        let flags = with_vma(addr, |v| v.map(|v| v.flags()));
+        let want = VmaFlag::IO | VmaFlag::PFNMAP | VmaFlag::DONTEXPAND | VmaFlag::DONTCOPY;
+        assert!(flags.is_some_and(|f| f.contains_all(want)));
+        // The device's own VMA operations, not the test device's.
+        assert!(with_vma(addr, |v| v.is_some_and(|v| !v.is_owned_by::<TestVm>())));
+        // A mapping that does not fit the memory (one page) is refused by the core.
+        assert_eq!(
+            file.mmap(0, 2, PROT_READ, MAP_SHARED, Mode::DeviceMemory.offset(0)),
+            Err(EINVAL)
+        );
+        file.test_file().device_memory.revoke();
+        // The entry is gone and no fault handler brings it back.
+        assert!(read_user(addr, 1).is_err());
+        assert_eq!(
+            file.mmap(0, 1, PROT_READ, MAP_SHARED, Mode::DeviceMemory.offset(0)),
+            Err(ENODEV)
+        );
+        munmap(addr, 1);
+        assert_eq!(count(&MAPPED), 0);
+        Ok(())
+    }
 }

@@ -31,3 +31,9 @@ int rmp_kunit_page_count(struct page *page)
 {
 	return page_count(page);
 }
+
+/* page_to_phys() is a macro. */
+u64 rmp_kunit_page_phys(struct page *page)
+{
+	return page_to_phys(page);
+}

@@ -8,5 +8,6 @@
 struct file *rmp_kunit_filp_open(const char *path, int flags);
 long rmp_kunit_locked_vm(void);
 int rmp_kunit_page_count(struct page *page);
+u64 rmp_kunit_page_phys(struct page *page);
 
 #endif /* RMP_KUNIT_HELPERS_H */

@@ -16,9 +16,9 @@ use kernel::{
     },
 };
 use mmap_prepare::{
-    ClosingArea, FaultError, FaultResult, IntoRef, KernelPages, MappedArea, MmapAction,
-    MmapMiscDevice, MmapMiscDeviceRegistration, VmAreaDesc, VmAreaRef, VmFault, VmOperations,
-    VmaFlag, VmaFlags,
+    CacheMode, ClosingArea, DeviceMemory, FaultError, FaultResult, IntoRef, KernelPages,
+    MappedArea, MmapAction, MmapMiscDevice, MmapMiscDeviceRegistration, VmAreaDesc, VmAreaRef,
+    VmFault, VmOperations, VmaFlag, VmaFlags,
 };
 
 /// The device node the tests open.
@@ -52,6 +52,8 @@ pub(crate) enum Mode {
     PfnIntoIo = 9,
     /// `mmap_prepare` asks for `VM_WIPEONFORK` (refused: `EINVAL`).
     WipeOnFork = 10,
+    /// The file's [`DeviceMemory`] (page 0, RAM standing in for a BAR) is mapped.
+    DeviceMemory = 11,
 }
 
 pub(crate) const MODE_STRIDE: usize = 0x100;
@@ -70,6 +72,7 @@ impl Mode {
             8 => Mode::SetPageOnPfnmap,
             9 => Mode::PfnIntoIo,
             10 => Mode::WipeOnFork,
+            11 => Mode::DeviceMemory,
             _ => return None,
         })
     }
@@ -112,6 +115,10 @@ pub(crate) fn count(counter: &Atomic<usize>) -> usize {
 /// The private data of an open file.
 pub(crate) struct TestFile {
     pub(crate) pages: KernelPages,
+    /// Page 0 of `pages` as "device memory": RAM stands in for a BAR, which the guest has not,
+    /// mapped write-back only (the contract of `DeviceMemory::new` wants device memory for other
+    /// cache modes); `pages` keeps the page alive longer than any mapping of the file.
+    pub(crate) device_memory: Arc<DeviceMemory>,
 }
 
 impl TestFile {
@@ -124,8 +131,19 @@ impl TestFile {
             }
             pages.write(index, 0, &bytes)?;
         }
+        let page = pages.page(0).ok_or(ENOMEM)?;
+        // SAFETY: Test-only stand-in (see `TestFile::device_memory`): one page of `pages`, which
+        // outlives every mapping of the file (the file's data holds it and is dropped at
+        // release), mapped write-back only by `Mode::DeviceMemory`.
+        let device_memory = unsafe { DeviceMemory::new(crate::util::page_phys(&page), PAGE_SIZE)? };
         FILES_LIVE.add(1, Relaxed);
-        Ok(Arc::new(TestFile { pages }, GFP_KERNEL)?)
+        Ok(Arc::new(
+            TestFile {
+                pages,
+                device_memory,
+            },
+            GFP_KERNEL,
+        )?)
     }
 }
 
@@ -193,6 +211,11 @@ impl MmapMiscDevice for TestDev {
             Mode::SetPageThenFail => Ok(()),
             Mode::PfnIntoIo => desc.set_flags(VmaFlag::IO | VmaFlag::PFNMAP | VmaFlag::DONTEXPAND),
             Mode::WipeOnFork => desc.set_flags(VmaFlag::WIPEONFORK),
+            Mode::DeviceMemory => {
+                // The offset selects the mode; the memory is mapped from `n`.
+                desc.set_pgoff(n)?;
+                desc.map_device_memory(dev.device_memory.as_arc_borrow(), CacheMode::WriteBack)
+            }
         }
     }
 }

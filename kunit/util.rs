@@ -10,6 +10,10 @@ use kernel::{
     prelude::*,
     uaccess::{UserPtr, UserSlice},
 };
+use kernel::{
+    sync::{Arc, ArcBorrow},
+    types::ForeignOwnable,
+};
 use mmap_prepare::VmAreaRef;
 
 // uapi values (asm-generic/mman-common.h, linux/mman.h): bindgen does not bind them.
@@ -53,6 +57,15 @@ impl DevFile {
 }
 
 impl DevFile {
+    /// The private data of the test device's file.
+    pub(crate) fn test_file(&self) -> ArcBorrow<'_, crate::test_device::TestFile> {
+        // SAFETY: `DevFile`s of `/dev/rmp_kunit` hold `Arc<TestFile>` private data (set in
+        // `TestDev::open`), released only when the file is, which `&self` prevents.
+        unsafe {
+            <Arc<crate::test_device::TestFile> as ForeignOwnable>::borrow((*self.0).private_data)
+        }
+    }
+
     /// The raw `struct file`.
     pub(crate) fn as_ptr(&self) -> *mut bindings::file {
         self.0
@@ -125,6 +138,13 @@ pub(crate) fn write_user(addr: usize, data: &[u8]) -> Result {
 extern "C" {
     fn rmp_kunit_locked_vm() -> c_long;
     fn rmp_kunit_page_count(page: *mut bindings::page) -> c_int;
+    fn rmp_kunit_page_phys(page: *mut bindings::page) -> u64;
+}
+
+/// The physical address of `page` (`page_to_phys()`).
+pub(crate) fn page_phys(page: &kernel::page::Page) -> u64 {
+    // SAFETY: `page` is a valid page for the call.
+    unsafe { rmp_kunit_page_phys(page.as_ptr()) }
 }
 
 /// The reference count of `page` (`page_count()`).

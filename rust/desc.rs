@@ -6,7 +6,8 @@
 //! Contract: [`Documentation/filesystems/mmap_prepare.rst`](srctree/Documentation/filesystems/mmap_prepare.rst).
 
 use crate::{
-    action::{ActionKind, MmapAction},
+    action::{ActionKind, CacheMode, MmapAction},
+    device_memory::{borrowed_tag, DeviceMemory, DEVICE_MEMORY_VM_OPS},
     flags::{VmaFlag, VmaFlags},
     log::driver_warn,
     vm_ops::VmOperations,
@@ -17,6 +18,7 @@ use kernel::{
     error::code::{EINVAL, EOVERFLOW, EPERM},
     fs::File,
     prelude::*,
+    sync::ArcBorrow,
     types::{ForeignOwnable, Opaque},
 };
 
@@ -359,6 +361,51 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
         raw.page_prot = action.cache().apply(raw.page_prot);
         let prot = raw.page_prot;
         action.write(&mut raw.action, start, end, prot, pgoff);
+        Ok(())
+    }
+
+    /// Maps `memory` (device memory, e.g. a PCI BAR: see
+    /// [`PciBarMemory`](crate::device_memory::PciBarMemory)) over the mapping, offset by the
+    /// mapping's page offset, with memory type `cache`. The core checks that the mapping fits
+    /// the range (`EINVAL` otherwise); the VMA becomes `IO | PFNMAP | DONTEXPAND | DONTDUMP |
+    /// DONTCOPY` and gets the crate's own VMA operations, which keep `memory` alive and refuse a
+    /// mapping that completes after [`DeviceMemory::revoke`] started.
+    ///
+    /// Refused: `ENODEV` once `memory` is revoked; `EINVAL` for a private mapping (device memory
+    /// is shared), if an action is already set, or on a `VM_MIXEDMAP` mapping. This replaces
+    /// [`VmAreaDesc::set_action`] and [`VmAreaDesc::set_vm_ops`] for the mapping (both are then
+    /// refused).
+    pub fn map_device_memory(
+        &mut self,
+        memory: ArcBorrow<'a, DeviceMemory>,
+        cache: CacheMode,
+    ) -> Result {
+        if MmapAction::kind_of(&self.raw().action) != ActionKind::Nothing {
+            return Err(refuse!(
+                self,
+                EINVAL,
+                "map_device_memory: an action is already set"
+            ));
+        }
+        if !self.is_shared() {
+            return Err(refuse!(
+                self,
+                EINVAL,
+                "map_device_memory: a private mapping"
+            ));
+        }
+        let action = memory.action(cache)?;
+        let (start, end, flags, pgoff) = (self.start(), self.end(), self.flags(), self.pgoff());
+        if let Err((err, why)) = action.check(start, end, flags) {
+            return Err(refuse!(self, err, "map_device_memory: {}", why));
+        }
+        let raw = self.raw_mut();
+        raw.vma_flags = flags.union(VmaFlag::DONTCOPY.set()).to_raw();
+        raw.page_prot = cache.apply(raw.page_prot);
+        let prot = raw.page_prot;
+        action.write(&mut raw.action, start, end, prot, pgoff);
+        raw.vm_ops = DEVICE_MEMORY_VM_OPS.as_raw();
+        raw.private_data = borrowed_tag(&memory);
         Ok(())
     }
 }

@@ -19,6 +19,7 @@ pub mod borrow;
 mod c_helpers;
 pub mod desc;
 pub mod device;
+pub mod device_memory;
 pub mod flags;
 mod log;
 pub mod memlock;
@@ -30,6 +31,9 @@ pub use action::{CacheMode, MmapAction};
 pub use borrow::IntoRef;
 pub use desc::VmAreaDesc;
 pub use device::{MmapMiscDevice, MmapMiscDeviceRegistration};
+pub use device_memory::DeviceMemory;
+#[cfg(CONFIG_PCI)]
+pub use device_memory::PciBarMemory;
 pub use flags::{VmaFlag, VmaFlags};
 pub use memlock::LockedMemAccount;
 pub use pages::{KernelPage, KernelPages, PageCopy};

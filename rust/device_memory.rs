@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Device memory (a PCI BAR, say) mapped to userspace through `mmap_prepare`, revocably.
+//!
+//! C: [`mm/memory.c`](srctree/mm/memory.c) (`simple_ioremap_prepare`, `unmap_mapping_range`).
+//!
+//! A driver that maps device memory must make sure no user mapping of it survives the device:
+//! once the driver is unbound the physical range may be given to another device. The C way
+//! (vfio, uio, DRM) is to zap every user mapping on removal and refuse new ones. [`DeviceMemory`]
+//! does that for the driver, and it is the only way to map device memory without `unsafe`:
+//!
+//! - [`VmAreaDesc::map_device_memory`](crate::VmAreaDesc::map_device_memory) sets up the mapping
+//!   (a `simple_ioremap` action, so the core checks that the mapping, shifted by its offset, fits
+//!   the range) and installs this module's VMA operations, whose `mapped` refuses (`ENODEV`) a
+//!   mapping made while the memory was being revoked, and which keep a reference to the
+//!   [`DeviceMemory`] and count the VMAs of each file mapping it.
+//! - [`DeviceMemory::revoke`] zaps every VMA of every file mapping that maps it
+//!   (`unmap_mapping_range()`), and every later mapping is refused; a VMA that was zapped gets
+//!   `SIGBUS` on access (it has no fault handler).
+//! - [`PciBarMemory`] (with `CONFIG_PCI`) is the safe owner for a PCI BAR: it requests the region
+//!   while the driver is bound and revokes before releasing it.
+//!
+//! The mappings are `VM_DONTCOPY`: a fork copies PFN entries without the rmap locks, so a child
+//! could keep entries a concurrent revocation had already walked past.
+
+use crate::action::{CacheMode, MmapAction};
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    error::code::ENODEV,
+    fs::File,
+    new_mutex,
+    prelude::*,
+    sync::{Arc, ArcBorrow, Mutex},
+    types::Opaque,
+};
+
+/// One file mapping (`struct address_space`) with VMAs of a [`DeviceMemory`], and how many.
+struct FileMapping {
+    mapping: NonNull<bindings::address_space>,
+    vmas: usize,
+}
+
+struct State {
+    revoked: bool,
+    /// Every file mapping that has VMAs of this memory.
+    ///
+    /// INVARIANT: each entry counts live VMAs whose `vm_file->f_mapping` it is; each such VMA
+    /// holds its file, hence the inode and its mapping, so the pointer is valid while `vmas > 0`,
+    /// and the entry is removed when it drops to 0.
+    mappings: KVec<FileMapping>,
+}
+
+/// A physical range of device memory that userspace may map until it is revoked.
+///
+/// # Invariants
+///
+/// `phys .. phys + len` is device memory that userspace may access, with any cache mode, until
+/// [`DeviceMemory::revoke`] has returned; after that no user mapping of it exists or can be made.
+#[pin_data]
+pub struct DeviceMemory {
+    phys: u64,
+    len: usize,
+    #[pin]
+    state: Mutex<State>,
+}
+
+// SAFETY: The raw mapping pointers are only dereferenced under the mutex, by any thread.
+unsafe impl Send for State {}
+
+impl DeviceMemory {
+    /// Makes `phys .. phys + len` mappable.
+    ///
+    /// # Safety
+    ///
+    /// The range must be device memory (not RAM) that userspace may read and write with any cache
+    /// mode, reserved for the caller (e.g. a requested PCI region), until [`DeviceMemory::revoke`]
+    /// has returned: the caller must call it before giving the range up.
+    pub unsafe fn new(phys: u64, len: usize) -> Result<Arc<Self>> {
+        Arc::pin_init(
+            try_pin_init!(Self {
+                phys,
+                len,
+                state <- new_mutex!(State {
+                    revoked: false,
+                    mappings: KVec::new(),
+                }),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// The physical start of the range.
+    pub fn phys(&self) -> u64 {
+        self.phys
+    }
+
+    /// The length of the range in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the range is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether the memory was revoked.
+    pub fn is_revoked(&self) -> bool {
+        self.state.lock().revoked
+    }
+
+    /// Zaps every user mapping of the memory and refuses new ones (`ENODEV`). Idempotent; may
+    /// sleep. When it returns, no page table entry maps the range.
+    pub fn revoke(&self) {
+        let mut state = self.state.lock();
+        state.revoked = true;
+        for entry in state.mappings.iter() {
+            // SAFETY: By the invariants of `State` the mapping is valid while it has VMAs, and
+            // the lock keeps `close` from removing it meanwhile. The lock order is mmap lock,
+            // then this mutex (in `mapped`, `open`, `close`), then `i_mmap_rwsem` (here), which
+            // matches the core's mmap lock before `i_mmap_rwsem`.
+            unsafe { bindings::unmap_mapping_range(entry.mapping.as_ptr(), 0, 0, 1) };
+        }
+    }
+
+    /// The action for a mapping of this memory; refused if revoked.
+    pub(crate) fn action(&self, cache: CacheMode) -> Result<MmapAction<'static>> {
+        if self.state.lock().revoked {
+            return Err(ENODEV);
+        }
+        // SAFETY: By the type invariants the range is device memory userspace may access with
+        // any cache mode until `revoke()`; our VMA operations (`DEVICE_MEMORY_VM_OPS`) refuse a
+        // mapping that completes after a revocation started, and `revoke()` zaps the others.
+        Ok(unsafe { MmapAction::simple_ioremap(self.phys, self.len) }.cache_mode(cache))
+    }
+
+    /// Counts a VMA of `file`'s mapping; `ENODEV` once revoked (only `mapped` uses that).
+    fn add_vma(&self, file: &File) -> Result {
+        // SAFETY: An open file's `f_mapping` is set at open and valid while the file is.
+        let mapping = NonNull::new(unsafe { (*file.as_ptr()).f_mapping }).ok_or(ENODEV)?;
+        let mut state = self.state.lock();
+        if state.revoked {
+            return Err(ENODEV);
+        }
+        match state.mappings.iter_mut().find(|e| e.mapping == mapping) {
+            Some(entry) => entry.vmas += 1,
+            None => state
+                .mappings
+                .push(FileMapping { mapping, vmas: 1 }, GFP_KERNEL)?,
+        }
+        Ok(())
+    }
+
+    /// Counts a copy of a VMA of `mapping`, which is registered already (the original lives).
+    fn dup_vma(&self, mapping: *mut bindings::address_space) {
+        let mut state = self.state.lock();
+        if let Some(entry) = state
+            .mappings
+            .iter_mut()
+            .find(|e| e.mapping.as_ptr() == mapping)
+        {
+            entry.vmas += 1;
+        }
+    }
+
+    /// Forgets a VMA of `mapping`.
+    fn remove_vma(&self, mapping: *mut bindings::address_space) {
+        let mut state = self.state.lock();
+        if let Some(i) = state
+            .mappings
+            .iter()
+            .position(|e| e.mapping.as_ptr() == mapping)
+        {
+            state.mappings[i].vmas -= 1;
+            if state.mappings[i].vmas == 0 {
+                let _ = state.mappings.remove(i);
+            }
+        }
+    }
+}
+
+/// The VMA operations of device memory mappings.
+///
+/// `vm_private_data` of such a VMA starts as a *tagged* pointer (low bit set) to its
+/// [`DeviceMemory`], borrowed from the file's data (see [`borrowed_tag`]); `mapped` replaces it
+/// with an owned reference (from `Arc::into_raw`), counted in the memory's `mappings`. A VMA
+/// whose action or `mapped` failed is closed with the tag still there (the core passes `mapped`
+/// a copy of the field and writes it back only on success), and `close` then releases nothing.
+pub(crate) struct DeviceMemoryVmOps(Opaque<bindings::vm_operations_struct>);
+
+// SAFETY: Written at compile time, read-only afterwards.
+unsafe impl Sync for DeviceMemoryVmOps {}
+
+pub(crate) static DEVICE_MEMORY_VM_OPS: DeviceMemoryVmOps =
+    DeviceMemoryVmOps(Opaque::new(bindings::vm_operations_struct {
+        mapped: Some(dm_mapped),
+        open: Some(dm_open),
+        close: Some(dm_close),
+        ..pin_init::zeroed()
+    }));
+
+impl DeviceMemoryVmOps {
+    pub(crate) fn as_raw(&self) -> *const bindings::vm_operations_struct {
+        self.0.get()
+    }
+}
+
+/// The value `map_device_memory` puts in `desc->private_data`: `memory`, borrowed, with the low
+/// bit set (a `DeviceMemory` is at least word aligned, so the bit is free).
+pub(crate) fn borrowed_tag(memory: &DeviceMemory) -> *mut c_void {
+    (core::ptr::from_ref(memory) as usize | 1) as *mut c_void
+}
+
+/// The reference a VMA owns, if it owns one (not a borrowed tag, not NULL).
+fn owned(ptr: *mut c_void) -> Option<*const DeviceMemory> {
+    (!ptr.is_null() && ptr as usize & 1 == 0).then_some(ptr.cast::<DeviceMemory>().cast_const())
+}
+
+/// The file mapping of a VMA's file.
+///
+/// # Safety
+///
+/// `vma` is valid and holds its `vm_file` for the call.
+unsafe fn vma_mapping(vma: *mut bindings::vm_area_struct) -> *mut bindings::address_space {
+    // SAFETY: Guaranteed by the caller.
+    unsafe { (*(*vma).vm_file).f_mapping }
+}
+
+/// # Safety
+///
+/// Called by the core for a new VMA set up by `VmAreaDesc::map_device_memory`: the initial
+/// `*vm_private_data` is [`borrowed_tag`] of a `DeviceMemory` in an `Arc` borrowed from the
+/// mapped file's data, which outlives the mmap call; `file` is the VMA's file.
+unsafe extern "C" fn dm_mapped(
+    _start: c_ulong,
+    _end: c_ulong,
+    _pgoff: c_ulong,
+    file: *const bindings::file,
+    vm_private_data: *mut *mut c_void,
+) -> c_int {
+    // SAFETY: `vm_private_data` is valid for reads.
+    let tagged = unsafe { *vm_private_data } as usize;
+    let ptr = (tagged & !1) as *const DeviceMemory;
+    // SAFETY: See the function's safety requirements: `ptr` is the `Arc`'s, alive for the call.
+    let borrowed = unsafe { ArcBorrow::<DeviceMemory>::from_raw(ptr) };
+    // SAFETY: The mmap call holds `file`; no `fdget_pos` region is active on it.
+    let file = unsafe { File::from_raw_file(file) };
+    // After the PTEs were installed: a revocation that started before this check refuses the
+    // mapping (the core then unmaps it); one that starts after it finds the VMA and zaps it.
+    if let Err(err) = borrowed.add_vma(file) {
+        // The VMA keeps the tag, which `close` ignores.
+        return err.to_errno();
+    }
+    let owned: Arc<DeviceMemory> = borrowed.into();
+    // SAFETY: `vm_private_data` is valid for writes; the VMA now owns this reference.
+    unsafe { *vm_private_data = Arc::into_raw(owned).cast_mut().cast() };
+    0
+}
+
+/// # Safety
+///
+/// Called by the core, with the mmap write lock held, for a copy of a device memory VMA; its
+/// `vm_private_data` is the original's.
+unsafe extern "C" fn dm_open(vma: *mut bindings::vm_area_struct) {
+    // SAFETY: `vma` is valid and exclusively ours (write lock).
+    let Some(ptr) = owned(unsafe { (*vma).vm_private_data }) else {
+        return;
+    };
+    // SAFETY: `ptr` came from `Arc::into_raw` in `dm_mapped` and the original VMA still owns it.
+    let borrowed = unsafe { ArcBorrow::from_raw(ptr) };
+    // SAFETY: The copy holds the same file as the original.
+    borrowed.dup_vma(unsafe { vma_mapping(vma) });
+    let copy: Arc<DeviceMemory> = borrowed.into();
+    // SAFETY: As above; the copy now owns its own reference.
+    unsafe { (*vma).vm_private_data = Arc::into_raw(copy).cast_mut().cast() };
+}
+
+/// # Safety
+///
+/// Called by the core once for a device memory VMA being removed (detached, exclusively ours);
+/// it still holds its `vm_file`.
+unsafe extern "C" fn dm_close(vma: *mut bindings::vm_area_struct) {
+    // SAFETY: `vma` is valid and exclusively ours.
+    let Some(ptr) = owned(unsafe { (*vma).vm_private_data }) else {
+        return;
+    };
+    // SAFETY: This VMA owned the reference from `Arc::into_raw`; `close` runs once per VMA and
+    // the pointer is cleared.
+    let owned = unsafe {
+        (*vma).vm_private_data = core::ptr::null_mut();
+        Arc::from_raw(ptr)
+    };
+    // SAFETY: The VMA still holds its file.
+    owned.remove_vma(unsafe { vma_mapping(vma) });
+}
+
+/// A PCI BAR of a bound device, mappable to userspace through
+/// [`VmAreaDesc::map_device_memory`](crate::VmAreaDesc::map_device_memory).
+///
+/// Requesting the region (`pci_request_region`, through [`kernel::pci::Device::iomap_region`])
+/// reserves the BAR for this driver; this value lives in the driver's bound data (`'bound`), and
+/// dropping it (at unbind or removal) first revokes every user mapping, then releases the
+/// region. Files that outlive the binding keep only the [`DeviceMemory`], which then refuses
+/// mappings (`ENODEV`).
+#[cfg(CONFIG_PCI)]
+pub struct PciBarMemory<'bound> {
+    memory: Arc<DeviceMemory>,
+    _bar: kernel::pci::Bar<'bound>,
+}
+
+#[cfg(CONFIG_PCI)]
+impl<'bound> PciBarMemory<'bound> {
+    /// Requests BAR `bar` of `pdev` as `name` and makes it mappable.
+    pub fn new(
+        pdev: &'bound kernel::pci::Device<kernel::device::Bound>,
+        bar: u32,
+        name: &'static CStr,
+    ) -> Result<Self> {
+        let region = pdev.iomap_region(bar, name)?;
+        let phys = pdev.resource_start(bar)?;
+        let len = usize::try_from(pdev.resource_len(bar)?)?;
+        // SAFETY: A PCI BAR is device memory; `region` reserves it for this driver until it is
+        // dropped, which `Drop` below does only after `revoke()` returned.
+        let memory = unsafe { DeviceMemory::new(phys, len)? };
+        Ok(Self {
+            memory,
+            _bar: region,
+        })
+    }
+
+    /// The memory, to keep in the files' data.
+    pub fn memory(&self) -> &Arc<DeviceMemory> {
+        &self.memory
+    }
+}
+
+#[cfg(CONFIG_PCI)]
+impl Drop for PciBarMemory<'_> {
+    fn drop(&mut self) {
+        // Before `_bar` releases the region.
+        self.memory.revoke();
+    }
+}
