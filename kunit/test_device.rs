@@ -178,6 +178,7 @@ pub(crate) struct TestDev;
 #[vtable]
 impl MmapMiscDevice for TestDev {
     type Ptr = Arc<TestFile>;
+    type RegistrationData = ();
 
     fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<TestFile>> {
         TestFile::new()

@@ -21,28 +21,45 @@ use kernel::{
 
 /// A registered misc device whose files support `mmap_prepare`.
 ///
+/// It carries the device's [`MmapMiscDevice::RegistrationData`], which `open` can reach through
+/// [`MmapMiscDeviceRegistration::data`] (e.g. the device memory a PCI driver exposes).
+///
 /// # Invariants
 ///
 /// `inner` is a `struct miscdevice` registered with `misc_register()` from the moment the
 /// registration is initialised until it is dropped, and its `fops` are
-/// [`MmapMiscDeviceVTable<T>`]'s.
-#[repr(transparent)]
+/// [`MmapMiscDeviceVTable<T>`]'s. `inner` is the first field (`repr(C)`), so a pointer to it is
+/// a pointer to the registration.
+#[repr(C)]
 #[pin_data(PinnedDrop)]
-pub struct MmapMiscDeviceRegistration<T> {
+pub struct MmapMiscDeviceRegistration<T: MmapMiscDevice> {
     #[pin]
     inner: Opaque<bindings::miscdevice>,
+    data: T::RegistrationData,
     _t: PhantomData<T>,
 }
 
-// SAFETY: `misc_deregister` may be called from any thread.
-unsafe impl<T> Send for MmapMiscDeviceRegistration<T> {}
-// SAFETY: The `&self` methods only read the registered device.
-unsafe impl<T> Sync for MmapMiscDeviceRegistration<T> {}
+// SAFETY: `misc_deregister` may be called from any thread; the data is `Send`.
+unsafe impl<T: MmapMiscDevice> Send for MmapMiscDeviceRegistration<T> {}
+// SAFETY: The `&self` methods only read the registered device and the data, which is `Sync`.
+unsafe impl<T: MmapMiscDevice> Sync for MmapMiscDeviceRegistration<T> {}
 
 impl<T: MmapMiscDevice> MmapMiscDeviceRegistration<T> {
-    /// Registers a misc device named `opts.name`.
-    pub fn register(opts: MiscDeviceOptions) -> impl PinInit<Self, Error> {
+    /// Registers a misc device named `opts.name` with default registration data.
+    pub fn register(opts: MiscDeviceOptions) -> impl PinInit<Self, Error>
+    where
+        T::RegistrationData: Default,
+    {
+        Self::register_with_data(opts, Default::default())
+    }
+
+    /// Registers a misc device named `opts.name` that carries `data`.
+    pub fn register_with_data(
+        opts: MiscDeviceOptions,
+        data: T::RegistrationData,
+    ) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
+            data,
             inner <- Opaque::try_ffi_init(move |slot: *mut bindings::miscdevice| {
                 let mut raw: bindings::miscdevice = pin_init::zeroed();
                 raw.minor = bindings::MISC_DYNAMIC_MINOR as c_int;
@@ -51,12 +68,18 @@ impl<T: MmapMiscDevice> MmapMiscDeviceRegistration<T> {
                 // SAFETY: The initializer may write to `slot`.
                 unsafe { slot.write(raw) };
                 // SAFETY: `slot` holds a valid miscdevice and is pinned; it is deregistered in
-                // `drop` before its memory goes away.
+                // `drop` before its memory goes away. `data` is initialised before it (field
+                // order), so an `open` that races the registration finds it.
                 // INVARIANT: on success the device is registered with our `fops`.
                 to_result(unsafe { bindings::misc_register(slot) })
             }),
             _t: PhantomData,
         })
+    }
+
+    /// The data the device was registered with.
+    pub fn data(&self) -> &T::RegistrationData {
+        &self.data
     }
 
     /// The raw `struct miscdevice`.
@@ -73,7 +96,7 @@ impl<T: MmapMiscDevice> MmapMiscDeviceRegistration<T> {
 }
 
 #[pinned_drop]
-impl<T> PinnedDrop for MmapMiscDeviceRegistration<T> {
+impl<T: MmapMiscDevice> PinnedDrop for MmapMiscDeviceRegistration<T> {
     fn drop(self: Pin<&mut Self>) {
         // SAFETY: By the type invariants the device is registered.
         unsafe { bindings::misc_deregister(self.inner.get()) };
@@ -85,6 +108,9 @@ impl<T> PinnedDrop for MmapMiscDeviceRegistration<T> {
 pub trait MmapMiscDevice: Sized {
     /// The per-open data, kept in the file's `private_data`.
     type Ptr: ForeignOwnable + Send + Sync;
+
+    /// Data the registration carries for `open` (`()` if none is needed).
+    type RegistrationData: Send + Sync;
 
     /// Called when the device is opened; the result becomes the file's private data.
     fn open(file: &File, misc: &MmapMiscDeviceRegistration<Self>) -> Result<Self::Ptr>;
@@ -131,8 +157,9 @@ impl<T: MmapMiscDevice> MmapMiscDeviceVTable<T> {
         if ret != 0 {
             return ret;
         }
-        // SAFETY: `misc_open()` stored the registration's `struct miscdevice` in `private_data`,
-        // and `MmapMiscDeviceRegistration<T>` is `repr(transparent)` over it.
+        // SAFETY: `misc_open()` stored the registration's `struct miscdevice` in `private_data`;
+        // it is the first field of the `repr(C)` `MmapMiscDeviceRegistration<T>`, which
+        // `misc_open()` keeps registered (hence alive) during the call.
         let misc = unsafe {
             &*(*raw_file)
                 .private_data

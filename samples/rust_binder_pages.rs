@@ -322,6 +322,7 @@ struct BinderPages;
 #[vtable]
 impl MmapMiscDevice for BinderPages {
     type Ptr = Arc<Context>;
+    type RegistrationData = ();
 
     fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Context>> {
         Arc::pin_init(

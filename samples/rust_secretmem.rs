@@ -154,6 +154,7 @@ struct SecretMem;
 #[vtable]
 impl MmapMiscDevice for SecretMem {
     type Ptr = Arc<SecretArea>;
+    type RegistrationData = ();
 
     fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<SecretArea>> {
         SecretArea::new()
@@ -195,6 +196,7 @@ struct StrictSecretMem;
 #[vtable]
 impl MmapMiscDevice for StrictSecretMem {
     type Ptr = Arc<SecretArea>;
+    type RegistrationData = ();
 
     fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<SecretArea>> {
         SecretArea::new()

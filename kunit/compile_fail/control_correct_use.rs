@@ -43,6 +43,7 @@ struct Dev {
 #[vtable]
 impl MmapMiscDevice for Dev {
     type Ptr = Arc<Dev>;
+    type RegistrationData = ();
 
     fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Dev>> {
         let pages = KernelPages::alloc(2, GFP_KERNEL | __GFP_ZERO)?;

@@ -37,6 +37,7 @@ struct Kept<'a> {
 #[vtable]
 impl MmapMiscDevice for Dev {
     type Ptr = Arc<Dev>;
+    type RegistrationData = ();
 
     fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Dev>> {
         Ok(Arc::new(Dev, GFP_KERNEL)?)

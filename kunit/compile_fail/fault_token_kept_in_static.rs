@@ -40,6 +40,7 @@ struct Dev {
 #[vtable]
 impl MmapMiscDevice for Dev {
     type Ptr = Arc<Dev>;
+    type RegistrationData = ();
 
     fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Dev>> {
         let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;

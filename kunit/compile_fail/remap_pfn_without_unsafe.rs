@@ -33,6 +33,7 @@ struct Dev;
 #[vtable]
 impl MmapMiscDevice for Dev {
     type Ptr = Arc<Dev>;
+    type RegistrationData = ();
 
     fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Dev>> {
         Ok(Arc::new(Dev, GFP_KERNEL)?)

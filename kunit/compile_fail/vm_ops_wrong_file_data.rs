@@ -53,6 +53,7 @@ impl VmOperations for BoxVm {
 #[vtable]
 impl MmapMiscDevice for Dev {
     type Ptr = Arc<Dev>;
+    type RegistrationData = ();
 
     fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Dev>> {
         Ok(Arc::new(Dev, GFP_KERNEL)?)

@@ -54,6 +54,7 @@ impl VmOperations for DevVm {
 #[vtable]
 impl MmapMiscDevice for Dev {
     type Ptr = Arc<Dev>;
+    type RegistrationData = ();
 
     fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Dev>> {
         Ok(Arc::new(Dev { value: 1 }, GFP_KERNEL)?)
