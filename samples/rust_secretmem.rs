@@ -208,7 +208,9 @@ impl MmapMiscDevice for StrictSecretMem {
         desc: &mut VmAreaDesc<'a, Arc<SecretArea>>,
     ) -> Result {
         prepare_common(desc)?;
-        desc.set_flags(VmaFlag::PFNMAP | VmaFlag::DONTEXPAND)?;
+        // `VM_PFNMAP` alone: `mremap()` refuses to grow it anyway, and the fault handler fills
+        // any page, so `DONTEXPAND` adds nothing.
+        desc.set_flags(VmaFlag::PFNMAP)?;
         desc.set_vm_ops::<StrictSecretVm>()
     }
 }

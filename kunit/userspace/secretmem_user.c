@@ -39,12 +39,13 @@ struct target {
 	int vmas;		/* the VMAs two adjacent mappings make */
 	int gup_refused;	/* get_user_pages() cannot reach the pages */
 	int may_not_move;	/* mremap() may refuse to move a mapping */
+	int pfnmap;		/* VM_PFNMAP: growth, MADV_DONTNEED, MADV_DODUMP, MREMAP_DONTUNMAP refused */
 };
 
 static const struct target targets[] = {
-	{ "merging", "rust_secretmem", "/dev/rust_secretmem", 1, 0, 0 },
-	{ "strict", "rust_secretmem_strict", "/dev/rust_secretmem_strict", 2, 1, 1 },
-	{ "memfd_secret", "memfd_secret", NULL, 1, 1, 0 },
+	{ "merging", "rust_secretmem", "/dev/rust_secretmem", 1, 0, 0, 0 },
+	{ "strict", "rust_secretmem_strict", "/dev/rust_secretmem_strict", 2, 1, 1, 1 },
+	{ "memfd_secret", "memfd_secret", NULL, 1, 1, 0, 0 },
 };
 
 #define NR_TARGETS ARRAY_SIZE(targets)
@@ -368,6 +369,114 @@ static int check_mremap(const struct target *t, char *res)
 	return ok;
 }
 
+/* 14. Executable mappings are refused (memfd_secret's mount is noexec). */
+static int check_exec(const struct target *t, char *res)
+{
+	int fd = open_area(t, 1, res), err;
+	void *p;
+
+	if (fd < 0)
+		return 0;
+	p = mmap(NULL, page, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+	err = p == MAP_FAILED ? errno : 0;
+	snprintf(res, RES_LEN, "%s", err ? errname(err) : "mapped");
+	unmap(p, 1);
+	close(fd);
+	return err == EPERM;
+}
+
+/*
+ * 15. mremap() grows a mapping in place or elsewhere, keeping its pages; a
+ * VM_PFNMAP VMA cannot grow (EFAULT, mm/mremap.c).
+ */
+static int check_mremap_grow(const struct target *t, char *res)
+{
+	struct area a;
+	unsigned char *q;
+	int ok;
+
+	if (area_open(&a, t, 2, res))
+		return 0;
+	fill(a.p, 2);
+	q = mremap(a.p, 2 * page, 3 * page, MREMAP_MAYMOVE);
+	if (q == MAP_FAILED) {
+		ok = t->pfnmap && errno == EFAULT;
+		failed(res, "refused");
+	} else {
+		a.p = q;
+		a.pages = 3;
+		ok = !t->pfnmap &&
+		     verdict(res, matches(q, 0) && matches(q + page, 1), "ok", "data lost");
+	}
+	area_close(&a);
+	return ok;
+}
+
+/* 16. MADV_DONTNEED drops the mapping's entries; the data stays with the area. */
+static int check_dontneed(const struct target *t, char *res)
+{
+	struct area a;
+	int ok;
+
+	if (area_open(&a, t, 1, res))
+		return 0;
+	fill(a.p, 1);
+	if (madvise(a.p, page, MADV_DONTNEED)) {
+		ok = t->pfnmap && errno == EINVAL;
+		snprintf(res, RES_LEN, "%s", errname(errno));
+	} else {
+		ok = !t->pfnmap && verdict(res, matches(a.p, 0), "ok, data kept", "data lost");
+	}
+	area_close(&a);
+	return ok;
+}
+
+/* 17. mremap(MREMAP_DONTUNMAP) moves the entries and keeps the old range mapped. */
+static int check_dontunmap(const struct target *t, char *res)
+{
+	struct area a;
+	unsigned char *q;
+	int ok;
+
+	if (area_open(&a, t, 1, res))
+		return 0;
+	fill(a.p, 1);
+	q = mremap(a.p, page, page, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL);
+	if (q == MAP_FAILED) {
+		ok = t->pfnmap && errno == EINVAL;
+		snprintf(res, RES_LEN, "%s", errname(errno));
+	} else {
+		ok = !t->pfnmap && verdict(res, matches(q, 0), "ok", "data lost");
+		unmap(q, 1);
+	}
+	area_close(&a);
+	return ok;
+}
+
+/*
+ * 18. MADV_DODUMP: refused on VM_SPECIAL VMAs. Where it is allowed, the
+ * merging device's pages would go into a core dump (GUP reaches them, see 11);
+ * memfd_secret's would not (GUP refuses them).
+ */
+static int check_dodump(const struct target *t, char *res)
+{
+	struct area a;
+	int ok;
+
+	if (area_open(&a, t, 1, res))
+		return 0;
+	if (madvise(a.p, page, MADV_DODUMP)) {
+		ok = t->pfnmap && errno == EINVAL;
+		snprintf(res, RES_LEN, "%s", errname(errno));
+	} else {
+		ok = !t->pfnmap;
+		snprintf(res, RES_LEN, "%s", t->gup_refused ? "allowed, not dumped" :
+			 "allowed: DUMPED");
+	}
+	area_close(&a);
+	return ok;
+}
+
 static sigjmp_buf sigbus_jmp;
 static uintptr_t sigbus_addr;
 
@@ -631,6 +740,15 @@ static const struct check checks[] = {
 	  { "gup_readable_vmsplice", "gup_refused_vmsplice" } },
 	{ "12 freed page, pinned", check_zeroed_on_free, 0,
 	  { "freed_pinned_page_zeroed", "freed_page_not_pinnable" } },
+	{ "14 PROT_EXEC", check_exec, 0, { "exec_mapping_refused" } },
+	{ "15 mremap (grow)", check_mremap_grow, 0, { "mremap_grow_keeps_data" } },
+	{ "16 MADV_DONTNEED", check_dontneed, 0,
+	  { "madv_dontneed_keeps_data", "madv_dontneed_refused", "madv_dontneed_keeps_data" } },
+	{ "17 MREMAP_DONTUNMAP", check_dontunmap, 0,
+	  { "mremap_dontunmap_keeps_data", "mremap_dontunmap_refused",
+	    "mremap_dontunmap_keeps_data" } },
+	{ "18 MADV_DODUMP", check_dodump, 0,
+	  { "madv_dodump_allowed", "madv_dodump_refused", "madv_dodump_allowed" } },
 	/* Last: it needs everything of the target's other checks to be gone. */
 	{ "13 module refcnt at end", check_refcnt, 1, { "module_refcnt_zero" } },
 };
