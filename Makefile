@@ -23,7 +23,8 @@ modules:
 clean:
 	find . -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
 		-o -name '.*.cmd' -o -name '*.rmeta' -o -name '*.d' | xargs rm -f
-	rm -f Module.symvers modules.order rust/exports_generated.h
+	rm -f Module.symvers modules.order rust/exports_generated.h kunit/doctests_generated*
+	rm -rf kunit/doctests
 
 test run shell check fmt rust-analyzer:
 	scripts/rmp $@
