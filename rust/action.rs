@@ -118,6 +118,9 @@ pub(crate) enum ActionKind {
 /// fn action(pages: &KernelPages) -> MmapAction<'_> {
 ///     MmapAction::map_kernel_pages(pages, 0).error_override(EAGAIN)
 /// }
+/// # let pages = KernelPages::alloc(2, GFP_KERNEL)?;
+/// # let _action = action(&pages);
+/// # Ok::<(), Error>(())
 /// ```
 ///
 /// Map device memory write-combined (the `unsafe` block is where the driver vouches for the

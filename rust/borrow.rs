@@ -24,6 +24,9 @@ use kernel::sync::ArcBorrow;
 /// fn action<'a>(buf: ArcBorrow<'a, Buffer>) -> MmapAction<'a> {
 ///     MmapAction::map_kernel_pages(&buf.into_ref().pages, 0)
 /// }
+/// # let buf = Arc::new(Buffer { pages: KernelPages::alloc(1, GFP_KERNEL)? }, GFP_KERNEL)?;
+/// # let _action = action(buf.as_arc_borrow());
+/// # Ok::<(), Error>(())
 /// ```
 pub trait IntoRef<'a> {
     /// What the borrow points to.

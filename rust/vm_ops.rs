@@ -318,7 +318,9 @@ impl<T: Send + Sync + 'static, V: VmOperations<Data = Arc<T>>> VmFault<V> {
 ///
 /// # Examples
 ///
-/// ```
+/// Only the mm core calls these, on a real mapping, so the example is compiled, not run:
+///
+/// ```no_run
 /// use kernel::{prelude::*, sync::{Arc, ArcBorrow}};
 /// use mmap_prepare::{MappedArea, VmOperations};
 ///
