@@ -9,11 +9,33 @@
 # make                build the modules against the cached test kernel
 # make KDIR=<build>   build the modules against your own 7.3+ kernel build
 #                     (CONFIG_RUST=y; pass LLVM=1 or whatever it was built with)
+#
+# Your own driver in <dir> (its Kbuild includes rust/consumer.mk; M= is relative to the
+# directory make was started in):
+# make driver M=<dir>         build this project's library, then the driver
+# make test M=<dir>           the test guest with the library and the driver: its KUnit suites
+#                             and <dir>/tests/*.c; make shell M=<dir> gives a shell there
+# make rust-analyzer M=<dir>  write <dir>/rust-project.json
+# make driver M=<dir> KDIR=<build>  the same against your own kernel, with your toolchain
+
+ifneq ($(M),)
+export RMP_CONSUMER := $(abspath $(if $(filter /%,$(M)),,$(if $(wildcard $(PWD)/.),$(PWD),$(CURDIR))/)$(M))
+endif
 
 ifneq ($(KDIR),)
 
 modules clean rust-analyzer:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $@
+
+ifneq ($(M),)
+driver: modules
+	$(MAKE) -C $(KDIR) M=$(RMP_CONSUMER) modules
+
+rust-analyzer: driver-rust-analyzer
+driver-rust-analyzer:
+	$(MAKE) -C $(KDIR) M=$(RMP_CONSUMER) rust-analyzer
+	python3 scripts/rust_analyzer_crates.py $(CURDIR) $(RMP_CONSUMER)
+endif
 
 else
 
@@ -26,9 +48,9 @@ clean:
 	rm -f Module.symvers modules.order rust/exports_generated.h kunit/doctests_generated*
 	rm -rf kunit/doctests
 
-test run shell check fmt rust-analyzer:
+test run shell check fmt rust-analyzer driver:
 	scripts/rmp $@
 
 endif
 
-.PHONY: modules clean test run shell check fmt rust-analyzer
+.PHONY: modules clean test run shell check fmt rust-analyzer driver driver-rust-analyzer
