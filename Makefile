@@ -12,6 +12,7 @@
 #
 # Your own driver in <dir> (its Kbuild includes rust/consumer.mk; M= is relative to the
 # directory make was started in):
+# make new-driver M=<dir>     write a minimal driver there (a new or empty directory)
 # make driver M=<dir>         build this project's library, then the driver
 # make test M=<dir>           the test guest with the library and the driver: its KUnit suites
 #                             and <dir>/tests/*.c; make shell M=<dir> gives a shell there
@@ -48,9 +49,9 @@ clean:
 	rm -f Module.symvers modules.order rust/exports_generated.h kunit/doctests_generated*
 	rm -rf kunit/doctests
 
-test run shell check fmt rust-analyzer driver:
+test run shell check fmt rust-analyzer driver new-driver:
 	scripts/rmp $@
 
 endif
 
-.PHONY: modules clean test run shell check fmt rust-analyzer driver driver-rust-analyzer
+.PHONY: modules clean test run shell check fmt rust-analyzer driver new-driver driver-rust-analyzer

@@ -13,6 +13,10 @@
 #                     the test kernel with the build root's toolchain
 #   rmp test, shell   the test guest with only the library and the consumer's modules loaded
 #   rmp rust-analyzer rust-project.json in the consumer's directory
+#   rmp new-driver    write a minimal consumer into an empty or new directory, from
+#                     scripts/template/
+
+RMP_TEMPLATE=$RMP_TOP/scripts/template
 
 # The consumer's directory, checked; binds it into the build root if it is elsewhere.
 consumer_dir() {
@@ -112,4 +116,32 @@ consumer_rust_analyzer() {
 	cmd_provision
 	consumer_kmake rust-analyzer
 	python3 "$RMP_TOP/scripts/rust_analyzer_crates.py" "$RMP_TOP" "$RMP_CONSUMER"
+}
+
+# new-driver: the template's files, with @NAME@ (the directory's name, as a crate name) and
+# @RMP_TOP@ (this checkout) replaced; tests/user.c becomes tests/<name>_user.c, driver.rs
+# <name>.rs.
+cmd_new-driver() {
+	local dir=$RMP_CONSUMER name f dest
+	[ ! -e "$dir" ] || [ -d "$dir" ] || rmp_die "M=$dir exists and is not a directory"
+	if [ -d "$dir" ] && [ -n "$(ls -A "$dir")" ]; then
+		rmp_die "M=$dir is not empty: new-driver writes only into a new or empty directory" \
+			"pick another directory, or empty this one"
+	fi
+	name=$(basename "$dir" | tr 'A-Z-' 'a-z_')
+	[[ $name =~ ^[a-z][a-z0-9_]*$ ]] ||
+		rmp_die "M=$dir: its name must make a module name ([a-z][a-z0-9_]*, '-' becomes '_')" \
+			"pick a directory named like my_driver"
+	mkdir -p "$dir/tests"
+	(cd "$RMP_TEMPLATE" && find . -type f) | while read -r f; do
+		dest=${f#./}
+		case "$dest" in
+		driver.rs) dest=$name.rs ;;
+		tests/user.c) dest=tests/${name}_user.c ;;
+		esac
+		sed -e "s|@NAME@|$name|g" -e "s|@RMP_TOP@|$RMP_TOP|g" "$RMP_TEMPLATE/$f" >"$dir/$dest"
+	done
+	rmp_log "wrote a driver, $name, into $dir:"
+	(cd "$dir" && find . -type f | sort | sed 's|^\./|[rmp]   |' >&2)
+	rmp_log "next: make -C $RMP_TOP test M=$dir"
 }
