@@ -6,6 +6,7 @@
 # make check          rustfmt --check, CLIPPY=1 build, checkpatch.pl
 # make fmt            rustfmt the Rust sources
 # make rust-analyzer  write rust-project.json for editors
+# make doc            the crate's HTML documentation, in Documentation/output/rustdoc
 # make                build the modules against the cached test kernel
 # make KDIR=<build>   build the modules against your own 7.3+ kernel build
 #                     (CONFIG_RUST=y; pass LLVM=1 or whatever it was built with)
@@ -49,9 +50,9 @@ clean:
 	rm -f Module.symvers modules.order rust/exports_generated.h kunit/doctests_generated*
 	rm -rf kunit/doctests
 
-test run shell check fmt rust-analyzer driver new-driver:
+test run shell check fmt rust-analyzer doc driver new-driver:
 	scripts/rmp $@
 
 endif
 
-.PHONY: modules clean test run shell check fmt rust-analyzer driver new-driver driver-rust-analyzer
+.PHONY: modules clean test run shell check fmt rust-analyzer doc driver new-driver driver-rust-analyzer

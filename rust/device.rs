@@ -28,8 +28,8 @@ use kernel::{
 ///
 /// `inner` is a `struct miscdevice` registered with `misc_register()` from the moment the
 /// registration is initialised until it is dropped, and its `fops` are
-/// [`MmapMiscDeviceVTable<T>`]'s. `inner` is the first field (`repr(C)`), so a pointer to it is
-/// a pointer to the registration.
+/// `MmapMiscDeviceVTable<T>`'s. `inner` is the first field (`repr(C)`), so a pointer to it is a
+/// pointer to the registration.
 #[repr(C)]
 #[pin_data(PinnedDrop)]
 pub struct MmapMiscDeviceRegistration<T: MmapMiscDevice> {
