@@ -66,9 +66,15 @@ consumer_build() {
 		"fix the error above and rerun"
 	[ -s "$RMP_CONSUMER/modules.order" ] ||
 		rmp_die "$RMP_CONSUMER built no module" "name one in its Kbuild: obj-m += <module>.o"
+	# Outputs of drivers whose directory is gone (CI makes one per run) are dropped.
+	local o
+	for o in "$RMP_CACHE"/out/*-driver-*/; do
+		[ ! -e "$o/driver" ] || [ -d "$(cat "$o/driver")" ] || rm -rf "$o"
+	done
 	RMP_OUT=$RMP_CACHE/out/$(basename "$RMP_KDIR")-driver-$(printf '%s %s' "$RMP_TOP" "$RMP_CONSUMER" | rmp_sha)
 	rm -rf "$RMP_OUT/tests" "$RMP_OUT/demos"
 	mkdir -p "$RMP_OUT/tests" "$RMP_OUT/demos"
+	printf '%s\n' "$RMP_CONSUMER" >"$RMP_OUT/driver"
 	local c
 	for c in "$RMP_CONSUMER"/tests/*.c; do
 		[ -e "$c" ] || continue
