@@ -39,7 +39,7 @@ struct target {
 	int vmas;		/* the VMAs two adjacent mappings make */
 	int gup_refused;	/* get_user_pages() cannot reach the pages */
 	int may_not_move;	/* mremap() may refuse to move a mapping */
-	int pfnmap;		/* VM_PFNMAP: growth, MADV_DONTNEED, MADV_DODUMP, MREMAP_DONTUNMAP refused */
+	int pfnmap;		/* VM_PFNMAP: no growth, MADV_DONTNEED, DODUMP, DONTUNMAP */
 };
 
 static const struct target targets[] = {

@@ -11,7 +11,7 @@ use kernel::{
 };
 use mmap_prepare::{
     IntoRef, KernelPages, MappedArea, MmapAction, MmapMiscDevice, MmapMiscDeviceRegistration,
-    VmAreaDesc, VmOperations, VmOpsTable,
+    VmAreaDesc, VmOperations,
 };
 
 module! {
@@ -49,7 +49,7 @@ struct Buffer {
 
 impl Buffer {
     fn new() -> Result<Arc<Self>> {
-        let mut pages = KernelPages::alloc(PAGES, GFP_KERNEL | __GFP_ZERO)?;
+        let pages = KernelPages::alloc(PAGES, GFP_KERNEL | __GFP_ZERO)?;
         for index in 0..PAGES {
             pages.write(index, 0, GREETING)?;
         }
@@ -60,6 +60,7 @@ impl Buffer {
 #[vtable]
 impl MmapMiscDevice for Buffer {
     type Ptr = Arc<Buffer>;
+    type RegistrationData = ();
 
     fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Buffer>> {
         Buffer::new()
@@ -87,17 +88,13 @@ impl MmapMiscDevice for Buffer {
 /// The operations of the VMAs of this driver.
 struct BufferVm;
 
-static BUFFER_VM_OPS: VmOpsTable<BufferVm> = VmOpsTable::new();
-
 #[vtable]
 impl VmOperations for BufferVm {
     type FileData = Arc<Buffer>;
-    /// Nothing per VMA: the mapped pages hold their own references (and such VMAs can merge).
+    /// Nothing per VMA: the mapped pages hold their own references.
     type Data = ();
 
-    fn table() -> &'static VmOpsTable<Self> {
-        &BUFFER_VM_OPS
-    }
+    mmap_prepare::vm_ops_table!(BufferVm);
 
     fn mapped(area: &MappedArea<'_>, _buf: ArcBorrow<'_, Buffer>) -> Result {
         pr_debug!("mapped {:#x}..{:#x}\n", area.start, area.end);
