@@ -54,6 +54,8 @@ pub(crate) enum Mode {
     WipeOnFork = 10,
     /// The file's [`DeviceMemory`] (page 0, RAM standing in for a BAR) is mapped.
     DeviceMemory = 11,
+    /// Page `n` with [`TestVm`] if `n` is even, [`OtherVm`] if odd: same file, same flags.
+    MixedTypes = 12,
 }
 
 pub(crate) const MODE_STRIDE: usize = 0x100;
@@ -73,6 +75,7 @@ impl Mode {
             9 => Mode::PfnIntoIo,
             10 => Mode::WipeOnFork,
             11 => Mode::DeviceMemory,
+            12 => Mode::MixedTypes,
             _ => return None,
         })
     }
@@ -195,6 +198,9 @@ impl MmapMiscDevice for TestDev {
         }
         let dev = dev.into_ref();
         let n = desc.pgoff() % MODE_STRIDE;
+        if Mode::of(desc.pgoff()) == Some(Mode::MixedTypes) && n % 2 == 1 {
+            return desc.set_vm_ops::<OtherVm>();
+        }
         desc.set_vm_ops::<TestVm>()?;
         match Mode::of(desc.pgoff()).ok_or(EINVAL)? {
             Mode::Fault => Ok(()),
@@ -212,6 +218,7 @@ impl MmapMiscDevice for TestDev {
             Mode::SetPageThenFail => Ok(()),
             Mode::PfnIntoIo => desc.set_flags(VmaFlag::IO | VmaFlag::PFNMAP | VmaFlag::DONTEXPAND),
             Mode::WipeOnFork => desc.set_flags(VmaFlag::WIPEONFORK),
+            Mode::MixedTypes => Ok(()),
             Mode::DeviceMemory => {
                 // The offset selects the mode; the memory is mapped from `n`.
                 desc.set_pgoff(n)?;
@@ -266,7 +273,7 @@ impl VmOperations for TestVm {
         }
         if !matches!(
             mode,
-            Some(Mode::Fault | Mode::SetPageThenFail | Mode::SetPageOnPfnmap)
+            Some(Mode::Fault | Mode::MixedTypes | Mode::SetPageThenFail | Mode::SetPageOnPfnmap)
         ) {
             return Err(FaultError::SIGBUS);
         }
@@ -279,5 +286,39 @@ impl VmOperations for TestVm {
             return Err(FaultError::SIGBUS);
         }
         Ok(installed)
+    }
+}
+
+/// What a [`OtherVm`] VMA owns: another type than [`VmaState`].
+pub(crate) struct OtherState {
+    pub(crate) magic: u64,
+}
+
+/// A second set of VMA operations on the same file, for VMAs that may merge with [`TestVm`]'s.
+pub(crate) struct OtherVm;
+
+#[vtable]
+impl VmOperations for OtherVm {
+    type FileData = Arc<TestFile>;
+    type Data = Arc<OtherState>;
+
+    mmap_prepare::vm_ops_table!(OtherVm);
+
+    fn mapped(_area: &MappedArea<'_>, _file: ArcBorrow<'_, TestFile>) -> Result<Arc<OtherState>> {
+        Ok(Arc::new(OtherState { magic: 0x0123_4567 }, GFP_KERNEL)?)
+    }
+
+    /// Refuses the move if it is handed data for a VMA that is not an `OtherVm` one: that data
+    /// would be another type's (the core moved the pages into a merged `TestVm` neighbour).
+    fn mremap(vma: &VmAreaRef, data: Option<ArcBorrow<'_, OtherState>>) -> Result {
+        if data.is_some() && !vma.is_owned_by::<OtherVm>() {
+            return Err(EINVAL);
+        }
+        if let Some(state) = data {
+            if state.magic != 0x0123_4567 {
+                return Err(EINVAL);
+            }
+        }
+        Ok(())
     }
 }

@@ -186,10 +186,10 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
     /// | flag | effect on the VMA | what userspace can still change |
     /// |---|---|---|
     /// | `DONTDUMP` | left out of core dumps | `MADV_DODUMP` clears it unless the VMA is `VM_SPECIAL` (`IO`, `DONTEXPAND`, `PFNMAP`, `MIXEDMAP`) |
-    /// | `DONTCOPY` | not copied into a fork child | `MADV_DOFORK` clears it unless the VMA is `VM_IO` |
-    /// | `DONTEXPAND` | `mremap()` cannot grow it; unmergeable | nothing |
+    /// | `DONTCOPY` | not copied into a fork child | `MADV_DOFORK` clears it unless the VMA is `VM_SPECIAL` |
+    /// | `DONTEXPAND` | `mremap()` cannot grow it, nor `MREMAP_DONTUNMAP` move it; unmergeable | nothing |
     /// | `IO` | I/O memory: GUP, core dumps and `MADV_DOFORK` refuse it; unmergeable; [`VmFault::insert_pfn_from`](crate::VmFault::insert_pfn_from) refuses it | nothing |
-    /// | `PFNMAP` | PFN entries without `struct page` references; GUP refuses it; unmergeable; [`VmFault::set_page`](crate::VmFault::set_page) refuses it | nothing |
+    /// | `PFNMAP` | PFN entries without `struct page` references; GUP, `mremap()` growth and `MREMAP_DONTUNMAP`, `MADV_DONTNEED`/`COLD`/`PAGEOUT` refuse it; unmergeable; [`VmFault::set_page`](crate::VmFault::set_page) refuses it | nothing |
     /// | `MIXEDMAP` | pages inserted by the driver (`insert_pages`, `map_kernel_pages`); unmergeable | nothing |
     ///
     /// Refused, with nothing changed and a log line naming the driver:

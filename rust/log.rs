@@ -4,7 +4,7 @@
 //!
 //! When the crate refuses something a driver asked for, the line names the driver's module (the
 //! owner of the mapped file's `file_operations`), not this library, and the callback it happened
-//! in: `rust_secretmem: mmap_prepare: VM_WIPEONFORK refused on a file mapping (EINVAL)`. Each call
+//! in: `rust_secretmem: mmap_prepare: set_flags: VM_WIPEONFORK may not be set by a driver (EINVAL)`. Each call
 //! site prints at most one line every [`INTERVAL_MS`] milliseconds, so that a loop in userspace
 //! cannot flood the log.
 

@@ -203,7 +203,8 @@ impl<V: VmOperations> VmFault<V> {
     }
 
     /// The VMA's data. A VMA the core lets fault has had its `mapped` succeed, so `None` is
-    /// not expected; the glue turns it into `SIGBUS` before calling the driver.
+    /// not expected (unless a stacking driver kept a VMA whose `mapped` failed); the glue turns
+    /// it into `SIGBUS` before calling the driver.
     pub fn data(&self) -> Option<<V::Data as ForeignOwnable>::Borrowed<'_>> {
         self.vma().data::<V>()
     }
@@ -217,9 +218,10 @@ impl<V: VmOperations> VmFault<V> {
         unsafe { V::FileData::borrow((*self.file().as_ptr()).private_data) }
     }
 
-    /// Hands `page` to the core to map at the faulting address; the core takes its own reference
-    /// (for the page table entry, and for the copy-on-write source of a private mapping). Return
-    /// the token from the fault handler. A second call replaces the page.
+    /// Hands `page` to the core to map at the faulting address, with a reference taken here that
+    /// the new entry keeps (on a write fault in a private mapping the core maps a copy and drops
+    /// it, `do_cow_fault`). Return the token from the fault handler. A second call replaces the
+    /// page.
     ///
     /// `SIGBUS`, with a log line, on a `VM_PFNMAP` VMA: the core would install a normal entry in
     /// a VMA whose entries are treated as special, and on architectures without `pte_special`
@@ -255,8 +257,8 @@ impl<T: Send + Sync + 'static, V: VmOperations<Data = Arc<T>>> VmFault<V> {
     /// Maps a page owned by the VMA's data at the faulting address as a PFN ("special") entry,
     /// which `get_user_pages` and its kin refuse to follow. The VMA must be `VM_PFNMAP` (set it in
     /// `mmap_prepare`), not `VM_IO` (an I/O mapping may have another memory type than the page's),
-    /// and shared; otherwise (with a log line), or if `select` returns `None`, the fault gets
-    /// `SIGBUS`.
+    /// and not copy-on-write (private with `VM_MAYWRITE`); otherwise (with a log line), or if
+    /// `select` returns `None`, the fault gets `SIGBUS`.
     ///
     /// `select` picks the page from the data, and can only return pages borrowed from it (or
     /// `'static` ones): every VMA that can hold this entry, including copies made by fork and
@@ -282,7 +284,7 @@ impl<T: Send + Sync + 'static, V: VmOperations<Data = Arc<T>>> VmFault<V> {
             driver_warn!(
                 self.file(),
                 "fault",
-                "insert_pfn_from on a VMA that is not a shared, non-I/O VM_PFNMAP VMA ({}) (SIGBUS)",
+                "insert_pfn_from on a VMA that is not a non-I/O, non-COW VM_PFNMAP VMA ({}) (SIGBUS)",
                 flags
             );
             return Err(FaultError::SIGBUS);
@@ -357,10 +359,14 @@ pub trait VmOperations: Sized + Send + Sync + 'static {
     /// error the VMA is unmapped again and `mmap()` fails; `close` then runs with no data.
     ///
     /// On the stacked-caller path (`compat_vma_mmap()`, a legacy `->mmap` of another driver that
-    /// maps this file), a failure here fails the stacking `->mmap`, which frees the VMA without
-    /// `close`: nothing to release. But if the stacking `->mmap` fails *after* this succeeded,
-    /// the core frees the VMA without `close` too, and the data returned here is never dropped
-    /// (a leaked reference, not a use after free). Keep what `mapped` allocates small.
+    /// maps this file), a failure here is returned to the stacking `->mmap`; if that `->mmap`
+    /// fails, for this or any later reason, `__mmap_new_file_vma()` frees the VMA with no
+    /// callback, so the data returned by a successful `mapped` is never dropped (a leaked
+    /// reference, not a use after free). Keep what `mapped` allocates small.
+    ///
+    /// The VMA's range may later grow without another `mapped`: a new mapping of the same file
+    /// with the same flags merges into it (merges do not compare `vm_ops`), and `mremap()` may
+    /// expand it in place. Data must not assume the range `mapped` saw.
     fn mapped(
         area: &MappedArea<'_>,
         file_data: <Self::FileData as ForeignOwnable>::Borrowed<'_>,
@@ -402,6 +408,10 @@ pub trait VmOperations: Sized + Send + Sync + 'static {
     /// `vma` (closed) and fails `mremap()`. Moves that fail in the core (no memory for the copy,
     /// page tables that cannot be moved) never call this: `vma` is closed instead. So this is
     /// where a driver that tracks where its VMA is learns the new address.
+    ///
+    /// `data` is `None` if `vma` is not `Self`'s: the core may have moved the pages into a
+    /// neighbour of the same file that it expanded instead of making a copy (merges do not
+    /// compare `vm_ops`).
     fn mremap(
         _vma: &VmAreaRef,
         _data: Option<<Self::Data as ForeignOwnable>::Borrowed<'_>>,
@@ -659,15 +669,22 @@ impl<V: VmOperations> VmOpsTable<V> {
 
     /// # Safety
     ///
-    /// Called by `copy_vma_and_data()` with the mmap write lock held, for the new VMA of a move
-    /// (a copy of a VMA of this table, already opened, so its `vm_private_data` is NULL or its
-    /// own `V::Data`).
+    /// Called by `copy_vma_and_data()`, with the mmap write lock held, on the *old* VMA's
+    /// operations (this table) for `vma`, the destination of a move. That is usually the old
+    /// VMA's copy (with this table), but `copy_vma()` may instead have expanded a neighbour over
+    /// the destination, and merges do not compare `vm_ops`: the neighbour may have another table,
+    /// and other data.
     unsafe extern "C" fn mremap(vma: *mut bindings::vm_area_struct) -> c_int {
         // SAFETY: The VMA is valid and locked during the call.
         let area = unsafe { VmAreaRef::from_raw(vma) };
-        // SAFETY: NULL or `V::Data`'s, released only in `close`, which cannot run during this
-        // call (the write lock is held by our caller).
-        let data = unsafe { borrow_data::<V::Data>((*vma).vm_private_data) };
+        // `V::Data` only if the VMA is ours; a merged neighbour's data is someone else's type.
+        let data = if area.is_owned_by::<V>() {
+            // SAFETY: A VMA of this table: NULL or `V::Data`'s, released only in `close`, which
+            // cannot run during this call (the write lock is held by our caller).
+            unsafe { borrow_data::<V::Data>((*vma).vm_private_data) }
+        } else {
+            None
+        };
         match V::mremap(area, data) {
             Ok(()) => 0,
             Err(err) => err.to_errno(),

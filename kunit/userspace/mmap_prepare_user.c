@@ -20,7 +20,7 @@
 #define MODE_STRIDE 0x100
 enum {
 	FAULT = 0, MAPPED_FAILS = 1, MAP_PAGES = 2, BAD_RANGE = 5, PFN_FAULT = 6,
-	WIPE_ON_FORK = 10,
+	WIPE_ON_FORK = 10, MIXED_TYPES = 12,
 };
 
 /* The line the library logs when the test device asks for VM_WIPEONFORK. */
@@ -116,13 +116,46 @@ static void test_refusal_log(int dev)
 		close(since);
 }
 
+/*
+ * mremap() can move a VMA's pages into a neighbour of the same file that the
+ * core expands instead of copying the VMA (merges do not compare vm_ops), and
+ * then calls the moved VMA's ->mremap on that neighbour. The test device's
+ * page 0 has one VmOperations type, page 1 another (OtherVm), whose mremap
+ * refuses to be handed data for a VMA that is not its own.
+ */
+static void test_mremap_into_foreign_neighbour(int dev)
+{
+	unsigned char *a, *b, *moved = MAP_FAILED;
+	int lines = -1, err = 0;
+
+	a = mmap(NULL, 3 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (a != MAP_FAILED)
+		a = mmap(a, page, PROT_READ, MAP_SHARED | MAP_FIXED, dev, offset(MIXED_TYPES, 0));
+	b = MAP_FAILED;
+	if (a != MAP_FAILED)
+		b = mmap(a + 2 * page, page, PROT_READ, MAP_SHARED | MAP_FIXED, dev,
+			 offset(MIXED_TYPES, 1));
+	if (b != MAP_FAILED) {
+		munmap(a + page, page);
+		moved = mremap(b, page, page, MREMAP_MAYMOVE | MREMAP_FIXED, a + page);
+		err = moved == MAP_FAILED ? errno : 0;
+		lines = maps_lines((uintptr_t)a, (uintptr_t)a + 2 * page);
+	}
+	ktap_check(moved == (void *)(a + page) && lines == 1 && page_matches(a, 0) &&
+		   page_matches(a + page, 1), "mremap_into_foreign_neighbour",
+		   "mremap: %s; %d VMAs over the two pages (wanted 1, merged)", strerror(err),
+		   lines);
+	if (a != MAP_FAILED)
+		munmap(a, 3 * page);
+}
+
 int main(void)
 {
 	unsigned char *a, *b, buf[64];
 	int fd, err, lines;
 
 	page = sysconf(_SC_PAGESIZE);
-	ktap_begin("mmap_prepare_user", 10);
+	ktap_begin("mmap_prepare_user", 11);
 
 	fd = open(DEV, O_RDWR);
 	if (!ktap_check(fd >= 0, "open_device", "open(%s): %s", DEV, strerror(errno)))
@@ -188,6 +221,7 @@ int main(void)
 	} else {
 		ktap_check(0, "pfn_mapping_refuses_gup", "mmap: %s", strerror(errno));
 	}
+	test_mremap_into_foreign_neighbour(fd);
 	test_refusal_log(fd);
 	close(fd);
 	return ktap_end();
