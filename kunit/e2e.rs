@@ -371,4 +371,18 @@ mod tests {
         assert_eq!(count(&MAPPED), 0);
         Ok(())
     }
+
+    #[test]
+    fn answer_is_installed_after_the_handler() -> Result {
+        reset_counters();
+        let file = open()?;
+        let addr = file.mmap(0, 1, PROT_READ, MAP_SHARED, Mode::PfnThenZap.offset(2))?;
+        // The handler zaps the address after choosing the PFN; the glue installs it afterwards,
+        // so one fault completes. (Installing in the handler refaulted for ever, deaf to
+        // SIGKILL.)
+        assert!(page_matches(addr, 2));
+        assert_eq!(count(&FAULT), 1);
+        munmap(addr, 1);
+        Ok(())
+    }
 }

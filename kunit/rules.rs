@@ -379,11 +379,14 @@ mod tests {
         let f = file();
         let mut raw = raw_desc(&f, shared_rw());
         with_desc(&mut raw, |d| {
-            // do_mmap()'s rule: the offset plus the length must not wrap.
+            // do_mmap()'s rule for a character device: the byte offset plus the length must fit
+            // an unsigned long.
+            let largest = (usize::MAX - PAGES * PAGE_SIZE) >> bindings::PAGE_SHIFT;
             assert_eq!(d.set_pgoff(usize::MAX - PAGES + 1), Err(EOVERFLOW));
             assert_eq!(d.set_pgoff(usize::MAX), Err(EOVERFLOW));
+            assert_eq!(d.set_pgoff(largest + 1), Err(EOVERFLOW));
             assert_eq!(d.pgoff(), 0);
-            assert_eq!(d.set_pgoff(usize::MAX - PAGES), Ok(()));
+            assert_eq!(d.set_pgoff(largest), Ok(()));
             assert_eq!(d.set_pgoff(3), Ok(()));
             assert_eq!(d.set_action(MmapAction::nothing()), Ok(()));
             // NOTHING is no action: the offset may still change.

@@ -56,6 +56,9 @@ pub(crate) enum Mode {
     DeviceMemory = 11,
     /// Page `n` with [`TestVm`] if `n` is even, [`OtherVm`] if odd: same file, same flags.
     MixedTypes = 12,
+    /// Like `PfnFault`, but `fault` zaps the faulting address after choosing the PFN (the entry
+    /// must still be there when the fault completes: no endless refault).
+    PfnThenZap = 13,
 }
 
 pub(crate) const MODE_STRIDE: usize = 0x100;
@@ -76,6 +79,7 @@ impl Mode {
             10 => Mode::WipeOnFork,
             11 => Mode::DeviceMemory,
             12 => Mode::MixedTypes,
+            13 => Mode::PfnThenZap,
             _ => return None,
         })
     }
@@ -212,7 +216,7 @@ impl MmapMiscDevice for TestDev {
                 let end = desc.end();
                 desc.set_action(MmapAction::map_kernel_pages_at(end, &dev.pages, 0, 1))
             }
-            Mode::PfnFault | Mode::SetPageOnPfnmap => {
+            Mode::PfnFault | Mode::SetPageOnPfnmap | Mode::PfnThenZap => {
                 desc.set_flags(VmaFlag::PFNMAP | VmaFlag::DONTEXPAND)
             }
             Mode::SetPageThenFail => Ok(()),
@@ -270,6 +274,13 @@ impl VmOperations for TestVm {
         let mode = Mode::of(vmf.pgoff());
         if matches!(mode, Some(Mode::PfnFault | Mode::PfnIntoIo)) {
             return vmf.insert_pfn_from(|state| Some((&state.file.pages, index)));
+        }
+        if mode == Some(Mode::PfnThenZap) {
+            let answer = vmf.insert_pfn_from(|state| Some((&state.file.pages, index)))?;
+            vmf.vma()
+                .zap_range(vmf.address(), PAGE_SIZE)
+                .map_err(|_| FaultError::SIGBUS)?;
+            return Ok(answer);
         }
         if !matches!(
             mode,

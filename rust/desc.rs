@@ -280,21 +280,51 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
         Ok(())
     }
 
+    /// The largest byte offset plus length a mapping of the file may reach, as `do_mmap()`'s
+    /// `file_mmap_size_max()` (`mm/mmap.c`) says: 0 means no limit.
+    fn max_map_size(&self) -> u64 {
+        // SAFETY: The file is valid during `mmap_prepare`; `f_inode` and `f_op` are set for an
+        // open file and `i_mode`'s type bits never change.
+        let (mode, fop_flags) = unsafe {
+            let file = self.raw().file;
+            (
+                u32::from((*(*file).f_inode).i_mode),
+                (*(*file).f_op).fop_flags,
+            )
+        };
+        match mode & bindings::S_IFMT {
+            bindings::S_IFREG | bindings::S_IFBLK | bindings::S_IFSOCK => {
+                // MAX_LFS_FILESIZE
+                if cfg!(CONFIG_64BIT) {
+                    i64::MAX as u64
+                } else {
+                    u64::from(u32::MAX) << bindings::PAGE_SHIFT
+                }
+            }
+            _ if fop_flags & bindings::FOP_UNSIGNED_OFFSET != 0 => 0,
+            _ => usize::MAX as u64,
+        }
+    }
+
     /// Sets the page offset the mapping will have.
     ///
-    /// `EOVERFLOW` if `pgoff` plus the mapping's pages wraps (the check `do_mmap()` makes on the
-    /// user's offset: a wrapped range corrupts the file's `i_mmap` interval tree, and
-    /// `unmap_mapping_range()` would then miss the VMA). `EINVAL` once an action is set (the
-    /// action was checked against the old offset): set the offset first.
+    /// `EOVERFLOW` if the offset and the mapping's length go past what `do_mmap()` accepts from
+    /// the user for this file (`file_mmap_ok()`: for a character device, the byte offset plus
+    /// the length must fit an `unsigned long`; a larger offset wraps, corrupts the file's
+    /// `i_mmap` interval tree, and `unmap_mapping_range()` would then miss the VMA). `EINVAL`
+    /// once an action is set (the action was checked against the old offset): set the offset
+    /// first.
     pub fn set_pgoff(&mut self, pgoff: usize) -> Result {
         if MmapAction::kind_of(&self.raw().action) != ActionKind::Nothing {
             return Err(refuse!(self, EINVAL, "set_pgoff after set_action"));
         }
-        if pgoff.checked_add(self.pages()).is_none() {
+        let max = self.max_map_size();
+        let len = self.len() as u64;
+        if max != 0 && (len > max || pgoff as u64 > (max - len) >> bindings::PAGE_SHIFT) {
             return Err(refuse!(
                 self,
                 EOVERFLOW,
-                "set_pgoff: the offset plus the length wraps"
+                "set_pgoff: the offset plus the length is too large"
             ));
         }
         self.raw_mut().pgoff = pgoff;

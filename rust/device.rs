@@ -24,6 +24,11 @@ use kernel::{
 /// It carries the device's [`MmapMiscDevice::RegistrationData`], which `open` can reach through
 /// [`MmapMiscDeviceRegistration::data`] (e.g. the device memory a PCI driver exposes).
 ///
+/// Keep it in the module's (or the bound device's) data, so that it is dropped, and the device
+/// deregistered, before the module goes: as with the in-tree `MiscDeviceRegistration`, leaking
+/// it (`mem::forget` of its box) would leave a device whose `file_operations` belong to an
+/// unloaded module.
+///
 /// # Invariants
 ///
 /// `inner` is a `struct miscdevice` registered with `misc_register()` from the moment the

@@ -6,7 +6,8 @@
 //! owner of the mapped file's `file_operations`), not this library, and the callback it happened
 //! in: `rust_secretmem: mmap_prepare: set_flags: VM_WIPEONFORK may not be set by a driver (EINVAL)`. Each call
 //! site prints at most one line every [`INTERVAL_MS`] milliseconds, so that a loop in userspace
-//! cannot flood the log.
+//! cannot flood the log. As with `printk_ratelimited()`, the limit is per call site, shared by
+//! every driver: one driver's refusals can hide another's line of the same kind for a while.
 
 use kernel::{
     bindings,

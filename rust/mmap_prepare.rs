@@ -36,9 +36,9 @@ pub use device_memory::DeviceMemory;
 pub use device_memory::PciBarMemory;
 pub use flags::{VmaFlag, VmaFlags};
 pub use memlock::LockedMemAccount;
-pub use pages::{KernelPage, KernelPages, PageCopy};
+pub use pages::{KernelPage, KernelPages, MappablePage, PageCopy};
 pub use vm_ops::{
-    ClosingArea, FaultError, FaultInstalled, FaultResult, MappedArea, VmFault, VmOperations,
+    ClosingArea, FaultAnswer, FaultError, FaultResult, MappedArea, VmFault, VmOperations,
     VmOpsTable, VmaData,
 };
 pub use vma::{VmAreaMixedMapRef, VmAreaRef};

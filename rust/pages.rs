@@ -112,14 +112,46 @@ impl PageCopy for Page {
     }
 }
 
+/// A page of a [`KernelPages`] slot or a [`KernelPage`], borrowed: the only kind of page the
+/// crate maps into userspace ([`VmFault::set_page`](crate::VmFault::set_page),
+/// [`VmAreaMixedMapRef::insert_page`](crate::VmAreaMixedMapRef::insert_page)).
+///
+/// Any other `&Page` could be a page of memory Rust code uses (e.g. a vmalloc allocation's
+/// pages, from `VVec::page_iter()`), which userspace must never read or write; the pages of
+/// [`KernelPages`] and [`KernelPage`] are only ever accessed by Rust through the C copies of
+/// [`PageCopy`]. Dereferences to [`Page`] for the in-tree API.
+pub struct MappablePage<'a> {
+    page: BorrowedPage<'a>,
+}
+
+impl<'a> MappablePage<'a> {
+    /// # Safety
+    ///
+    /// `ptr` is a valid order-0 page of a `KernelPages` slot or a `KernelPage`, alive for `'a`.
+    unsafe fn from_raw(ptr: NonNull<bindings::page>) -> Self {
+        // SAFETY: Guaranteed by the caller.
+        let page = unsafe { BorrowedPage::from_raw(ptr) };
+        Self { page }
+    }
+}
+
+impl core::ops::Deref for MappablePage<'_> {
+    type Target = Page;
+
+    fn deref(&self) -> &Page {
+        &self.page
+    }
+}
+
 /// An order-0 page taken out of (or made for) a [`KernelPages`]; freed (one reference dropped)
 /// when dropped. Dereferences to [`Page`], so [`PageCopy`] and the in-tree API apply.
 ///
 /// # Invariants
 ///
-/// `page` points to a valid order-0 page this value owns one reference to; the `'static` of
-/// the borrow is never exposed: [`Deref`](core::ops::Deref) ties it to a borrow of `self`.
+/// `ptr` is a valid order-0 page this value owns one reference to, and `page` is a view of it
+/// whose `'static` is never exposed: [`Deref`](core::ops::Deref) ties it to a borrow of `self`.
 pub struct KernelPage {
+    ptr: NonNull<bindings::page>,
     page: BorrowedPage<'static>,
 }
 
@@ -129,34 +161,46 @@ impl KernelPage {
         Ok(Page::alloc_page(flags)?.into())
     }
 
+    /// The page, to map into userspace.
+    pub fn mappable(&self) -> MappablePage<'_> {
+        // SAFETY: A `KernelPage`'s page, alive while `self` is borrowed.
+        unsafe { MappablePage::from_raw(self.ptr) }
+    }
+
     /// Gives up ownership: the caller now owns the reference.
     fn into_raw(self) -> NonNull<bindings::page> {
-        let ptr = NonNull::new(self.page.as_ptr());
+        let ptr = self.ptr;
         core::mem::forget(self);
-        // A `BorrowedPage` is never built from a NULL pointer.
-        ptr.unwrap_or(NonNull::dangling())
+        ptr
     }
 
     /// # Safety
     ///
     /// `ptr` is a valid order-0 page whose reference the caller hands over.
     unsafe fn from_raw(ptr: NonNull<bindings::page>) -> Self {
-        // SAFETY: The page stays valid as long as this value owns its reference (type
-        // invariants), and the borrow is only handed out tied to `&self`.
+        // SAFETY: The page stays valid as long as this value owns its reference, and the view is
+        // only handed out tied to `&self`.
         let page = unsafe { BorrowedPage::from_raw(ptr) };
         // INVARIANT: The caller hands the reference over.
-        Self { page }
+        Self { ptr, page }
     }
 }
 
+// SAFETY: A page reference may be used and dropped from any thread (as `Page` is `Send`).
+unsafe impl Send for KernelPage {}
+// SAFETY: `&KernelPage` only reads the pointer; page contents are copied by C (see the module
+// documentation), as `Page` is `Sync`.
+unsafe impl Sync for KernelPage {}
+
 impl From<Page> for KernelPage {
     fn from(page: Page) -> Self {
-        let ptr = NonNull::new(page.as_ptr());
+        let raw = page.as_ptr();
         // The reference `page` owned is taken over below.
         core::mem::forget(page);
-        match ptr {
+        match NonNull::new(raw) {
             // SAFETY: `page` owned this reference to a valid order-0 page (`Page` invariants).
             Some(ptr) => unsafe { Self::from_raw(ptr) },
+            // A `Page` is never NULL.
             None => unreachable!(),
         }
     }
@@ -173,7 +217,7 @@ impl core::ops::Deref for KernelPage {
 impl Drop for KernelPage {
     fn drop(&mut self) {
         // SAFETY: By the type invariants we own this reference; it is dropped once.
-        unsafe { bindings::__free_pages(self.page.as_ptr(), 0) };
+        unsafe { bindings::__free_pages(self.ptr.as_ptr(), 0) };
     }
 }
 
@@ -282,16 +326,16 @@ impl KernelPages {
 
     /// Borrows the page in slot `index`; `None` if the slot is empty or out of range.
     #[inline]
-    pub fn page(&self, index: usize) -> Option<BorrowedPage<'_>> {
+    pub fn page(&self, index: usize) -> Option<MappablePage<'_>> {
         let ptr = NonNull::new(self.slot(index)?)?;
-        // SAFETY: By the type invariants a filled slot stays filled, with a valid page, while
-        // `self` is shared, and the borrow cannot outlive `self`.
-        Some(unsafe { BorrowedPage::from_raw(ptr) })
+        // SAFETY: By the type invariants a filled slot stays filled, with a valid page of this
+        // array, while `self` is shared, and the borrow cannot outlive `self`.
+        Some(unsafe { MappablePage::from_raw(ptr) })
     }
 
     /// The page in slot `index`, allocated with `flags` if the slot is empty. Concurrent callers
     /// get the same page. `EINVAL` if `index` is out of range.
-    pub fn get_or_alloc(&self, index: usize, flags: Flags) -> Result<BorrowedPage<'_>> {
+    pub fn get_or_alloc(&self, index: usize, flags: Flags) -> Result<MappablePage<'_>> {
         let slot = self.slots.get(index).ok_or(EINVAL)?;
         if slot.load(Acquire).is_null() {
             let new = KernelPage::alloc(flags)?.into_raw();
@@ -338,7 +382,7 @@ impl KernelPages {
     }
 
     /// The filled slots and their pages, in index order.
-    pub fn iter_filled(&self) -> impl Iterator<Item = (usize, BorrowedPage<'_>)> {
+    pub fn iter_filled(&self) -> impl Iterator<Item = (usize, MappablePage<'_>)> {
         (0..self.high.load(Relaxed).min(self.len())).filter_map(|i| Some((i, self.page(i)?)))
     }
 
@@ -351,7 +395,7 @@ impl KernelPages {
     }
 
     /// The page in slot `index` (`EINVAL` if empty).
-    fn filled(&self, index: usize) -> Result<BorrowedPage<'_>> {
+    fn filled(&self, index: usize) -> Result<MappablePage<'_>> {
         self.page(index).ok_or(EINVAL)
     }
 

@@ -18,7 +18,7 @@ use crate::{
     c_helpers::{rmp_get_page, rmp_page_to_pfn, rmp_put_page},
     flags::{VmaFlag, VmaFlags},
     log::driver_warn,
-    pages::KernelPages,
+    pages::{KernelPages, MappablePage},
     vma::VmAreaRef,
 };
 use core::marker::PhantomData;
@@ -26,7 +26,6 @@ use kernel::{
     bindings,
     error::VTABLE_DEFAULT_ERROR,
     fs::File,
-    page::Page,
     prelude::*,
     sync::{Arc, ArcBorrow},
     types::{ForeignOwnable, Opaque},
@@ -90,7 +89,7 @@ pub struct ClosingArea {
     pub flags: VmaFlags,
 }
 
-/// Why a fault failed; the only values a fault handler can return besides [`FaultInstalled`].
+/// Why a fault failed; the only values a fault handler can return besides [`FaultAnswer`].
 ///
 /// There is deliberately no "handled" (`VM_FAULT_NOPAGE`) or "retry" value: a handler that
 /// claimed success without installing anything would make userspace fault forever (and a kernel
@@ -101,7 +100,10 @@ pub struct FaultError(bindings::vm_fault_t);
 impl FaultError {
     /// Send `SIGBUS` to the faulting task (a kernel access gets `EFAULT`).
     pub const SIGBUS: Self = Self(bindings::vm_fault_reason_VM_FAULT_SIGBUS);
-    /// Out of memory.
+    /// Out of memory. A kernel access to the mapping then gets `EFAULT`; a user access is retried
+    /// after the OOM killer had its chance (`pagefault_out_of_memory()`), so a handler that
+    /// always answers `OOM` keeps the task faulting until it is killed (it stays killable).
+    /// Answer it when an allocation just failed, not as a lasting refusal: use `SIGBUS` for that.
     pub const OOM: Self = Self(bindings::vm_fault_reason_VM_FAULT_OOM);
     /// Send `SIGSEGV` to the faulting task.
     pub const SIGSEGV: Self = Self(bindings::vm_fault_reason_VM_FAULT_SIGSEGV);
@@ -125,23 +127,33 @@ impl From<Error> for FaultError {
     }
 }
 
-/// Makes `'f` invariant, so that a token cannot be made to fit another fault.
+/// Makes `'f` invariant, so that an answer cannot be made to fit another fault.
 type InvariantFault<'f> = PhantomData<fn(&'f ()) -> &'f ()>;
 
-/// Proof that a fault handler installed something at the faulting address of *this* fault: the
-/// only success value [`VmOperations::fault`] can return.
+/// What the glue installs at the faulting address once the handler has returned.
+enum Install {
+    /// The page in `vmf->page` (set by `set_page`), which the core maps after `->fault` returns.
+    Page,
+    /// A PFN entry for this page frame, which the glue inserts after the handler returned.
+    Pfn(usize),
+}
+
+/// What a fault handler chose to install at the faulting address of *this* fault: the only
+/// success value [`VmOperations::fault`] can return.
 ///
-/// Only [`VmFault::set_page`] and [`VmFault::insert_pfn_from`] make one, and only when they
-/// succeeded. It borrows the fault (`'f`, invariant), is neither `Copy` nor `Clone`, and cannot
-/// be kept past the handler: a token of an earlier fault cannot be returned from a later one.
+/// Only [`VmFault::set_page`] and [`VmFault::insert_pfn_from`] make one, after checking what
+/// they install. It borrows the fault (`'f`, invariant), is neither `Copy` nor `Clone`, and
+/// cannot be kept past the handler: an answer of an earlier fault cannot be returned from a
+/// later one. The entry is installed only after the handler returned (by the core for a page,
+/// by the glue for a PFN), so nothing the handler does can remove it before the fault completes.
 #[must_use = "return it from the fault handler"]
-pub struct FaultInstalled<'f> {
-    ret: bindings::vm_fault_t,
+pub struct FaultAnswer<'f> {
+    install: Install,
     _fault: InvariantFault<'f>,
 }
 
 /// What a fault handler returns.
-pub type FaultResult<'f> = core::result::Result<FaultInstalled<'f>, FaultError>;
+pub type FaultResult<'f> = core::result::Result<FaultAnswer<'f>, FaultError>;
 
 /// A page fault on a VMA of `V` (`struct vm_fault`).
 ///
@@ -218,16 +230,20 @@ impl<V: VmOperations> VmFault<V> {
         unsafe { V::FileData::borrow((*self.file().as_ptr()).private_data) }
     }
 
-    /// Hands `page` to the core to map at the faulting address, with a reference taken here that
-    /// the new entry keeps (on a write fault in a private mapping the core maps a copy and drops
-    /// it, `do_cow_fault`). Return the token from the fault handler. A second call replaces the
-    /// page.
+    /// Hands `page` to the core to map at the faulting address once the handler returns, with a
+    /// reference taken here that the new entry keeps (on a write fault in a private mapping the
+    /// core maps a copy and drops it, `do_cow_fault`). Return the answer from the fault handler.
+    /// A second call replaces the page.
+    ///
+    /// Only a [`MappablePage`] (a page of [`KernelPages`] or a
+    /// [`KernelPage`](crate::KernelPage)) can be mapped: any `&Page` could be memory Rust code
+    /// uses, e.g. a page of a vmalloc allocation.
     ///
     /// `SIGBUS`, with a log line, on a `VM_PFNMAP` VMA: the core would install a normal entry in
     /// a VMA whose entries are treated as special, and on architectures without `pte_special`
     /// (ARMv7 without LPAE, UML) the page would never be released. Use
     /// [`VmFault::insert_pfn_from`] there.
-    pub fn set_page(&self, page: &Page) -> FaultResult<'_> {
+    pub fn set_page(&self, page: &MappablePage<'_>) -> FaultResult<'_> {
         if self.vma().flags().contains(VmaFlag::PFNMAP) {
             driver_warn!(self.file(), "fault", "set_page on a VM_PFNMAP VMA (SIGBUS)");
             return Err(FaultError::SIGBUS);
@@ -246,8 +262,8 @@ impl<V: VmOperations> VmFault<V> {
             // SAFETY: `old` was set by an earlier call, which took this reference.
             unsafe { rmp_put_page(old) };
         }
-        Ok(FaultInstalled {
-            ret: 0,
+        Ok(FaultAnswer {
+            install: Install::Page,
             _fault: PhantomData,
         })
     }
@@ -255,7 +271,7 @@ impl<V: VmOperations> VmFault<V> {
 
 impl<T: Send + Sync + 'static, V: VmOperations<Data = Arc<T>>> VmFault<V> {
     /// Maps a page owned by the VMA's data at the faulting address as a PFN ("special") entry,
-    /// which `get_user_pages` and its kin refuse to follow. The VMA must be `VM_PFNMAP` (set it in
+    /// which `get_user_pages` and its kin refuse to follow, once the handler returns. The VMA must be `VM_PFNMAP` (set it in
     /// `mmap_prepare`), not `VM_IO` (an I/O mapping may have another memory type than the page's),
     /// and not copy-on-write (private with `VM_MAYWRITE`); otherwise (with a log line), or if
     /// `select` returns `None`, the fault gets `SIGBUS`.
@@ -291,19 +307,13 @@ impl<T: Send + Sync + 'static, V: VmOperations<Data = Arc<T>>> VmFault<V> {
         }
         // SAFETY: `page` is valid.
         let pfn = unsafe { rmp_page_to_pfn(page.as_ptr()) };
-        // SAFETY: The VMA or mmap read lock is held (type invariants); the VMA is `VM_PFNMAP`,
-        // not `VM_MIXEDMAP` and not copy-on-write, as checked above, and the address is the
-        // faulting one, inside the VMA. The page outlives the entry, as documented above.
-        let ret = unsafe { bindings::vmf_insert_pfn(vma.as_ptr(), self.address(), pfn) };
-        // `VM_FAULT_NOPAGE` means the entry is in place (installed now, or found there).
-        if ret == bindings::vm_fault_reason_VM_FAULT_NOPAGE {
-            Ok(FaultInstalled {
-                ret,
-                _fault: PhantomData,
-            })
-        } else {
-            Err(FaultError(ret))
-        }
+        // INVARIANT (of `Install::Pfn`): checked above: the VMA is `VM_PFNMAP`, not `VM_MIXEDMAP`,
+        // not `VM_IO`, not copy-on-write, and the page belongs to this VMA's data, which the VMA
+        // holds until its page tables are gone.
+        Ok(FaultAnswer {
+            install: Install::Pfn(pfn),
+            _fault: PhantomData,
+        })
     }
 }
 
@@ -348,6 +358,11 @@ pub trait VmOperations: Sized + Send + Sync + 'static {
     type FileData: ForeignOwnable;
 
     /// The data each VMA owns.
+    ///
+    /// It must not keep the VMA's own address space alive (an `ARef<MmWithUser>`, i.e. `mmget`):
+    /// the VMA is closed, and its data dropped, only when that address space is torn down, which
+    /// would then never happen. Keep an `ARef<Mm>` (`mmgrab`) and `mmget_not_zero()` it when
+    /// needed, as `samples/rust_binder_pages.rs` does.
     type Data: VmaData;
 
     /// The `static` table for these operations; write [`vm_ops_table!`](crate::vm_ops_table)
@@ -386,8 +401,11 @@ pub trait VmOperations: Sized + Send + Sync + 'static {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// Handles a page fault, under the VMA or mmap read lock. Success is a [`FaultInstalled`],
-    /// which only [`VmFault::set_page`] and [`VmFault::insert_pfn_from`] make.
+    /// Handles a page fault, under the VMA or mmap read lock. Success is a [`FaultAnswer`], which
+    /// only [`VmFault::set_page`] and [`VmFault::insert_pfn_from`] make.
+    ///
+    /// Lock context: do not take the mmap lock of `current`'s address space here (it may already
+    /// be held for read: recursion deadlocks against a waiting writer).
     fn fault<'f>(_vmf: &'f VmFault<Self>) -> FaultResult<'f> {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
@@ -606,8 +624,16 @@ impl<V: VmOperations> VmOpsTable<V> {
         let ret = if fault.data().is_none() {
             FaultError::SIGBUS.0
         } else {
-            match V::fault(fault) {
-                Ok(installed) => installed.ret,
+            match V::fault(fault).map(|answer| answer.install) {
+                Ok(Install::Page) => 0,
+                // SAFETY: The VMA or mmap read lock is still held; `insert_pfn_from` made this
+                // answer for this VMA and found it `VM_PFNMAP`, not `VM_MIXEDMAP` and not
+                // copy-on-write (the core `BUG()`s otherwise), and the page frame is a page of
+                // the VMA's data, which outlives every entry of the VMA. The address is the
+                // faulting one. `VM_FAULT_NOPAGE` means the entry is in place.
+                Ok(Install::Pfn(pfn)) => unsafe {
+                    bindings::vmf_insert_pfn((*vmf).__bindgen_anon_1.vma, fault.address(), pfn)
+                },
                 Err(err) => err.0,
             }
         };
@@ -627,8 +653,8 @@ impl<V: VmOperations> VmOpsTable<V> {
             return ret;
         }
         if page.is_null() {
-            // Success with no page would make the core map `page_folio(NULL)`. A
-            // `FaultInstalled` worth 0 only comes from `set_page`, so this is a backstop.
+            // Success with no page would make the core map `page_folio(NULL)`. A page answer
+            // only comes from `set_page`, so this is a backstop.
             // SAFETY: `vmf` is a fault on a VMA of this table (function requirements).
             let file = unsafe { fault_file(vmf) };
             driver_warn!(file, "fault", "success without a page (SIGBUS)");

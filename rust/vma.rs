@@ -6,17 +6,24 @@
 //! on `mmap_prepare`: the same lock levels, with what such drivers need — the page offset, typed
 //! flags, and a proof that a VMA is the driver's own before its data is handed out. They do not
 //! dereference to the in-tree types, so that `flags()` means one thing (a typed [`VmaFlags`], as
-//! on [`VmAreaDesc`](crate::VmAreaDesc)); [`VmAreaRef::as_vma_ref`] reaches the in-tree API.
+//! on [`VmAreaDesc`](crate::VmAreaDesc)), and so that what they hand out stays within what the
+//! callbacks may do: no `mm()` (whose lock a callback may already hold, and which may have no
+//! users left in `close`), and no `vm_insert_page(&Page)`, which would map any page, including
+//! memory Rust code uses (only a [`MappablePage`] can be inserted).
 //!
 //! C header: [`include/linux/mm_types.h`](srctree/include/linux/mm_types.h).
 
-use crate::{flags::VmaFlag, flags::VmaFlags, pages::KernelPages, vm_ops::VmOperations};
+use crate::{
+    flags::VmaFlag,
+    flags::VmaFlags,
+    pages::{KernelPages, MappablePage},
+    vm_ops::VmOperations,
+};
 use core::ops::Deref;
 use kernel::{
     bindings,
     error::{code::EINVAL, to_result},
     mm::virt::{VmaMixedMap, VmaRef},
-    page::Page,
     prelude::*,
     types::ForeignOwnable,
 };
@@ -59,13 +66,6 @@ impl VmAreaRef {
     pub fn from_vma_ref(vma: &VmaRef) -> &Self {
         // SAFETY: `VmaRef` holds the same invariants for the lifetime of the borrow.
         unsafe { Self::from_raw(vma.as_ptr()) }
-    }
-
-    /// The in-tree view of this VMA, for the in-tree API (e.g. `mm()`). Its `flags()` is the raw
-    /// `vm_flags_t`; this type's [`VmAreaRef::flags`] is typed.
-    #[inline]
-    pub fn as_vma_ref(&self) -> &VmaRef {
-        &self.vma
     }
 
     /// A raw pointer to the VMA.
@@ -213,8 +213,9 @@ impl VmAreaMixedMapRef {
         unsafe { Self::from_raw(vma.as_ptr()) }
     }
 
-    /// Inserts one page at `address` (`vm_insert_page`); the core takes its own reference.
-    pub fn insert_page(&self, address: usize, page: &Page) -> Result {
+    /// Inserts one page at `address` (`vm_insert_page`); the core takes its own reference. Only a
+    /// [`MappablePage`] can be inserted (see [`VmFault::set_page`](crate::VmFault::set_page)).
+    pub fn insert_page(&self, address: usize, page: &MappablePage<'_>) -> Result {
         // SAFETY: By the type invariants a read lock is held and `VM_MIXEDMAP` is set; `page` is
         // a valid order-0 page; the core checks the address and takes its own reference.
         to_result(unsafe { bindings::vm_insert_page(self.as_ptr(), address, page.as_ptr()) })

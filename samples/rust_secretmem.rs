@@ -19,13 +19,14 @@ use kernel::{
     fs::File,
     miscdevice::MiscDeviceOptions,
     new_mutex,
-    page::{BorrowedPage, PAGE_SIZE},
+    page::PAGE_SIZE,
     prelude::*,
     sync::{Arc, ArcBorrow, Mutex, SetOnce},
 };
 use mmap_prepare::{
-    FaultError, FaultResult, IntoRef, KernelPages, LockedMemAccount, MappedArea, MmapMiscDevice,
-    MmapMiscDeviceRegistration, PageCopy, VmAreaDesc, VmFault, VmOperations, VmaFlag,
+    FaultError, FaultResult, IntoRef, KernelPages, LockedMemAccount, MappablePage, MappedArea,
+    MmapMiscDevice, MmapMiscDeviceRegistration, PageCopy, VmAreaDesc, VmFault, VmOperations,
+    VmaFlag,
 };
 
 module! {
@@ -86,13 +87,13 @@ impl SecretArea {
     }
 
     /// The page at `index`, if it was touched before.
-    fn existing(&self, index: usize) -> Option<BorrowedPage<'_>> {
+    fn existing(&self, index: usize) -> Option<MappablePage<'_>> {
         self.pages.as_ref()?.page(index)
     }
 
     /// The page at `index`, allocated, zeroed and charged on first touch. Past the locked-memory
     /// limit the fault gets `SIGBUS`, as with `memfd_secret`.
-    fn page(&self, index: usize) -> Result<BorrowedPage<'_>, FaultError> {
+    fn page(&self, index: usize) -> Result<MappablePage<'_>, FaultError> {
         if let Some(page) = self.existing(index) {
             return Ok(page);
         }

@@ -69,6 +69,6 @@ impl VmOperations for DevVm {
     }
 
     fn close(vma: &VmAreaRef, _data: Option<()>) {
-        let _ = vma.as_vma_ref().mm();
+        let _ = vma.start();
     }
 }

@@ -12,8 +12,8 @@ use kernel::{
     sync::{Arc, ArcBorrow},
 };
 use mmap_prepare::{
-    FaultInstalled, FaultResult, MappedArea, MmapMiscDevice, MmapMiscDeviceRegistration,
-    VmAreaDesc, VmFault, VmOperations,
+    FaultAnswer, FaultResult, MappedArea, MmapMiscDevice, MmapMiscDeviceRegistration, VmAreaDesc,
+    VmFault, VmOperations,
 };
 
 module! {
@@ -71,9 +71,9 @@ impl VmOperations for DevVm {
     fn fault<'f>(vmf: &'f VmFault<Self>) -> FaultResult<'f> {
         let _ = vmf;
         // A success token built by hand.
-        Ok(FaultInstalled {
-            ret: 0,
+        Ok(FaultAnswer {
             _fault: PhantomData,
+            ..todo!()
         })
     }
 }

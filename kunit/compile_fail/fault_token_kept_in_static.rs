@@ -8,12 +8,11 @@
 use kernel::sync::SetOnce;
 use kernel::{
     fs::File,
-    page::Page,
     prelude::*,
     sync::{Arc, ArcBorrow},
 };
 use mmap_prepare::{
-    FaultError, FaultInstalled, FaultResult, IntoRef, MappedArea, MmapMiscDevice,
+    FaultAnswer, FaultError, FaultResult, IntoRef, KernelPage, MappedArea, MmapMiscDevice,
     MmapMiscDeviceRegistration, VmAreaDesc, VmFault, VmOperations,
 };
 
@@ -34,7 +33,7 @@ impl kernel::Module for Snippet {
 }
 
 struct Dev {
-    page: Page,
+    page: KernelPage,
 }
 
 #[vtable]
@@ -43,7 +42,7 @@ impl MmapMiscDevice for Dev {
     type RegistrationData = ();
 
     fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Dev>> {
-        let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+        let page = KernelPage::alloc(GFP_KERNEL | __GFP_ZERO)?;
         Ok(Arc::new(Dev { page }, GFP_KERNEL)?)
     }
 
@@ -70,9 +69,9 @@ impl VmOperations for DevVm {
     }
 
     fn fault<'f>(vmf: &'f VmFault<Self>) -> FaultResult<'f> {
-        static SAVED: SetOnce<FaultInstalled<'static>> = SetOnce::new();
+        static SAVED: SetOnce<FaultAnswer<'static>> = SetOnce::new();
         let dev = vmf.file_data().into_ref();
-        let installed = vmf.set_page(&dev.page)?;
+        let installed = vmf.set_page(&dev.page.mappable())?;
         SAVED.populate(installed);
         Err(FaultError::SIGBUS)
     }
