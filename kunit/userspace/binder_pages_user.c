@@ -25,8 +25,11 @@
 #include "ktap.h"
 #include "proc_maps.h"
 
+/* make bench builds this test with -DDEV and -DREFCNT of the C twin, and runs it first. */
+#ifndef DEV
 #define DEV		"/dev/rust_binder_pages"
 #define REFCNT		"/sys/module/rust_binder_pages/refcnt"
+#endif
 #define MIB		(1024L * 1024)
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define MAX_SIZE	(4 * MIB)
