@@ -4,6 +4,7 @@
 # make run            boot the test kernel with the samples loaded and show them
 # make shell          the same guest, with a shell on the console
 # make check          rustfmt --check, CLIPPY=1 build, checkpatch.pl
+# make bench          timings on a non-debug kernel
 # make fmt            rustfmt the Rust sources
 # make rust-analyzer  write rust-project.json for editors
 # make doc            the crate's HTML documentation, in Documentation/output/rustdoc
@@ -50,9 +51,9 @@ clean:
 	rm -f Module.symvers modules.order rust/exports_generated.h kunit/doctests_generated*
 	rm -rf kunit/doctests
 
-test run shell check fmt rust-analyzer doc driver new-driver:
+test run shell check fmt rust-analyzer doc driver new-driver bench:
 	scripts/rmp $@
 
 endif
 
-.PHONY: modules clean test run shell check fmt rust-analyzer doc driver new-driver driver-rust-analyzer
+.PHONY: modules clean test run shell check fmt rust-analyzer doc driver new-driver driver-rust-analyzer bench

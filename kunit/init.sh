@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # /init of the test initramfs (busybox sh). The mode comes from the kernel
-# command line, rmp.mode=test|run|shell|probe:
+# command line, rmp.mode=test|run|shell|bench|probe:
 #   test   load every module (their KUnit suites run at load), run the userspace
 #          tests, unload the modules, power off
 #   run    load the modules and run the sample demonstrations
 #   shell  load the modules and start a shell on the console
+#   bench  load the modules and run make bench's guest side (kunit/bench/guest.sh)
 #   probe  power off at once (the harness checks that the kernel boots)
 # Lines starting "rmp-harness: FAIL:" make the host side fail the run.
 
@@ -57,6 +58,9 @@ run)
 		"$d" || { status=$?; fail "demo $(basename "$d") exited with $status"; }
 	done
 	echo "rmp-harness: demos exit status $status"
+	;;
+bench)
+	/usr/libexec/rmp/bench/run || fail "bench exited with status $?"
 	;;
 shell)
 	echo "Modules loaded: $(cat /etc/rmp/modules | tr '\n' ' ')"

@@ -1,0 +1,29 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# make bench, in the guest: /init runs this in mode bench, with the library, the samples and
+# the C twin loaded. Settings come from the kernel command line (scripts/bench.sh):
+#   rmp.bench_rounds=R rmp.bench_ms=T rmp.bench_cases=a,b|all
+# Output is buffered to a file and printed whole, so that printk lines cannot split it and
+# the serial console does not run while the clock does.
+
+dir=/usr/libexec/rmp/bench
+rounds=7 ms=30 cases=all
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	rmp.bench_rounds=*) rounds=${arg#*=} ;;
+	rmp.bench_ms=*) ms=${arg#*=} ;;
+	rmp.bench_cases=*) cases=${arg#*=} ;;
+	esac
+done
+status=0
+
+# The C twin must behave as the Rust sample does: the sample's own userspace test, on it.
+"$dir/binder_pages_c_user" >/tmp/twin 2>&1 || status=$?
+echo "rmp-bench-twin: $(tail -n 1 /tmp/twin)"
+[ $status -eq 0 ] || { cat /tmp/twin; exit $status; }
+
+"$dir/rmp_bench" -r "$rounds" -t "$ms" -c "$cases" >/tmp/bench 2>&1 || status=$?
+cat /tmp/bench
+[ $status -eq 0 ] || exit $status
+exit $status
