@@ -4,7 +4,7 @@
 # make run            boot the test kernel with the samples loaded and show them
 # make shell          the same guest, with a shell on the console
 # make check          rustfmt --check, CLIPPY=1 build, checkpatch.pl
-# make bench          timings on a non-debug kernel
+# make bench          timings and instruction counts on a non-debug kernel
 # make fmt            rustfmt the Rust sources
 # make rust-analyzer  write rust-project.json for editors
 # make doc            the crate's HTML documentation, in Documentation/output/rustdoc

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
-"""Unit tests for make bench's host side (kunit/bench/report.py), on synthetic input."""
+"""Unit tests for make bench's host side (kunit/bench/report.py, count.py), on synthetic input."""
 
 import contextlib
 import io
@@ -11,6 +11,7 @@ import unittest.mock
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'bench'))
 
+import count  # noqa: E402
 import report  # noqa: E402
 
 LOG = """\
@@ -86,6 +87,28 @@ class ReportTest(unittest.TestCase):
             self.assertEqual(report.main(), 1)
         self.assertIn('splat', err.getvalue())
         self.assertIn('did not reach its end', err.getvalue())
+
+
+class CountTest(unittest.TestCase):
+    SYMBOLS = [
+        (0x1000, 'secretmem_mmap_prepare', None),
+        (0x2000, '_RNvMs1_NtCsX_12mmap_prepare6deviceINtB5_20MmapMiscDeviceVTableNtCsY_'
+                 '14rust_secretmem9SecretMemE12mmap_prepareB1a_', 'rust_secretmem'),
+        (0x3000, '_RNvMs1_NtCsX_12mmap_prepare6deviceINtB5_20MmapMiscDeviceVTableNtCsY_'
+                 '14rust_secretmem15StrictSecretMemE12mmap_prepareB1a_', 'rust_secretmem'),
+        (0x2ff0, '__pfx__RNvMs1_NtCsX_12mmap_prepare6deviceINtB5_20MmapMiscDeviceVTableNtCsY_'
+                 '14rust_secretmem9SecretMemE12mmap_prepareB1a_', 'rust_secretmem'),
+    ]
+
+    def test_resolve_picks_the_one_trampoline(self):
+        self.assertEqual(count.resolve(self.SYMBOLS, 'mmap_prepare_c')[0], 0x1000)
+        self.assertEqual(count.resolve(self.SYMBOLS, 'mmap_prepare_rust')[0], 0x2000)
+        with self.assertRaises(LookupError):
+            count.resolve(self.SYMBOLS, 'fault_rust')
+
+    def test_run_length_decoding(self):
+        self.assertEqual(count.decode_rle(b'0* '), b'0000')
+        self.assertEqual(count.decode_rle(b'ab'), b'ab')
 
 
 if __name__ == '__main__':

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
-# `make bench`: timings of the samples against their C anchors.
+# `make bench`: timings and instruction counts of the samples against their C anchors.
 # Sourced by scripts/rmp (after lib.sh), which calls cmd_bench. Method and figures:
 # Documentation/benchmarks.rst.
 #
@@ -66,7 +66,8 @@ rmp_bench_ensure_kernel() {
 # ---------------------------------------------------------------------------
 # make bench. Settings (environment): RMP_BENCH_ROUNDS (7), RMP_BENCH_MS (target duration of
 # one measurement, 30), RMP_BENCH_CASES (comma-separated case names, or all),
-# RMP_TIMEOUT (1800 s).
+# RMP_BENCH_CALLS (calls counted per hook, 7; 0 skips the counts), RMP_TIMEOUT (1800 s),
+# RMP_BENCH_DEBUG=1 (log the gdbstub protocol in console-bench.log.count).
 
 # Copies the checkout's files (tracked and untracked, not ignored) into $1, keeping their
 # times, so that make there rebuilds only what changed. The modules are built in that copy:
@@ -120,9 +121,9 @@ _rmp_bench_header() {
 cmd_bench() {
 	rmp_ensure_root
 	rmp_bench_ensure_kernel
-	local out src bin log c rc=0
+	local out src bin log counts c rc=0
 	out=$RMP_CACHE/out/$(basename "$RMP_BENCH_KDIR")-$(printf '%s' "$RMP_TOP" | rmp_sha)
-	src=$out/src bin=$out/bin log=$out/console-bench.log
+	src=$out/src bin=$out/bin log=$out/console-bench.log counts=$out/counts.json
 	mkdir -p "$out"
 	rmp_phase_begin "modules and guest programs for the bench kernel (in a copy: $src)"
 	_rmp_bench_sync "$src"
@@ -148,17 +149,28 @@ cmd_bench() {
 	_rmp_bench_initramfs "$src" "$bin" "$out"
 	rmp_phase_end
 
-	rmp_phase_begin "boot the bench kernel once (console log: $log)"
-	rmp_in_root timeout --foreground "${RMP_TIMEOUT:-1800}" \
+	local calls=${RMP_BENCH_CALLS:-7}
+	rmp_phase_begin "boot the bench kernel once: timings, then instruction counts (console log: $log)"
+	rm -f "$counts" "$log.count"
+	rmp_in_root timeout --foreground "${RMP_TIMEOUT:-1800}" bash -c '
+		log=$1 counts=$2 count_py=$3 debug=$4; shift 4
+		"$@" </dev/null >"$log" 2>&1 &
+		qemu=$!
+		python3 "$count_py" --gdb /tmp/gdb.sock --ctl /tmp/ctl.sock --out "$counts" $debug \
+			2>"$log.count" || echo "count.py exited with status $?" >>"$log.count"
+		wait $qemu' bash "$log" "$counts" "$RMP_TOP/kunit/bench/count.py" \
+		"$([ -z "${RMP_BENCH_DEBUG:-}" ] || echo --debug)" \
 		qemu-system-x86_64 -nodefaults -no-reboot -m 2048 -smp 2 -accel tcg -cpu max \
 		-kernel "$RMP_BENCH_KDIR/arch/x86/boot/bzImage" -initrd "$out/initramfs.cpio" \
-		-append "console=ttyS0 kunit_shutdown=none panic=-1 rmp.mode=bench rmp.bench_rounds=${RMP_BENCH_ROUNDS:-7} rmp.bench_ms=${RMP_BENCH_MS:-30} rmp.bench_cases=${RMP_BENCH_CASES:-all}" \
-		-display none -monitor none -serial stdio </dev/null >"$log" 2>&1 ||
+		-append "console=ttyS0 kunit_shutdown=none panic=-1 rmp.mode=bench rmp.bench_rounds=${RMP_BENCH_ROUNDS:-7} rmp.bench_ms=${RMP_BENCH_MS:-30} rmp.bench_cases=${RMP_BENCH_CASES:-all} rmp.bench_calls=$calls" \
+		-display none -monitor none -serial stdio \
+		-serial unix:/tmp/ctl.sock,server=on,wait=off -gdb unix:/tmp/gdb.sock,server=on,wait=off ||
 		rmp_log "QEMU exited with status $? (timeout is 124)"
 	rmp_phase_end
 
 	_rmp_bench_header "$out"
-	rmp_in_root python3 "$RMP_TOP/kunit/bench/report.py" --log "$log" --header "$out/header.txt" \
-		--out "$out/results" || rc=1
-	[ $rc -eq 0 ] || rmp_die "make bench: see the problems above; console log: $log"
+	local args=(--log "$log" --header "$out/header.txt" --out "$out/results")
+	[ "$calls" -eq 0 ] || args+=(--counts "$counts")
+	rmp_in_root python3 "$RMP_TOP/kunit/bench/report.py" "${args[@]}" || rc=1
+	[ $rc -eq 0 ] || rmp_die "make bench: see the problems above; console log: $log, counting log: $log.count"
 }

@@ -2,13 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0
 """Turns the console log of a `make bench` boot into tables, a results file and a plot.
 
-Reads the lines rmp_bench printed (see kunit/bench/userspace/rmp_bench.c). For each case and n, a variant's figure is the median over the rounds of
+Reads the lines rmp_bench printed (see kunit/bench/userspace/rmp_bench.c) and the counts
+count.py wrote. For each case and n, a variant's figure is the median over the rounds of
 its time per unit; min-max is the range over the rounds; ratio is the variant's median over
 its anchor's median; the round ratios are the range, over the rounds, of the variant's time
 divided by its anchor's time in the same round (the rounds interleave the variants, so a
 round's two figures were measured close together).
 
-Usage: report.py --log LOG [--header FILE] --out DIR
+Usage: report.py --log LOG [--counts counts.json] [--header FILE] --out DIR
 Writes DIR/results.txt (what it prints), DIR/results.json and DIR/adjacent.svg.
 """
 
@@ -153,6 +154,51 @@ def case_tables(data):
     return out
 
 
+# Instruction counts: (hook, C case, Rust case, what each side is).
+COUNT_PAIRS = [
+    ('mmap_prepare', 'mmap_prepare_c', 'mmap_prepare_rust',
+     'memfd_secret: secretmem_mmap_prepare / rust_secretmem: f_op->mmap_prepare'),
+    ('mapped (1 MiB)', 'mapped_c', 'mapped_rust',
+     'binder_pages_c: rbpc_mapped / rust_binder_pages: vm_ops->mapped'),
+    ('fault', 'fault_c', 'fault_rust',
+     'memfd_secret: secretmem_fault / rust_secretmem: vm_ops->fault'),
+    ('SEND 64 B', 'send64_c', 'send64_rust',
+     'binder_pages_c: rbpc_ioctl / rust_binder_pages: unlocked_ioctl'),
+    ('SEND 4 KiB', 'send4k_c', 'send4k_rust',
+     'binder_pages_c: rbpc_ioctl / rust_binder_pages: unlocked_ioctl'),
+]
+
+
+def count_text(values):
+    if not values:
+        return 'n/a'
+    med = statistics.median(values)
+    if min(values) == max(values):
+        return '%d' % med
+    return '%d (%d-%d)' % (med, min(values), max(values))
+
+
+def count_tables(counts):
+    out = ['', 'Instructions executed by each hook, entry to return, callees included: '
+           'median (min-max) of the calls. QEMU gdbstub single-step; a rep string instruction '
+           'counts once; "steps" counts its iterations too.']
+    rows = []
+    for hook, c, rust, _ in COUNT_PAIRS:
+        cc = counts['cases'].get(c, {})
+        rc = counts['cases'].get(rust, {})
+        ci, ri = cc.get('instructions', []), rc.get('instructions', [])
+        ratio = '%.2f' % (statistics.median(ri) / statistics.median(ci)) if ci and ri else ''
+        rows.append([hook, count_text(ci), count_text(ri), ratio,
+                     count_text(cc.get('steps', [])), count_text(rc.get('steps', [])),
+                     str(min(len(ci), len(ri)))])
+    out += table(['hook', 'C', 'Rust', 'Rust/C', 'C steps', 'Rust steps', 'calls'], rows)
+    for hook, _, _, what in COUNT_PAIRS:
+        out.append('  %s: %s' % (hook, what))
+    for e in counts.get('errors', []):
+        out.append('count error: %s' % e)
+    return out
+
+
 def svg_plot(data, path):
     """Time per mapping against n for the adjacent case, log-log, one line per variant."""
     import math
@@ -226,11 +272,16 @@ def svg_plot(data, path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--log', required=True)
+    ap.add_argument('--counts')
     ap.add_argument('--header', help='a text file printed first (kernel config, versions)')
     ap.add_argument('--out', required=True)
     args = ap.parse_args()
 
     data = parse_log(args.log)
+    counts = None
+    if args.counts and os.path.exists(args.counts):
+        with open(args.counts) as f:
+            counts = json.load(f)
     lines = []
     if args.header:
         with open(args.header) as f:
@@ -242,6 +293,8 @@ def main():
     if data['twin']:
         lines.append("C twin, the sample's userspace test run on it: %s" % data['twin'])
     lines += case_tables(data)
+    if counts:
+        lines += count_tables(counts)
     os.makedirs(args.out, exist_ok=True)
     plotted = svg_plot(data, os.path.join(args.out, 'adjacent.svg'))
     text = '\n'.join(lines) + '\n'
@@ -252,7 +305,8 @@ def main():
                    'results': [{'case': c, 'n': n, **r} for (c, n), run in
                                sorted(data['runs'].items()) for r in summarize(run)],
                    'vmas': [{'case': c, 'n': n, 'variant': v, 'vmas': m}
-                            for (c, n, v), m in sorted(data['vmas'].items())]}, f, indent=1)
+                            for (c, n, v), m in sorted(data['vmas'].items())],
+                   'counts': counts}, f, indent=1)
     sys.stdout.write(text)
     print('\nResults: %s' % os.path.join(args.out, 'results.txt'))
     if plotted:
@@ -263,6 +317,8 @@ def main():
         problems.append('the timings did not finish (no rmp-bench-end)')
     if not data['end']:
         problems.append("the guest's /init did not reach its end")
+    if args.counts and counts is None:
+        problems.append('no instruction counts: %s is missing' % args.counts)
     for p in problems:
         print('report: %s' % p, file=sys.stderr)
     return 1 if problems else 0
