@@ -266,8 +266,10 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
             ));
         }
         let new = old.difference(flags);
+        // Only a `MAY` flag cleared here can leave its access without it (the descriptor's
+        // flags were consistent before); with constant `flags` the other pairs fold away.
         for (access, may) in ACCESS_PAIRS {
-            if new.contains(access) && !new.contains(may) {
+            if lost.contains(may) && new.contains(access) {
                 return Err(refuse!(
                     self,
                     EINVAL,

@@ -396,7 +396,7 @@ impl VmOperations for BinderVm {
             reg: reg.clone(),
             start: area.start,
             buffer: KernelPages::new_empty(size / PAGE_SIZE)?,
-            inserted: KVec::from_elem(false, size / PAGE_SIZE, GFP_KERNEL)?,
+            inserted: KVec::zeroed(size / PAGE_SIZE, GFP_KERNEL)?,
         };
         let mut inner = reg.ctx.inner.lock();
         if inner.current.is_some() {
