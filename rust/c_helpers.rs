@@ -3,7 +3,10 @@
 //! Declarations of the C wrappers in `helpers.c` (macros and static inlines bindgen cannot
 //! bind).
 
-use kernel::{bindings, ffi::c_void};
+use kernel::{
+    bindings,
+    ffi::{c_int, c_void},
+};
 
 // bindgen renders some members of `struct page` as empty structs, which the lint flags; these
 // functions only take the pointer and never look inside.
@@ -33,6 +36,12 @@ extern "C" {
         src_offset: usize,
         len: usize,
     );
+    pub(crate) fn rmp_pin_user_pages(
+        start: usize,
+        nr: c_int,
+        pages: *mut *mut bindings::page,
+    ) -> c_int;
+    pub(crate) fn rmp_unpin_user_pages(pages: *mut *mut bindings::page, nr: usize);
     pub(crate) fn rmp_page_copy_from_user(
         page: *mut bindings::page,
         offset: usize,

@@ -100,10 +100,16 @@ void rmp_page_zero(struct page *page, size_t offset, size_t len)
 }
 EXPORT_SYMBOL_GPL(rmp_page_zero);
 
+/* memmove, not memcpy_page(): the source may be the destination page itself. */
 void rmp_page_copy_page(struct page *dst, size_t dst_offset,
 			struct page *src, size_t src_offset, size_t len)
 {
-	memcpy_page(dst, dst_offset, src, src_offset, len);
+	char *to = kmap_local_page(dst);
+	char *from = kmap_local_page(src);
+
+	memmove(to + dst_offset, from + src_offset, len);
+	kunmap_local(from);
+	kunmap_local(to);
 }
 EXPORT_SYMBOL_GPL(rmp_page_copy_page);
 
@@ -118,3 +124,20 @@ unsigned long rmp_page_copy_from_user(struct page *page, size_t offset,
 	return left;
 }
 EXPORT_SYMBOL_GPL(rmp_page_copy_from_user);
+
+/*
+ * Pins NR pages of the current task's memory from START for reading; returns
+ * how many were pinned or an error, as pin_user_pages_fast() does (it is not
+ * in the Rust bindings).
+ */
+int rmp_pin_user_pages(unsigned long start, int nr, struct page **pages)
+{
+	return pin_user_pages_fast(start, nr, 0, pages);
+}
+EXPORT_SYMBOL_GPL(rmp_pin_user_pages);
+
+void rmp_unpin_user_pages(struct page **pages, unsigned long nr)
+{
+	unpin_user_pages(pages, nr);
+}
+EXPORT_SYMBOL_GPL(rmp_unpin_user_pages);

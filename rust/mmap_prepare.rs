@@ -36,7 +36,7 @@ pub use device_memory::DeviceMemory;
 pub use device_memory::PciBarMemory;
 pub use flags::{VmaFlag, VmaFlags};
 pub use memlock::LockedMemAccount;
-pub use pages::{KernelPage, KernelPages, MappablePage, PageCopy};
+pub use pages::{KernelPage, KernelPages, MappablePage, PageCopy, PinnedUserBuffer};
 pub use vm_ops::{
     ClosingArea, FaultAnswer, FaultError, FaultResult, MappedArea, VmFault, VmOperations,
     VmOpsTable, VmaData,

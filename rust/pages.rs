@@ -21,8 +21,10 @@
 
 use crate::c_helpers::{
     rmp_page_copy_from_user, rmp_page_copy_page, rmp_page_read, rmp_page_write, rmp_page_zero,
+    rmp_pin_user_pages, rmp_unpin_user_pages,
 };
 use core::ptr::{null_mut, NonNull};
+use kernel::ffi::c_int;
 use kernel::{
     alloc::{Flags, KVVec},
     bindings,
@@ -438,5 +440,94 @@ impl Drop for KernelPages {
         for index in 0..self.high.load(Relaxed).min(self.len()) {
             self.free(index);
         }
+    }
+}
+
+/// A range of the calling task's memory, pinned for reading (`pin_user_pages_fast()`): copies
+/// out of it cannot fault, so a driver can check that a whole user buffer is readable before it
+/// changes anything, then copy in place (see `samples/rust_binder_pages.rs`). Unpinned on drop.
+///
+/// Pinning refuses what `get_user_pages` refuses (`VM_IO`/`VM_PFNMAP` mappings, `memfd_secret`
+/// areas): `EFAULT`, as for a bad pointer. The copies are C's, like [`PageCopy`]'s: userspace
+/// may change the source meanwhile and the copy then holds mixed bytes.
+///
+/// # Invariants
+///
+/// `pages` holds `pages.len()` pages pinned (`FOLL_PIN`) by this value, consecutive pages of the
+/// user range starting `offset` bytes into the first; `len` bytes from there are covered.
+pub struct PinnedUserBuffer {
+    pages: KVec<*mut bindings::page>,
+    offset: usize,
+    len: usize,
+}
+
+// SAFETY: Pinned pages may be read and unpinned from any thread.
+unsafe impl Send for PinnedUserBuffer {}
+// SAFETY: `&PinnedUserBuffer` only reads the pages, through C copies.
+unsafe impl Sync for PinnedUserBuffer {}
+
+impl PinnedUserBuffer {
+    /// Pins the `len` bytes at `src` of the calling task's memory; `EFAULT` unless every page of
+    /// the range can be pinned (nothing stays pinned then).
+    pub fn pin(src: UserPtr, len: usize) -> Result<Self> {
+        let start = src.as_const_ptr() as usize;
+        let offset = start % PAGE_SIZE;
+        let count = if len == 0 {
+            0
+        } else {
+            offset.checked_add(len).ok_or(EFAULT)?.div_ceil(PAGE_SIZE)
+        };
+        let nr = c_int::try_from(count).map_err(|_| EFAULT)?;
+        let mut pages = KVec::with_capacity(count, GFP_KERNEL)?;
+        // SAFETY: `pages` has room for `count` pointers; the function pins pages of the current
+        // task's address space and writes one pointer per pinned page.
+        let got = unsafe { rmp_pin_user_pages(start - offset, nr, pages.as_mut_ptr()) };
+        let got = usize::try_from(got).unwrap_or(0);
+        // SAFETY: The function wrote `got <= count` pointers, each a page it pinned.
+        unsafe { pages.inc_len(got.min(count)) };
+        // INVARIANT: `pages` holds what was pinned; if that is not all, `drop` unpins it.
+        let pinned = Self { pages, offset, len };
+        if got != count {
+            return Err(EFAULT);
+        }
+        Ok(pinned)
+    }
+
+    /// The length of the range in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the range is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copies `len` bytes of the range from `from` into `dst` at `dst_offset` (`EINVAL` if either
+    /// range is out of bounds, with nothing copied).
+    pub fn copy_to_page(&self, from: usize, dst: &Page, dst_offset: usize, len: usize) -> Result {
+        match from.checked_add(len) {
+            Some(end) if end <= self.len => in_page(dst_offset, len)?,
+            _ => return Err(EINVAL),
+        }
+        let (mut at, mut to, mut left) = (self.offset + from, dst_offset, len);
+        while left > 0 {
+            let (index, in_src) = (at / PAGE_SIZE, at % PAGE_SIZE);
+            let chunk = left.min(PAGE_SIZE - in_src);
+            // SAFETY: `index` is a pinned page of the range (`at` < offset + len, checked), both
+            // ranges lie inside their pages; the copy is C's (see the module documentation).
+            unsafe { rmp_page_copy_page(dst.as_ptr(), to, self.pages[index], in_src, chunk) };
+            at += chunk;
+            to += chunk;
+            left -= chunk;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PinnedUserBuffer {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants these pages were pinned by this value; unpinned once.
+        unsafe { rmp_unpin_user_pages(self.pages.as_mut_ptr(), self.pages.len()) };
     }
 }

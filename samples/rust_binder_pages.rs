@@ -5,11 +5,13 @@
 //! Each open of `/dev/rust_binder_pages` is a receiver context. The receiver maps it once,
 //! read-only, at most [`MAX_SIZE`] bytes. A sender holding the same file (for instance a child
 //! that inherited it; the mapping itself is not inherited) copies a message into the receiver's
-//! buffer with `RBP_IOC_SEND`: the message is copied from the sender straight into fresh pages,
-//! which then replace the buffer's pages and are inserted into the receiver's mapping, where the
-//! receiver reads the message in place. A SEND that fails (a bad pointer, a mapping that went
-//! away) leaves the buffer as it was. `RBP_IOC_FREE` zaps and frees the pages wholly inside a
-//! range. ABI: `samples/uapi/rust_binder_pages.h`.
+//! buffer with `RBP_IOC_SEND`, where the receiver reads it in place. The sender's message is
+//! pinned first ([`PinnedUserBuffer`]), so a bad pointer fails before anything changes and the
+//! copies cannot fault half way: a SEND that fails leaves the buffer as it was. Pages that exist
+//! are written in place under the context lock alone; missing ones are allocated and inserted
+//! into the receiver's mapping first. A page the receiver dropped (`MADV_DONTNEED`) comes back
+//! on its next fault. `RBP_IOC_FREE` zaps and frees the pages wholly inside a range. ABI:
+//! `samples/uapi/rust_binder_pages.h`.
 //!
 //! `mmap_prepare` allocates nothing. `mapped` creates the mapping's [`Registration`], which *is*
 //! the VMA's data: its identity, not the VMA's address, tells the context which VMA is the live
@@ -34,13 +36,18 @@ use kernel::{
     new_mutex,
     page::PAGE_SIZE,
     prelude::*,
-    sync::{aref::ARef, Arc, ArcBorrow, Mutex},
+    sync::{
+        aref::ARef,
+        atomic::{Atomic, Relaxed},
+        Arc, ArcBorrow, Mutex,
+    },
     transmute::FromBytes,
     uaccess::{UserPtr, UserSlice},
 };
 use mmap_prepare::{
-    ClosingArea, KernelPage, KernelPages, MappedArea, MmapMiscDevice, MmapMiscDeviceRegistration,
-    PageCopy, VmAreaDesc, VmAreaRef, VmOperations, VmaFlag,
+    ClosingArea, FaultError, FaultResult, KernelPage, KernelPages, MappedArea, MmapMiscDevice,
+    MmapMiscDeviceRegistration, PinnedUserBuffer, VmAreaDesc, VmAreaRef, VmFault, VmOperations,
+    VmaFlag,
 };
 
 module! {
@@ -120,6 +127,9 @@ struct Inner {
 struct Context {
     #[pin]
     inner: Mutex<Inner>,
+    /// The current registration's size, 0 without one: read without the lock, to refuse a SEND
+    /// outside the buffer before its message is pinned (the check under the lock decides).
+    size: Atomic<usize>,
 }
 
 /// Reads an ioctl argument from userspace.
@@ -137,6 +147,24 @@ fn whole_pages(offset: usize, len: usize) -> Range<usize> {
 /// The pages touched by `[offset, offset + len)`.
 fn touched_pages(offset: usize, len: usize) -> Range<usize> {
     offset / PAGE_SIZE..(offset + len).div_ceil(PAGE_SIZE)
+}
+
+/// Copies `message` into `buffer` at byte `offset`; every page it touches exists (`EINVAL`
+/// otherwise, before anything is copied).
+fn write_message(buffer: &KernelPages, offset: usize, message: &PinnedUserBuffer) -> Result {
+    let pages = touched_pages(offset, message.len());
+    if !buffer.are_present(pages.start, pages.len()) {
+        return Err(EINVAL);
+    }
+    let mut done = 0;
+    for index in pages {
+        let page = buffer.page(index).ok_or(EINVAL)?;
+        let at = (offset + done) % PAGE_SIZE;
+        let chunk = (PAGE_SIZE - at).min(message.len() - done);
+        message.copy_to_page(done, &page, at, chunk)?;
+        done += chunk;
+    }
+    Ok(())
 }
 
 /// `[offset, offset + len)` as `usize`s, if it lies inside a buffer of `size` bytes.
@@ -196,91 +224,78 @@ impl Context {
 
     fn send(&self, arg: usize) -> Result {
         let [offset, len, data]: RbpSend = read_arg(arg)?;
-        let (reg, start, offset, len) = self.target(offset, len)?;
         if len == 0 {
+            // Touches nothing; only the range is checked.
+            self.target(offset, 0)?;
             return Ok(());
         }
+        // The errno of a SEND outside the buffer is EINVAL (ESRCH without one), whatever the
+        // pointer: check before pinning.
+        match self.size.load(Relaxed) {
+            0 => return Err(ESRCH),
+            size => checked_range(offset, len, size)?,
+        };
+        // Pin the whole message first: a bad pointer fails here, before anything is changed,
+        // and the copies below cannot fault, so none of them can fail half way.
+        let message = PinnedUserBuffer::pin(UserPtr::from_addr(data as usize), len as usize)?;
+
+        // Every touched page exists (the common case): write in place, under the context lock
+        // only. The pages are in the receiver's mapping, or come back on a fault.
+        let (reg, start, offset, len) = {
+            let mut inner = self.inner.lock();
+            let cur = inner.current.as_ref().ok_or(ESRCH)?;
+            let (offset, len) = checked_range(offset, len, cur.reg.size)?;
+            if touched_pages(offset, len).all(|index| cur.buffer.page(index).is_some()) {
+                write_message(&cur.buffer, offset, &message)?;
+                inner.bytes_sent += len as u64;
+                return Ok(());
+            }
+            (cur.reg.clone(), cur.start, offset, len)
+        };
+
+        // Some pages are new: allocate them, insert them into the receiver's VMA, then write.
         let pages = touched_pages(offset, len);
-
-        // Copy the message straight from the sender into fresh pages, with no lock held (the
-        // copy may fault). A bad pointer fails here, before anything is changed.
-        let mut fresh = KVec::with_capacity(pages.len(), GFP_KERNEL)?;
-        let mut done = 0;
-        for _ in pages.clone() {
-            let page = KernelPage::alloc(GFP_KERNEL)?;
-            let at = (offset + done) % PAGE_SIZE;
-            let chunk = (PAGE_SIZE - at).min(len - done);
-            page.copy_from_user(at, UserPtr::from_addr(data as usize + done), chunk)?;
-            fresh.push(page, GFP_KERNEL)?;
-            done += chunk;
-        }
-        let mut old = KVec::with_capacity(pages.len(), GFP_KERNEL)?;
-        // The bytes of the first and last page the message does not cover.
-        let head = offset % PAGE_SIZE;
-        let tail = (offset + len - 1) % PAGE_SIZE + 1;
-
+        let mut new = KVec::with_capacity(pages.len(), GFP_KERNEL)?;
         self.with_own_vma(&reg, start, |vma, cur, inner| {
             let mixed = vma.check_mixedmap().ok_or(ESRCH)?;
-            let last = pages.end - 1;
-            let mut any_inserted = false;
-            for (index, page) in pages.clone().zip(fresh.drain_all()) {
-                // Keep what the message does not overwrite, as a write in place would.
-                let keep_head = if index == pages.start { head } else { 0 };
-                let keep_tail = if index == last { tail } else { PAGE_SIZE };
-                for (from, to) in [(0, keep_head), (keep_tail, PAGE_SIZE)] {
-                    if from < to {
-                        match cur.buffer.page(index) {
-                            Some(prev) => page.copy_from_page(from, &prev, from, to - from)?,
-                            None => page.zero_bytes(from, to - from)?,
-                        }
-                    }
+            // All allocations first: if one fails, nothing was changed.
+            for index in pages.clone() {
+                if cur.buffer.page(index).is_none() {
+                    new.push(
+                        (index, KernelPage::alloc(GFP_KERNEL | __GFP_ZERO)?),
+                        GFP_KERNEL,
+                    )?;
                 }
-                any_inserted |= cur.inserted[index];
-                // Cannot fail: `old` has room for every touched page.
-                old.push(cur.buffer.replace(index, page)?, GFP_KERNEL)?;
             }
-            let (at, size) = (start + pages.start * PAGE_SIZE, pages.len() * PAGE_SIZE);
-            if any_inserted {
-                // Entries are replaced, not overwritten: zap the old ones first.
-                vma.zap_range(at, size)?;
+            let mut inserted = Ok(());
+            for (index, page) in new.drain_all() {
+                // The slot was empty: nothing is replaced.
+                let _ = cur.buffer.replace(index, page)?;
+                if inserted.is_ok() {
+                    inserted = mixed.insert_pages(start + index * PAGE_SIZE, &cur.buffer, index, 1);
+                }
             }
-            if let Err(err) = mixed.insert_pages(at, &cur.buffer, pages.start, pages.len()) {
-                // Put the old pages back, as they were: the failed SEND changes nothing.
-                vma.zap_range(at, size)?;
-                for (index, prev) in pages.clone().zip(old.drain_all()) {
-                    let _ = match prev {
-                        Some(prev) => cur.buffer.replace(index, prev),
-                        None => Ok(cur.buffer.take(index)),
-                    };
-                    if cur.inserted[index]
-                        && mixed
-                            .insert_pages(
-                                at + (index - pages.start) * PAGE_SIZE,
-                                &cur.buffer,
-                                index,
-                                1,
-                            )
-                            .is_err()
-                    {
-                        cur.inserted[index] = false;
-                        inner.pages_mapped -= 1;
+            if let Err(err) = inserted {
+                // Take the new pages out again: the failed SEND changes nothing.
+                for index in pages.clone() {
+                    if !cur.inserted[index] && cur.buffer.page(index).is_some() {
+                        vma.zap_range(start + index * PAGE_SIZE, PAGE_SIZE)?;
+                        drop(cur.buffer.take(index));
                     }
                 }
                 return Err(err);
             }
-            for (index, prev) in pages.clone().zip(old.iter()) {
-                if prev.is_none() {
-                    inner.pages_allocated += 1;
-                }
+            for index in pages.clone() {
                 if !cur.inserted[index] {
                     cur.inserted[index] = true;
+                    inner.pages_allocated += 1;
                     inner.pages_mapped += 1;
                 }
             }
+            write_message(&cur.buffer, offset, &message)?;
             inner.bytes_sent += len as u64;
             Ok(())
         })
-        // The replaced pages (`old`) are freed here, after the locks.
     }
 
     fn free(&self, arg: usize) -> Result {
@@ -328,6 +343,7 @@ impl MmapMiscDevice for BinderPages {
         Arc::pin_init(
             pin_init!(Context {
                 inner <- new_mutex!(Inner::default()),
+                size: Atomic::new(0),
             }),
             GFP_KERNEL,
         )
@@ -403,6 +419,7 @@ impl VmOperations for BinderVm {
             return Err(EBUSY);
         }
         inner.current = Some(current);
+        reg.ctx.size.store(size, Relaxed);
         drop(inner);
         Ok(reg)
     }
@@ -432,6 +449,7 @@ impl VmOperations for BinderVm {
             .is_some_and(|cur| core::ptr::eq(&*cur.reg, &*reg) && cur.start == area.start);
         if registered {
             let gone = inner.current.take();
+            reg.ctx.size.store(0, Relaxed);
             inner.pages_allocated = 0;
             inner.pages_mapped = 0;
             drop(inner);
@@ -439,6 +457,32 @@ impl VmOperations for BinderVm {
             // the context), go outside the lock.
             drop(gone);
         }
+    }
+
+    /// Maps a buffer page again after the receiver dropped it (`madvise(MADV_DONTNEED)`); SEND
+    /// writes existing pages in place and does not insert them again. A page never sent gets
+    /// `SIGBUS`.
+    fn fault<'f>(vmf: &'f VmFault<Self>) -> FaultResult<'f> {
+        let reg = vmf.data().ok_or(FaultError::SIGBUS)?;
+        let start = vmf.vma().start();
+        let index = (vmf.address() - start) / PAGE_SIZE;
+        let mut inner = reg.ctx.inner.lock();
+        let Inner {
+            current,
+            pages_mapped,
+            ..
+        } = &mut *inner;
+        let cur = current
+            .as_mut()
+            .filter(|cur| core::ptr::eq(&*cur.reg, &*reg) && cur.start == start)
+            .ok_or(FaultError::SIGBUS)?;
+        let page = cur.buffer.page(index).ok_or(FaultError::SIGBUS)?;
+        let answer = vmf.set_page(&page)?;
+        if !cur.inserted[index] {
+            cur.inserted[index] = true;
+            *pages_mapped += 1;
+        }
+        Ok(answer)
     }
 
     /// One VMA per context: partial unmapping or `mprotect` of a part is refused.

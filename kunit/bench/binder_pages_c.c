@@ -7,17 +7,19 @@
  * Each open file is a receiver context. The receiver maps it once, read-only,
  * at most 4 MiB; `mapped` registers the VMA (its mm, start, page slots and a
  * bitmap of inserted pages) as the context's current registration, which the
- * VMA's vm_private_data points at. A SEND copies the message into fresh pages
- * first, then finds the receiver's VMA through the registration's mm, proves
- * it is this registration's own mixed-map VMA, and under the context's lock
- * puts the fresh pages into their slots, zaps the touched range once if any of
- * it was inserted and inserts the touched range with one vm_insert_pages().
+ * VMA's vm_private_data points at. A SEND pins the message first (a bad
+ * pointer then changes nothing, and the copies cannot fault); if every page it
+ * touches exists it copies in place under the context's lock only; otherwise
+ * it finds the receiver's VMA through the registration's mm, proves it is this
+ * registration's own mixed-map VMA, allocates and inserts the missing pages,
+ * then copies. A fault maps a page again that the receiver dropped.
  *
  * Lock order: the receiver's VMA lock (or mmap lock), then ctx->lock. The core
  * calls mapped, open, close and mremap with the mmap write lock held.
  */
 
 #include <linux/bitmap.h>
+#include <linux/highmem.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
@@ -48,6 +50,7 @@ struct rbpc_reg {
 struct rbpc_ctx {
 	struct mutex lock;		/* current_reg, bytes_sent, and the registrations' slots */
 	struct rbpc_reg *current_reg;	/* holds a reference */
+	unsigned long size;		/* current_reg's size or 0; read without the lock */
 	u64 bytes_sent;
 };
 
@@ -146,6 +149,7 @@ static int rbpc_mapped(unsigned long start, unsigned long end, pgoff_t pgoff,
 		return -EBUSY;
 	}
 	ctx->current_reg = reg;
+	WRITE_ONCE(ctx->size, reg->size);
 	mutex_unlock(&ctx->lock);
 	*vm_private_data = reg;
 	return 0;
@@ -168,12 +172,35 @@ static void rbpc_vma_close(struct vm_area_struct *vma)
 
 	mutex_lock(&ctx->lock);
 	unregister = ctx->current_reg == reg && reg->start == vma->vm_start;
-	if (unregister)
+	if (unregister) {
 		ctx->current_reg = NULL;
+		WRITE_ONCE(ctx->size, 0);
+	}
 	mutex_unlock(&ctx->lock);
 	if (unregister)
 		rbpc_reg_put(reg);
 	rbpc_reg_put(reg);
+}
+
+/* Maps a buffer page again after the receiver dropped it (MADV_DONTNEED). */
+static vm_fault_t rbpc_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct rbpc_ctx *ctx = vma->vm_file->private_data;
+	struct rbpc_reg *reg = vma->vm_private_data;
+	unsigned long idx = (vmf->address - vma->vm_start) >> PAGE_SHIFT;
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+
+	mutex_lock(&ctx->lock);
+	if (ctx->current_reg == reg && reg->start == vma->vm_start && reg->pages[idx]) {
+		get_page(reg->pages[idx]);
+		vmf->page = reg->pages[idx];
+		if (!test_and_set_bit(idx, reg->inserted))
+			reg->nr_mapped++;
+		ret = 0;
+	}
+	mutex_unlock(&ctx->lock);
+	return ret;
 }
 
 /* One VMA per context: a partial munmap or mprotect is refused. */
@@ -200,6 +227,7 @@ static const struct vm_operations_struct rbpc_vm_ops = {
 	.mapped = rbpc_mapped,
 	.may_split = rbpc_may_split,
 	.mremap = rbpc_mremap,
+	.fault = rbpc_fault,
 };
 
 /*
@@ -267,25 +295,50 @@ static bool rbpc_still_current(struct rbpc_ctx *ctx, struct rbpc_reg *reg, unsig
 	return ctx->current_reg == reg && reg->start == start;
 }
 
-static void rbpc_put_pages(struct page **pages, unsigned long n)
+/* Copies the pinned message (from byte pin_off of its first page) into reg at offset. */
+static void rbpc_write(struct rbpc_reg *reg, u64 offset, u64 len, struct page **src,
+		       unsigned long pin_off)
+{
+	unsigned long done = 0, at, chunk, from, piece;
+	char *dst, *s;
+
+	while (done < len) {
+		at = offset_in_page(offset + done);
+		chunk = min_t(unsigned long, PAGE_SIZE - at, len - done);
+		dst = kmap_local_page(reg->pages[(offset + done) >> PAGE_SHIFT]);
+		while (chunk) {
+			from = pin_off + done;
+			piece = min_t(unsigned long, chunk, PAGE_SIZE - offset_in_page(from));
+			s = kmap_local_page(src[from >> PAGE_SHIFT]);
+			memmove(dst + at, s + offset_in_page(from), piece);
+			kunmap_local(s);
+			at += piece;
+			done += piece;
+			chunk -= piece;
+		}
+		kunmap_local(dst);
+	}
+}
+
+static bool rbpc_all_present(struct rbpc_reg *reg, unsigned long first, unsigned long n)
 {
 	unsigned long i;
 
 	for (i = 0; i < n; i++)
-		if (pages[i])
-			put_page(pages[i]);
+		if (!reg->pages[first + i])
+			return false;
+	return true;
 }
 
 static long rbpc_send(struct rbpc_ctx *ctx, struct rbp_send __user *argp)
 {
-	unsigned long start, first, n, i, idx, lo, hi, pos = 0, was_mapped = 0, left;
+	unsigned long start, first, n, i, idx, nr_pin, pin_off, size;
 	struct vm_area_struct *vma;
+	struct page **pinned;
 	struct rbpc_reg *reg;
 	struct rbp_send arg;
-	struct page **fresh;
 	bool mmap_locked;
-	void *dst, *old;
-	long err;
+	long err, got;
 
 	if (copy_from_user(&arg, argp, sizeof(arg)))
 		return -EFAULT;
@@ -296,87 +349,101 @@ static long rbpc_send(struct rbpc_ctx *ctx, struct rbp_send __user *argp)
 		mutex_unlock(&ctx->lock);
 		return err;
 	}
-	err = rbpc_target(ctx, arg.offset, arg.len, &reg, &start);
-	if (err)
-		return err;
+	/* EINVAL outside the buffer whatever the pointer: checked before pinning. */
+	size = READ_ONCE(ctx->size);
+	if (!size)
+		return -ESRCH;
+	if (arg.offset > size || arg.len > size - arg.offset)
+		return -EINVAL;
 
-	/* The message goes into fresh pages first: a fault leaves the buffer as it was. */
+	/* Pin the message: a bad pointer fails before anything changes; copies cannot fault. */
+	pin_off = offset_in_page(arg.data);
+	nr_pin = DIV_ROUND_UP(pin_off + arg.len, PAGE_SIZE);
+	pinned = kvmalloc_array(nr_pin, sizeof(*pinned), GFP_KERNEL);
+	if (!pinned)
+		return -ENOMEM;
+	got = pin_user_pages_fast(arg.data - pin_off, nr_pin, 0, pinned);
+	if (got != nr_pin) {
+		err = got < 0 ? got : -EFAULT;
+		if (got > 0)
+			unpin_user_pages(pinned, got);
+		kvfree(pinned);
+		return err;
+	}
 	first = arg.offset >> PAGE_SHIFT;
 	n = ((arg.offset + arg.len - 1) >> PAGE_SHIFT) - first + 1;
-	fresh = kvzalloc_objs(*fresh, n);
-	if (!fresh) {
-		err = -ENOMEM;
-		goto put_reg;
-	}
-	for (i = 0; i < n; i++) {
-		lo = i ? 0 : offset_in_page(arg.offset);
-		hi = min_t(unsigned long, PAGE_SIZE, lo + arg.len - pos);
-		fresh[i] = alloc_page(GFP_KERNEL);
-		if (!fresh[i]) {
-			err = -ENOMEM;
-			goto free_pages;
-		}
-		if (copy_from_user(page_address(fresh[i]) + lo,
-				   u64_to_user_ptr(arg.data + pos), hi - lo)) {
-			err = -EFAULT;
-			goto free_pages;
-		}
-		pos += hi - lo;
-	}
 
+	/* Every touched page exists: write in place under the context lock only. */
+	mutex_lock(&ctx->lock);
+	reg = ctx->current_reg;
+	err = !reg ? -ESRCH : arg.offset > reg->size || arg.len > reg->size - arg.offset ?
+	      -EINVAL : 0;
+	if (!err && rbpc_all_present(reg, first, n)) {
+		rbpc_write(reg, arg.offset, arg.len, pinned, pin_off);
+		ctx->bytes_sent += arg.len;
+		mutex_unlock(&ctx->lock);
+		goto unpin;
+	}
+	if (!err) {
+		refcount_inc(&reg->ref);
+		start = reg->start;
+	}
+	mutex_unlock(&ctx->lock);
+	if (err)
+		goto unpin;
+
+	/* Some pages are new: allocate them, insert them, then write. */
 	err = -ESRCH;
 	if (!mmget_not_zero(reg->mm))
-		goto free_pages;
+		goto put_reg;
 	vma = rbpc_own_vma(reg, start, &mmap_locked);
 	if (!vma)
 		goto put_mm;
 	mutex_lock(&ctx->lock);
 	if (!rbpc_still_current(ctx, reg, start))
 		goto unlock;
-
-	/* Fill what the message does not cover from the old pages; keep those aside. */
-	pos = 0;
+	err = 0;
+	for (i = 0; i < n && !err; i++) {
+		idx = first + i;
+		if (reg->pages[idx])
+			continue;
+		reg->pages[idx] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!reg->pages[idx])
+			err = -ENOMEM;
+		else
+			err = vm_insert_page(vma, start + (idx << PAGE_SHIFT), reg->pages[idx]);
+	}
+	if (err) {
+		/* Take the new pages out again: the failed SEND changes nothing. */
+		for (i = 0; i < n; i++) {
+			idx = first + i;
+			if (test_bit(idx, reg->inserted) || !reg->pages[idx])
+				continue;
+			zap_vma_range(vma, start + (idx << PAGE_SHIFT), PAGE_SIZE);
+			put_page(reg->pages[idx]);
+			reg->pages[idx] = NULL;
+		}
+		goto unlock;
+	}
 	for (i = 0; i < n; i++) {
 		idx = first + i;
-		lo = i ? 0 : offset_in_page(arg.offset);
-		hi = min_t(unsigned long, PAGE_SIZE, lo + arg.len - pos);
-		pos += hi - lo;
-		dst = page_address(fresh[i]);
-		if (reg->pages[idx]) {
-			old = page_address(reg->pages[idx]);
-			memcpy(dst, old, lo);
-			memcpy(dst + hi, old + hi, PAGE_SIZE - hi);
-		} else {
-			memset(dst, 0, lo);
-			memset(dst + hi, 0, PAGE_SIZE - hi);
+		if (!test_and_set_bit(idx, reg->inserted)) {
 			reg->nr_allocated++;
+			reg->nr_mapped++;
 		}
-		swap(reg->pages[idx], fresh[i]);
-		if (test_bit(idx, reg->inserted))
-			was_mapped++;
 	}
-	if (was_mapped) {
-		zap_vma_range(vma, start + (first << PAGE_SHIFT), n << PAGE_SHIFT);
-		bitmap_clear(reg->inserted, first, n);
-		reg->nr_mapped -= was_mapped;
-	}
-	left = n;
-	err = vm_insert_pages(vma, start + (first << PAGE_SHIFT), &reg->pages[first], &left);
-	bitmap_set(reg->inserted, first, n - left);
-	reg->nr_mapped += n - left;
-	if (!err)
-		ctx->bytes_sent += arg.len;
+	rbpc_write(reg, arg.offset, arg.len, pinned, pin_off);
+	ctx->bytes_sent += arg.len;
 unlock:
 	mutex_unlock(&ctx->lock);
 	rbpc_unlock_vma(vma, mmap_locked);
 put_mm:
 	mmput(reg->mm);
-free_pages:
-	/* The old pages after a SEND, the unused fresh ones after an error. */
-	rbpc_put_pages(fresh, n);
-	kvfree(fresh);
 put_reg:
 	rbpc_reg_put(reg);
+unpin:
+	unpin_user_pages(pinned, nr_pin);
+	kvfree(pinned);
 	return err;
 }
 
