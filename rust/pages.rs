@@ -453,10 +453,14 @@ impl Drop for KernelPages {
 ///
 /// # Invariants
 ///
-/// `pages` holds `pages.len()` pages pinned (`FOLL_PIN`) by this value, consecutive pages of the
-/// user range starting `offset` bytes into the first; `len` bytes from there are covered.
+/// The first `count` pointers of `pages` (inline, or in `heap` when it is not empty) are pages
+/// pinned (`FOLL_PIN`) by this value, consecutive pages of the user range starting `offset` bytes
+/// into the first; `len` bytes from there are covered.
 pub struct PinnedUserBuffer {
-    pages: KVec<*mut bindings::page>,
+    /// Room for messages of up to [`PinnedUserBuffer::INLINE`] pages without an allocation.
+    inline: [*mut bindings::page; PinnedUserBuffer::INLINE],
+    heap: KVec<*mut bindings::page>,
+    count: usize,
     offset: usize,
     len: usize,
 }
@@ -467,6 +471,9 @@ unsafe impl Send for PinnedUserBuffer {}
 unsafe impl Sync for PinnedUserBuffer {}
 
 impl PinnedUserBuffer {
+    /// Pages pinned without allocating an array for them (64 KiB of 4 KiB pages).
+    pub const INLINE: usize = 16;
+
     /// Pins the `len` bytes at `src` of the calling task's memory; `EFAULT` unless every page of
     /// the range can be pinned (nothing stays pinned then).
     pub fn pin(src: UserPtr, len: usize) -> Result<Self> {
@@ -478,19 +485,44 @@ impl PinnedUserBuffer {
             offset.checked_add(len).ok_or(EFAULT)?.div_ceil(PAGE_SIZE)
         };
         let nr = c_int::try_from(count).map_err(|_| EFAULT)?;
-        let mut pages = KVec::with_capacity(count, GFP_KERNEL)?;
-        // SAFETY: `pages` has room for `count` pointers; the function pins pages of the current
+        let heap = if count > Self::INLINE {
+            KVec::with_capacity(count, GFP_KERNEL)?
+        } else {
+            KVec::new()
+        };
+        let mut pinned = Self {
+            inline: [null_mut(); Self::INLINE],
+            heap,
+            count: 0,
+            offset,
+            len,
+        };
+        let array = if count > Self::INLINE {
+            pinned.heap.as_mut_ptr()
+        } else {
+            pinned.inline.as_mut_ptr()
+        };
+        // SAFETY: `array` has room for `count` pointers; the function pins pages of the current
         // task's address space and writes one pointer per pinned page.
-        let got = unsafe { rmp_pin_user_pages(start - offset, nr, pages.as_mut_ptr()) };
-        let got = usize::try_from(got).unwrap_or(0);
-        // SAFETY: The function wrote `got <= count` pointers, each a page it pinned.
-        unsafe { pages.inc_len(got.min(count)) };
-        // INVARIANT: `pages` holds what was pinned; if that is not all, `drop` unpins it.
-        let pinned = Self { pages, offset, len };
-        if got != count {
+        let got = unsafe { rmp_pin_user_pages(start - offset, nr, array) };
+        // INVARIANT: The function pinned `got <= count` pages; if that is not all, `drop` unpins
+        // them.
+        pinned.count = usize::try_from(got).unwrap_or(0).min(count);
+        if pinned.count != count {
             return Err(EFAULT);
         }
         Ok(pinned)
+    }
+
+    /// The pinned pages.
+    fn pages(&self) -> &[*mut bindings::page] {
+        if self.count > Self::INLINE {
+            // SAFETY: `heap` has capacity for `count` pointers, all written by the pinning (type
+            // invariants); `heap.len()` is left at 0 so that dropping it frees only the array.
+            unsafe { core::slice::from_raw_parts(self.heap.as_ptr(), self.count) }
+        } else {
+            &self.inline[..self.count]
+        }
     }
 
     /// The length of the range in bytes.
@@ -510,13 +542,14 @@ impl PinnedUserBuffer {
             Some(end) if end <= self.len => in_page(dst_offset, len)?,
             _ => return Err(EINVAL),
         }
+        let pages = self.pages();
         let (mut at, mut to, mut left) = (self.offset + from, dst_offset, len);
         while left > 0 {
             let (index, in_src) = (at / PAGE_SIZE, at % PAGE_SIZE);
             let chunk = left.min(PAGE_SIZE - in_src);
             // SAFETY: `index` is a pinned page of the range (`at` < offset + len, checked), both
             // ranges lie inside their pages; the copy is C's (see the module documentation).
-            unsafe { rmp_page_copy_page(dst.as_ptr(), to, self.pages[index], in_src, chunk) };
+            unsafe { rmp_page_copy_page(dst.as_ptr(), to, pages[index], in_src, chunk) };
             at += chunk;
             to += chunk;
             left -= chunk;
@@ -527,7 +560,10 @@ impl PinnedUserBuffer {
 
 impl Drop for PinnedUserBuffer {
     fn drop(&mut self) {
-        // SAFETY: By the type invariants these pages were pinned by this value; unpinned once.
-        unsafe { rmp_unpin_user_pages(self.pages.as_mut_ptr(), self.pages.len()) };
+        let count = self.count;
+        let pages = self.pages().as_ptr().cast_mut();
+        // SAFETY: By the type invariants these `count` pages were pinned by this value; they are
+        // unpinned once. `heap` then frees its array (its length is 0: nothing else to drop).
+        unsafe { rmp_unpin_user_pages(pages, count) };
     }
 }
