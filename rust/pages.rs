@@ -459,7 +459,8 @@ impl Drop for KernelPages {
 pub struct PinnedUserBuffer {
     /// Room for messages of up to [`PinnedUserBuffer::INLINE`] pages without an allocation.
     inline: [*mut bindings::page; PinnedUserBuffer::INLINE],
-    heap: KVec<*mut bindings::page>,
+    /// The array for longer messages (`None`: no allocation to free).
+    heap: Option<KVec<*mut bindings::page>>,
     count: usize,
     offset: usize,
     len: usize,
@@ -486,9 +487,9 @@ impl PinnedUserBuffer {
         };
         let nr = c_int::try_from(count).map_err(|_| EFAULT)?;
         let heap = if count > Self::INLINE {
-            KVec::with_capacity(count, GFP_KERNEL)?
+            Some(KVec::with_capacity(count, GFP_KERNEL)?)
         } else {
-            KVec::new()
+            None
         };
         let mut pinned = Self {
             inline: [null_mut(); Self::INLINE],
@@ -497,10 +498,9 @@ impl PinnedUserBuffer {
             offset,
             len,
         };
-        let array = if count > Self::INLINE {
-            pinned.heap.as_mut_ptr()
-        } else {
-            pinned.inline.as_mut_ptr()
+        let array = match pinned.heap.as_mut() {
+            Some(heap) => heap.as_mut_ptr(),
+            None => pinned.inline.as_mut_ptr(),
         };
         // SAFETY: `array` has room for `count` pointers; the function pins pages of the current
         // task's address space and writes one pointer per pinned page.
@@ -516,12 +516,11 @@ impl PinnedUserBuffer {
 
     /// The pinned pages.
     fn pages(&self) -> &[*mut bindings::page] {
-        if self.count > Self::INLINE {
+        match self.heap.as_ref() {
             // SAFETY: `heap` has capacity for `count` pointers, all written by the pinning (type
             // invariants); `heap.len()` is left at 0 so that dropping it frees only the array.
-            unsafe { core::slice::from_raw_parts(self.heap.as_ptr(), self.count) }
-        } else {
-            &self.inline[..self.count]
+            Some(heap) => unsafe { core::slice::from_raw_parts(heap.as_ptr(), self.count) },
+            None => &self.inline[..self.count],
         }
     }
 

@@ -149,15 +149,11 @@ fn touched_pages(offset: usize, len: usize) -> Range<usize> {
     offset / PAGE_SIZE..(offset + len).div_ceil(PAGE_SIZE)
 }
 
-/// Copies `message` into `buffer` at byte `offset`; every page it touches exists (`EINVAL`
-/// otherwise, before anything is copied).
+/// Copies `message` into `buffer` at byte `offset`. The caller checked, under the lock that keeps
+/// slots from emptying, that every page the message touches exists, so this cannot fail half way.
 fn write_message(buffer: &KernelPages, offset: usize, message: &PinnedUserBuffer) -> Result {
-    let pages = touched_pages(offset, message.len());
-    if !buffer.are_present(pages.start, pages.len()) {
-        return Err(EINVAL);
-    }
     let mut done = 0;
-    for index in pages {
+    for index in touched_pages(offset, message.len()) {
         let page = buffer.page(index).ok_or(EINVAL)?;
         let at = (offset + done) % PAGE_SIZE;
         let chunk = (PAGE_SIZE - at).min(message.len() - done);
@@ -245,7 +241,8 @@ impl Context {
             let mut inner = self.inner.lock();
             let cur = inner.current.as_ref().ok_or(ESRCH)?;
             let (offset, len) = checked_range(offset, len, cur.reg.size)?;
-            if touched_pages(offset, len).all(|index| cur.buffer.page(index).is_some()) {
+            let pages = touched_pages(offset, len);
+            if cur.buffer.are_present(pages.start, pages.len()) {
                 write_message(&cur.buffer, offset, &message)?;
                 inner.bytes_sent += len as u64;
                 return Ok(());

@@ -159,10 +159,10 @@ cmd_bench() {
 		python3 "$count_py" --gdb /tmp/gdb.sock --ctl /tmp/ctl.sock --out "$counts" $debug \
 			2>"$log.count" || echo "count.py exited with status $?" >>"$log.count"
 		wait $qemu' bash "$log" "$counts" "$RMP_TOP/kunit/bench/count.py" \
-		"$([ -z "${RMP_BENCH_DEBUG:-}" ] || echo --debug)" \
+		"$([ -z "${RMP_BENCH_DEBUG:-}" ] || echo --debug) $([ -z "${RMP_BENCH_PROFILE:-}" ] || echo --profile)" \
 		qemu-system-x86_64 -nodefaults -no-reboot -m 2048 -smp 2 -accel tcg -cpu max \
 		-kernel "$RMP_BENCH_KDIR/arch/x86/boot/bzImage" -initrd "$out/initramfs.cpio" \
-		-append "console=ttyS0 kunit_shutdown=none panic=-1 rmp.mode=bench rmp.bench_rounds=${RMP_BENCH_ROUNDS:-7} rmp.bench_ms=${RMP_BENCH_MS:-30} rmp.bench_cases=${RMP_BENCH_CASES:-all} rmp.bench_calls=$calls" \
+		-append "console=ttyS0 kunit_shutdown=none panic=-1 rmp.mode=bench rmp.bench_rounds=${RMP_BENCH_ROUNDS:-7} rmp.bench_ms=${RMP_BENCH_MS:-30} rmp.bench_cases=${RMP_BENCH_CASES:-all} rmp.bench_calls=$calls${RMP_BENCH_PROFILE:+ rmp.bench_profile=1}" \
 		-display none -monitor none -serial stdio \
 		-serial unix:/tmp/ctl.sock,server=on,wait=off -gdb unix:/tmp/gdb.sock,server=on,wait=off ||
 		rmp_log "QEMU exited with status $? (timeout is 124)"

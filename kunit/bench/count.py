@@ -29,6 +29,7 @@ Usage: count.py --gdb SOCKET --ctl SOCKET --out counts.json
 """
 
 import argparse
+import bisect
 import json
 import re
 import select
@@ -55,6 +56,7 @@ CASES = {
 }
 
 DEBUG = False
+PROFILE = False
 REG_RSP = 7
 REG_RIP = 16
 MAX_STEPS = 5_000_000
@@ -202,23 +204,40 @@ class Lines:
         self.sock.sendall(text.encode() + b'\n')
 
 
-def count_call(gdb, entry):
-    """Steps from a breakpoint hit at entry until the function returns; (instructions, steps)."""
+def count_call(gdb, entry, trace=None):
+    """Steps from a breakpoint hit at entry until the function returns; (instructions, steps).
+    With trace (a list), appends the address of every instruction executed."""
     rsp0 = gdb.reg(REG_RSP)
     ret = gdb.read_u64(rsp0)
     insns = steps = 0
     rip = prev = entry
+    if trace is not None:
+        trace.append(entry)
     while True:
         gdb.step()
         steps += 1
         rip = gdb.reg(REG_RIP)
         if rip != prev:
             insns += 1
+            if trace is not None:
+                trace.append(rip)
         prev = rip
         if rip == ret and gdb.reg(REG_RSP) == rsp0 + 8:
             return insns, steps
         if steps > MAX_STEPS:
             raise RuntimeError('no return after %d steps' % steps)
+
+
+def profile(symbols, trace, top=30):
+    """The instructions of trace per function, most first: [(count, name), ...]."""
+    ordered = sorted(symbols)
+    starts = [addr for addr, _, _ in ordered]
+    per = {}
+    for rip in trace:
+        i = bisect.bisect_right(starts, rip) - 1
+        name = '%s [%s]' % (ordered[i][1], ordered[i][2] or 'kernel') if i >= 0 else '?'
+        per[name] = per.get(name, 0) + 1
+    return sorted(((n, name) for name, n in per.items()), reverse=True)[:top]
 
 
 def resolve(symbols, case):
@@ -237,9 +256,12 @@ def main():
     ap.add_argument('--ctl', required=True)
     ap.add_argument('--out', required=True)
     ap.add_argument('--debug', action='store_true', help='log the protocol on stderr')
+    ap.add_argument('--profile', action='store_true',
+                    help="the first call's instructions per function, on stderr and in --out")
     args = ap.parse_args()
-    global DEBUG
+    global DEBUG, PROFILE
     DEBUG = args.debug
+    PROFILE = args.profile
 
     ctl = Lines(args.ctl)
     result = {'cases': {}, 'errors': []}
@@ -284,9 +306,13 @@ def main():
             while True:
                 if gdb.poll() is not None:   # a stop: our breakpoint, we hope
                     if gdb.reg(REG_RIP) == addr:
-                        insns, steps = count_call(gdb, addr)
+                        # The first call's instructions, per function (RMP_BENCH_PROFILE).
+                        trace = [] if PROFILE and not entry['instructions'] else None
+                        insns, steps = count_call(gdb, addr, trace)
                         entry['instructions'].append(insns)
                         entry['steps'].append(steps)
+                        if trace is not None:
+                            entry['profile'] = profile(symbols, trace)
                     gdb.resume()
                     continue
                 if ctl.ready() or select.select([ctl.sock], [], [], 0)[0]:
@@ -305,6 +331,8 @@ def main():
                 result['errors'].append(msg)
             print('count: %s: %s' % (case, entry['instructions'] or entry.get('error')),
                   file=sys.stderr, flush=True)
+            for n, name in entry.get('profile', []):
+                print('count: %s:   %6d %s' % (case, n, name), file=sys.stderr, flush=True)
             ctl.say('ok')
     except (EOFError, TimeoutError, OSError, RuntimeError) as e:
         result['errors'].append('counting stopped: %s' % e)

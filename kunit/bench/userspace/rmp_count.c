@@ -82,19 +82,40 @@ static void open_ctl(void)
 		die("tcsetattr " CTL);
 }
 
-/* The functions of the modules under test, and the C hooks they are compared with. */
+/* Whether the kernel command line holds WORD. */
+static int cmdline_has(const char *word)
+{
+	char line[4096] = "";
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = 0;
+		fclose(f);
+	}
+	return !!strstr(line, word);
+}
+
+/*
+ * The functions of the modules under test and of the library, and the C hooks
+ * they are compared with; with rmp.bench_profile=1 every text symbol, so that
+ * the host can say where the instructions of a call went.
+ */
 static void send_symbols(void)
 {
 	FILE *f = fopen("/proc/kallsyms", "r");
-	char line[1024];
+	int all = cmdline_has("rmp.bench_profile=1");
+	char line[1024], type;
 
 	if (!f)
 		die("/proc/kallsyms");
 	while (fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = 0;
+		type = strlen(line) > 17 ? line[17] : 0;
 		if (strstr(line, "[rust_secretmem]") || strstr(line, "[rust_binder_pages]") ||
-		    strstr(line, "[binder_pages_c]") || strstr(line, " secretmem_mmap_prepare") ||
-		    strstr(line, " secretmem_fault"))
+		    strstr(line, "[binder_pages_c]") || strstr(line, "[rust_mmap_prepare]") ||
+		    strstr(line, " secretmem_mmap_prepare") || strstr(line, " secretmem_fault") ||
+		    (all && (type == 't' || type == 'T')))
 			say("sym %s", line);
 	}
 	fclose(f);
