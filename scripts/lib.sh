@@ -2,7 +2,7 @@
 # Shared helpers for the provisioning and test scripts. Sourced, not run.
 #
 # Everything big lives under $RMP_CACHE (default: ~/.cache/rust-mmap-prepare):
-#   root-<key>/       Debian trixie build root (clang-19, rustc, bindgen, qemu, busybox)
+#   root-<key>/       Debian trixie build root (clang-22, rustc, bindgen, qemu, busybox)
 #   src/linux-<ver>/  unpacked linux-source-7.3
 #   build/<key>/      kunit.py build directory of the test kernel
 # Each directory is published only once complete (a ".complete" marker written last),
@@ -15,7 +15,10 @@ RMP_CACHE=${RMP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rust-mmap-prepare}
 RMP_SUITE=trixie
 RMP_KERNEL_SERIES=7.3
 # The LLVM version the kernel is built with; bindgen must load the same libclang.
-RMP_LLVM=19
+# It is the LLVM that trixie-backports' rustc is built on, so that Kconfig sees
+# RUSTC_CLANG_LLVM_COMPATIBLE and the C helpers can be inlined into Rust
+# (RUST_INLINE_HELPERS: LLVM bitcode from clang and rustc, linked together).
+RMP_LLVM=22
 
 _rmp_phase_name=
 _rmp_phase_start=
@@ -98,7 +101,9 @@ rmp_host_packages() {
 rmp_sha() { sha256sum | cut -c1-12; }
 
 # ---------------------------------------------------------------------------
-# The build root: Debian trixie with LLVM 19 and trixie-backports' Rust.
+# The build root: Debian trixie with LLVM $RMP_LLVM and trixie-backports' Rust.
+# clang-22 comes from trixie main (a stable update), Rust from trixie-backports;
+# installing with -t trixie-backports still takes what only main has.
 # bookworm's clang is too old for 7.3's bindgen (>= 17) and Rust + KASAN needs a
 # clang-built kernel, so the whole kernel toolchain lives in this root and the
 # host only needs debootstrap.
