@@ -108,9 +108,13 @@ rmp_sha() { sha256sum | cut -c1-12; }
 # clang-built kernel, so the whole kernel toolchain lives in this root and the
 # host only needs debootstrap.
 RMP_ROOT_PACKAGES="clang-$RMP_LLVM lld-$RMP_LLVM llvm-$RMP_LLVM rustc rust-src rustfmt rust-clippy"
-RMP_ROOT_PACKAGES+=" bindgen make gcc libc6-dev flex bison bc libelf-dev libssl-dev cpio kmod"
+RMP_ROOT_PACKAGES+=" make gcc libc6-dev flex bison bc libelf-dev libssl-dev cpio kmod"
 RMP_ROOT_PACKAGES+=" python3 perl xz-utils ca-certificates qemu-system-x86 busybox-static"
-RMP_ROOT_KEY=$(printf '%s\n' "$RMP_SUITE" $RMP_ROOT_PACKAGES v1 | rmp_sha)
+# bindgen is not in the list: with libclang >= 22, bindgen < 0.72.1 drops the
+# fields of many structs (rust-bindgen PR 3278; the kernel's rust_is_available.sh
+# warns), and trixie has 0.71.1. rmp_install_bindgen takes a newer Debian one.
+RMP_BINDGEN_MIN=0.72.1
+RMP_ROOT_KEY=$(printf '%s\n' "$RMP_SUITE" $RMP_ROOT_PACKAGES "bindgen>=$RMP_BINDGEN_MIN" v1 | rmp_sha)
 RMP_ROOT=$RMP_CACHE/root-$RMP_ROOT_KEY
 
 # Run a command inside the build root. The cache and the project checkout are
@@ -164,6 +168,7 @@ EOS
 		apt-get clean" ||
 		rmp_die "installing the toolchain in the build root failed (log: $RMP_CACHE/logs/root-apt.log)" \
 			"read the log; a package may have moved suites. Delete $tmp and retry"
+	rmp_install_bindgen "$tmp"
 	touch "$tmp/.complete"
 	rm -rf "$final" && mv "$tmp" "$final"
 	rmp_phase_end
@@ -188,23 +193,27 @@ rmp_kernel_apt() {
 	rmp_in_root bash -c 'cd "$1" && shift && exec "$@"' bash "$dir" "$tool" -q $RMP_KERNEL_APT_OPTS "$@"
 }
 
-# Prints the Debian version of the newest linux-source-7.3 offered (refreshing
-# the package lists at most once a day), or of the newest one already unpacked
-# when the archive cannot be reached.
-rmp_kernel_source_version() {
-	local pkg=linux-source-$RMP_KERNEL_SERIES stamp=$RMP_APT/updated versions best= v
+# Refreshes the private package lists of trixie-backports, sid and experimental
+# at most once a day.
+rmp_kernel_apt_update() {
+	local stamp=$RMP_APT/updated mirror
 	mkdir -p "$RMP_CACHE/logs" "$RMP_APT/lists/partial" "$RMP_APT/cache/archives/partial"
-	if [ -z "$(find "$stamp" -mmin -1440 2>/dev/null)" ]; then
-		local mirror
-		mirror=$(rmp_debian_mirror)
-		printf 'deb %s %s main\n' "$mirror" "$RMP_SUITE-backports" "$mirror" sid \
-			"$mirror" experimental >"$RMP_APT/sources.list"
-		if rmp_kernel_apt / apt-get update >"$RMP_CACHE/logs/kernel-apt.log" 2>&1; then
-			touch "$stamp"
-		else
-			rmp_log "warning: cannot refresh Debian's package lists; using what is cached"
-		fi
+	[ -z "$(find "$stamp" -mmin -1440 2>/dev/null)" ] || return 0
+	mirror=$(rmp_debian_mirror)
+	printf 'deb %s %s main\n' "$mirror" "$RMP_SUITE-backports" "$mirror" sid \
+		"$mirror" experimental >"$RMP_APT/sources.list"
+	if rmp_kernel_apt / apt-get update >"$RMP_CACHE/logs/kernel-apt.log" 2>&1; then
+		touch "$stamp"
+	else
+		rmp_log "warning: cannot refresh Debian's package lists; using what is cached"
 	fi
+}
+
+# Prints the Debian version of the newest linux-source-7.3 offered, or of the
+# newest one already unpacked when the archive cannot be reached.
+rmp_kernel_source_version() {
+	local pkg=linux-source-$RMP_KERNEL_SERIES versions best= v
+	rmp_kernel_apt_update
 	versions=$(rmp_kernel_apt / apt-cache madison "$pkg" 2>/dev/null | awk -F'|' '{ gsub(/ /, "", $2); print $2 }')
 	[ -n "$versions" ] || versions=$(ls "$RMP_CACHE/src" 2>/dev/null | sed -n 's/^linux-source-\(.*\)\.complete$/\1/p')
 	for v in $versions; do
@@ -213,6 +222,32 @@ rmp_kernel_source_version() {
 	[ -n "$best" ] || rmp_die "no $pkg package in $RMP_SUITE-backports, sid or experimental" \
 		"Debian may have moved on from $RMP_KERNEL_SERIES; pass KDIR=<your 7.3+ build> instead"
 	printf '%s\n' "$best"
+}
+
+# rmp_install_bindgen ROOT: install into the (partial) build root the newest
+# bindgen >= $RMP_BINDGEN_MIN that trixie-backports or sid offer (experimental
+# is for what is not ready). It is one program that loads the root's libclang
+# at run time ($LIBCLANG_PATH), so sid's build runs on trixie. apt installs the
+# .deb, so the root's package database tells which bindgen it has.
+rmp_install_bindgen() {
+	local RMP_ROOT=$1 log=$RMP_CACHE/logs/root-bindgen.log dir=$1/var/tmp/rmp-bindgen best= v
+	rmp_kernel_apt_update
+	for v in $(rmp_kernel_apt / apt-cache madison bindgen 2>/dev/null |
+		awk -F'|' '$3 !~ / experimental\// { gsub(/ /, "", $2); print $2 }'); do
+		if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$best"; then best=$v; fi
+	done
+	{ [ -n "$best" ] && dpkg --compare-versions "$best" ge "$RMP_BINDGEN_MIN"; } ||
+		rmp_die "no bindgen >= $RMP_BINDGEN_MIN in $RMP_SUITE-backports or sid (newest: ${best:-none})" \
+			"install one in $1 by hand (e.g. 'cargo install --locked bindgen-cli'), or use LLVM 19 (RMP_LLVM)"
+	rm -rf "$dir" && mkdir -p "$dir"
+	{
+		rmp_kernel_apt "$dir" apt-get download "bindgen=$best" &&
+			rmp_in_root bash -euc 'DEBIAN_FRONTEND=noninteractive apt-get install -y \
+				--no-install-recommends "$1"/bindgen_*.deb && apt-get clean' bash "${dir#"$1"}"
+	} >"$log" 2>&1 || rmp_die "installing bindgen $best in the build root failed (log: $log)" \
+		"delete $1 and retry"
+	rm -rf "$dir"
+	rmp_log "bindgen $best installed in the build root"
 }
 
 # Sets RMP_SRC to the unpacked source of Debian version $1.
@@ -249,6 +284,13 @@ rmp_ensure_kernel() {
 	key=$( { echo "$ver"; cat "$RMP_TOP/kunit/.kunitconfig"; rmp_toolchain_id; } | rmp_sha)
 	RMP_KDIR=$RMP_CACHE/build/linux-$ver-$key
 	[ -e "$RMP_KDIR/.complete" ] && return 0
+	# Kconfig turns RUST_INLINE_HELPERS off without a word when the two LLVMs
+	# differ (kunit.py would then only say the option was dropped): say why.
+	local rustc_llvm
+	rustc_llvm=$(rmp_in_root rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
+	[ "$rustc_llvm" = "$RMP_LLVM" ] ||
+		rmp_die "rustc is built on LLVM ${rustc_llvm:-?}, the kernel is built with LLVM $RMP_LLVM" \
+			"RUST_INLINE_HELPERS needs one LLVM: set RMP_LLVM=$rustc_llvm in scripts/lib.sh"
 	rmp_phase_begin "test kernel $ver (kunit.py build, LLVM=-$RMP_LLVM, KASAN; 6-15 min on 2 cores)"
 	mkdir -p "$RMP_KDIR"
 	# Resumes an interrupted build; only a finished one gets the marker.
