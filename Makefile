@@ -47,7 +47,7 @@ modules:
 
 clean:
 	find . -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
-		-o -name '.*.cmd' -o -name '*.rmeta' -o -name '*.d' | xargs rm -f
+		-o -name '.*.cmd' -o -name '*.rmeta' -o -name '*.d' -o -name '*.bc' | xargs rm -f
 	rm -f Module.symvers modules.order rust/exports_generated.h kunit/doctests_generated*
 	rm -rf kunit/doctests
 
