@@ -472,8 +472,9 @@ unsafe impl Send for PinnedUserBuffer {}
 unsafe impl Sync for PinnedUserBuffer {}
 
 impl PinnedUserBuffer {
-    /// Pages pinned without allocating an array for them (64 KiB of 4 KiB pages).
-    pub const INLINE: usize = 16;
+    /// Pages pinned without allocating an array for them: small enough that the value stays
+    /// a few words, cheap to move (16 KiB of 4 KiB pages).
+    pub const INLINE: usize = 4;
 
     /// Pins the `len` bytes at `src` of the calling task's memory; `EFAULT` unless every page of
     /// the range can be pinned (nothing stays pinned then).

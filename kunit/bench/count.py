@@ -206,7 +206,7 @@ class Lines:
 
 def count_call(gdb, entry, trace=None):
     """Steps from a breakpoint hit at entry until the function returns; (instructions, steps).
-    With trace (a list), appends the address of every instruction executed."""
+    With trace (a list), appends the address of every step (a rep iteration is a step)."""
     rsp0 = gdb.reg(REG_RSP)
     ret = gdb.read_u64(rsp0)
     insns = steps = 0
@@ -219,8 +219,8 @@ def count_call(gdb, entry, trace=None):
         rip = gdb.reg(REG_RIP)
         if rip != prev:
             insns += 1
-            if trace is not None:
-                trace.append(rip)
+        if trace is not None:
+            trace.append(rip)
         prev = rip
         if rip == ret and gdb.reg(REG_RSP) == rsp0 + 8:
             return insns, steps
@@ -229,7 +229,7 @@ def count_call(gdb, entry, trace=None):
 
 
 def profile(symbols, trace, top=30):
-    """The instructions of trace per function, most first: [(count, name), ...]."""
+    """The steps of trace per function, most first: [(count, name), ...]."""
     ordered = sorted(symbols)
     starts = [addr for addr, _, _ in ordered]
     per = {}
@@ -257,7 +257,7 @@ def main():
     ap.add_argument('--out', required=True)
     ap.add_argument('--debug', action='store_true', help='log the protocol on stderr')
     ap.add_argument('--profile', action='store_true',
-                    help="the first call's instructions per function, on stderr and in --out")
+                    help="the first call's steps per function, on stderr and in --out")
     args = ap.parse_args()
     global DEBUG, PROFILE
     DEBUG = args.debug
@@ -306,7 +306,7 @@ def main():
             while True:
                 if gdb.poll() is not None:   # a stop: our breakpoint, we hope
                     if gdb.reg(REG_RIP) == addr:
-                        # The first call's instructions, per function (RMP_BENCH_PROFILE).
+                        # The first call's steps, per function (RMP_BENCH_PROFILE).
                         trace = [] if PROFILE and not entry['instructions'] else None
                         insns, steps = count_call(gdb, addr, trace)
                         entry['instructions'].append(insns)
