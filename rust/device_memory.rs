@@ -27,9 +27,10 @@ use crate::action::{CacheMode, MmapAction};
 use core::ptr::NonNull;
 use kernel::{
     bindings,
-    error::code::ENODEV,
+    error::code::{EINVAL, ENODEV},
     fs::File,
     new_mutex,
+    page::PAGE_SIZE,
     prelude::*,
     sync::{Arc, ArcBorrow, Mutex},
     types::Opaque,
@@ -71,12 +72,22 @@ unsafe impl Send for State {}
 impl DeviceMemory {
     /// Makes `phys .. phys + len` mappable.
     ///
+    /// `EINVAL` unless `phys` and `len` are page aligned and `len` is not 0: the core maps whole
+    /// pages (`simple_ioremap` rounds the range out to pages), so a range that ends inside a page
+    /// would map the rest of that page too, which may be another device's registers.
+    ///
     /// # Safety
     ///
     /// The range must be device memory (not RAM) that userspace may read and write with any cache
     /// mode, reserved for the caller (e.g. a requested PCI region), until [`DeviceMemory::revoke`]
-    /// has returned: the caller must call it before giving the range up.
+    /// has returned: the caller must call it before giving the range up. Nothing else may hold a
+    /// mapping of it with another memory type meanwhile (on x86 the kernel's own `ioremap()` of
+    /// the range would decide the type of every user mapping: see [`PciBarMemory`]).
     pub unsafe fn new(phys: u64, len: usize) -> Result<Arc<Self>> {
+        let page = PAGE_SIZE as u64;
+        if len == 0 || phys % page != 0 || len as u64 % page != 0 {
+            return Err(EINVAL);
+        }
         Arc::pin_init(
             try_pin_init!(Self {
                 phys,
@@ -298,15 +309,26 @@ unsafe extern "C" fn dm_close(vma: *mut bindings::vm_area_struct) {
 /// A PCI BAR of a bound device, mappable to userspace through
 /// [`VmAreaDesc::map_device_memory`](crate::VmAreaDesc::map_device_memory).
 ///
-/// Requesting the region (`pci_request_region`, through [`kernel::pci::Device::iomap_region`])
-/// reserves the BAR for this driver; this value lives in the driver's bound data (`'bound`), and
-/// dropping it (at unbind or removal) first revokes every user mapping, then releases the
-/// region. Files that outlive the binding keep only the [`DeviceMemory`], which then refuses
-/// mappings (`ENODEV`).
+/// Requesting the region (`pci_request_region()`) reserves the BAR for this driver; this value
+/// lives in the driver's bound data (`'bound`), and dropping it (at unbind or removal) first
+/// revokes every user mapping, then releases the region. Files that outlive the binding keep only
+/// the [`DeviceMemory`], which then refuses mappings (`ENODEV`).
+///
+/// The BAR is reserved, not mapped into the kernel: on x86, `pci_iomap()` (what
+/// [`kernel::pci::Device::iomap_region`] does) reserves the whole BAR as uncached (UC-) in the
+/// PAT memory type list, and every user mapping then gets that type whatever it asks for
+/// (`reserve_pfn_range()` turns a write-combining request into UC- without an error). A driver
+/// that also needs the registers from the kernel maps another BAR, or maps this one with the type
+/// its users want.
+///
+/// Only memory BARs of whole pages are accepted: an I/O port BAR's "start" is a port number, not
+/// a physical address (`ENODEV`), and a BAR smaller than a page or not page aligned would expose
+/// the rest of its pages (`EINVAL`). An empty or unassigned BAR is refused with `ENODEV`, one
+/// that another driver holds with `EBUSY`.
 #[cfg(CONFIG_PCI)]
 pub struct PciBarMemory<'bound> {
     memory: Arc<DeviceMemory>,
-    _bar: kernel::pci::Bar<'bound>,
+    _region: PciRegion<'bound>,
 }
 
 #[cfg(CONFIG_PCI)]
@@ -317,15 +339,31 @@ impl<'bound> PciBarMemory<'bound> {
         bar: u32,
         name: &'static CStr,
     ) -> Result<Self> {
-        let region = pdev.iomap_region(bar, name)?;
+        // `resource_start()` refuses an index past the device's resources (EINVAL).
         let phys = pdev.resource_start(bar)?;
         let len = usize::try_from(pdev.resource_len(bar)?)?;
-        // SAFETY: A PCI BAR is device memory; `region` reserves it for this driver until it is
-        // dropped, which `Drop` below does only after `revoke()` returned.
+        let raw = pci_dev_of(pdev);
+        // SAFETY: `raw` is the bound device's `struct pci_dev`, and `bar` is below
+        // `PCI_NUM_RESOURCES` (checked by `resource_start()`); a bound device's resources are not
+        // reassigned.
+        let flags = unsafe { (*raw).resource[bar as usize].flags };
+        let mem = bindings::IORESOURCE_MEM as c_ulong;
+        let unset = bindings::IORESOURCE_UNSET as c_ulong;
+        if flags & mem == 0 || flags & unset != 0 || len == 0 {
+            return Err(ENODEV);
+        }
+        let page = PAGE_SIZE as u64;
+        if phys % page != 0 || len as u64 % page != 0 {
+            return Err(EINVAL);
+        }
+        let region = PciRegion::request(pdev, bar, name)?;
+        // SAFETY: A memory BAR is device memory; `region` reserves it for this driver until it is
+        // dropped, which `Drop` below does only after `revoke()` returned, and nothing in this
+        // crate maps it into the kernel.
         let memory = unsafe { DeviceMemory::new(phys, len)? };
         Ok(Self {
             memory,
-            _bar: region,
+            _region: region,
         })
     }
 
@@ -338,7 +376,63 @@ impl<'bound> PciBarMemory<'bound> {
 #[cfg(CONFIG_PCI)]
 impl Drop for PciBarMemory<'_> {
     fn drop(&mut self) {
-        // Before `_bar` releases the region.
+        // Before `_region` releases the BAR.
         self.memory.revoke();
+    }
+}
+
+/// The `struct pci_dev` of `pdev`.
+#[cfg(CONFIG_PCI)]
+fn pci_dev_of<Ctx: kernel::device::DeviceContext>(
+    pdev: &kernel::pci::Device<Ctx>,
+) -> *mut bindings::pci_dev {
+    // `kernel::pci::Device` is `#[repr(transparent)]` over `Opaque<bindings::pci_dev>`
+    // (`rust/kernel/pci.rs`), whose own accessor is private.
+    core::ptr::from_ref(pdev)
+        .cast::<bindings::pci_dev>()
+        .cast_mut()
+}
+
+/// A PCI BAR reserved with `pci_request_region()`, and released on drop; not mapped.
+///
+/// # Invariants
+///
+/// `pdev` is bound for `'bound`, and `pci_request_region(pdev, bar)` succeeded for a memory BAR
+/// of non-zero length.
+#[cfg(CONFIG_PCI)]
+struct PciRegion<'bound> {
+    pdev: &'bound kernel::pci::Device<kernel::device::Bound>,
+    bar: c_int,
+}
+
+#[cfg(CONFIG_PCI)]
+impl<'bound> PciRegion<'bound> {
+    /// Requests memory BAR `bar` of `pdev`, whose length is not 0; `EBUSY` if it is in use.
+    fn request(
+        pdev: &'bound kernel::pci::Device<kernel::device::Bound>,
+        bar: u32,
+        name: &'static CStr,
+    ) -> Result<Self> {
+        let bar = c_int::try_from(bar)?;
+        // SAFETY: `pci_request_region()` (drivers/pci/pci.c) needs a valid `struct pci_dev`,
+        // which a bound device is, and a NUL-terminated name that outlives the reservation (it
+        // is stored in the `struct resource`): `name` is `'static`. It checks the index itself.
+        kernel::error::to_result(unsafe {
+            bindings::pci_request_region(pci_dev_of(pdev), bar, name.as_char_ptr())
+        })?;
+        // INVARIANT: the caller checked that `bar` is a memory BAR of non-zero length, for which
+        // success means the region is now ours.
+        Ok(Self { pdev, bar })
+    }
+}
+
+#[cfg(CONFIG_PCI)]
+impl Drop for PciRegion<'_> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants the region was requested by us and the device is still
+        // bound; `pci_release_region()` wants "all use of the PCI regions has ceased", which for
+        // the only user, `PciBarMemory`, means after `revoke()` (its `Drop` runs before this
+        // field's).
+        unsafe { bindings::pci_release_region(pci_dev_of(self.pdev), self.bar) };
     }
 }
