@@ -9,5 +9,6 @@ struct file *rmp_kunit_filp_open(const char *path, int flags);
 long rmp_kunit_locked_vm(void);
 int rmp_kunit_page_count(struct page *page);
 u64 rmp_kunit_page_phys(struct page *page);
+int rmp_kunit_pfnmap_entry(unsigned long addr, unsigned long *pfn, int *cachemode);
 
 #endif /* RMP_KUNIT_HELPERS_H */

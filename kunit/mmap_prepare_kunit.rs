@@ -7,6 +7,8 @@ use mmap_prepare::MmapMiscDeviceRegistration;
 
 mod binder_pages;
 mod e2e;
+#[cfg(CONFIG_PCI)]
+mod pci_bar;
 mod rules;
 mod secretmem;
 mod test_device;
