@@ -9,8 +9,10 @@
 #include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
+#include <linux/lockdep.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
+#include <linux/rbtree.h>
 #include <linux/sched/user.h>
 
 #include "kunit_helpers.h"
@@ -78,4 +80,43 @@ int rmp_kunit_pfnmap_entry(unsigned long addr, unsigned long *pfn, int *cachemod
 	}
 	mmap_read_unlock(mm);
 	return ret;
+}
+
+/*
+ * What rmap can see of the VMA of current->mm that starts at @start and maps
+ * @file at page @pgoff. Bit 0: the VMA is in the file's i_mmap interval tree,
+ * which rmap walks (unmap_mapping_range(), rmap_walk_file()). Bit 1: a walker
+ * could take the tree's lock now (i_mmap_trylock_read() succeeded), so it
+ * could reach the VMA. With hide_from_rmap_until_complete, vma_link_file()
+ * inserts the VMA but keeps i_mmap_rwsem for writing until mapped() returned:
+ * the trylock then fails, and the tree is walked under the caller's own hold
+ * (checked with lockdep, hence -EOPNOTSUPP without it). -EBUSY if someone else
+ * holds the lock.
+ */
+int rmp_kunit_rmap_probe(struct file *file, unsigned long start, unsigned long pgoff)
+{
+	struct address_space *mapping = file->f_mapping;
+	int walkable = i_mmap_trylock_read(mapping);
+	struct vm_area_struct *vma;
+	struct rb_node *node;
+	int found = 0;
+
+	if (!walkable) {
+#ifdef CONFIG_LOCKDEP
+		if (!lockdep_is_held_type(&mapping->i_mmap_rwsem, 0))
+			return -EBUSY;
+#else
+		return -EOPNOTSUPP;
+#endif
+	}
+	/* The tree's iterators (mapping_rmap_tree_foreach()) are not exported: visit every node. */
+	for (node = rb_first_cached(&mapping->i_mmap); node; node = rb_next(node)) {
+		vma = rb_entry(node, struct vm_area_struct, shared.rb);
+		if (vma->vm_mm == current->mm && vma->vm_start == start &&
+		    vma->vm_pgoff == pgoff)
+			found = 1;
+	}
+	if (walkable)
+		i_mmap_unlock_read(mapping);
+	return found | (walkable ? 2 : 0);
 }

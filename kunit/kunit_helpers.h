@@ -9,6 +9,11 @@ struct file *rmp_kunit_filp_open(const char *path, int flags);
 long rmp_kunit_locked_vm(void);
 int rmp_kunit_page_count(struct page *page);
 u64 rmp_kunit_page_phys(struct page *page);
+int rmp_kunit_rmap_probe(struct file *file, unsigned long start, unsigned long pgoff);
 int rmp_kunit_pfnmap_entry(unsigned long addr, unsigned long *pfn, int *cachemode);
+
+int rmp_kunit_stack_attach(struct file *stack, struct file *under);
+int rmp_kunit_stacker_register(void);
+void rmp_kunit_stacker_unregister(void);
 
 #endif /* RMP_KUNIT_HELPERS_H */

@@ -11,6 +11,7 @@ mod e2e;
 mod pci_bar;
 mod rules;
 mod secretmem;
+mod stacked;
 mod test_device;
 mod util;
 
@@ -22,17 +23,20 @@ module! {
     license: "GPL",
 }
 
-/// Holds the test device the end-to-end suite maps; the suites run once `init` has returned.
+/// Holds the test device the end-to-end suite maps, and the stacking devices that map it through
+/// their legacy `->mmap`; the suites run once `init` has returned.
 #[pin_data]
 struct MmapPrepareKunit {
     #[pin]
     _dev: MmapMiscDeviceRegistration<test_device::TestDev>,
+    _stacker: util::Stacker,
 }
 
 impl kernel::InPlaceModule for MmapPrepareKunit {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             _dev <- MmapMiscDeviceRegistration::register(MiscDeviceOptions { name: c"rmp_kunit" }),
+            _stacker: util::Stacker::register()?,
         })
     }
 }

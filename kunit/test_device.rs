@@ -6,6 +6,7 @@
 //! the behaviour with the offset it passes to `vm_mmap`. Every callback counts its calls in the
 //! statics below, which the tests read.
 
+use crate::util::{page_count, rmap_probe};
 use kernel::{
     fs::File,
     page::PAGE_SIZE,
@@ -59,6 +60,16 @@ pub(crate) enum Mode {
     /// Like `PfnFault`, but `fault` zaps the faulting address after choosing the PFN (the entry
     /// must still be there when the fault completes: no endless refault).
     PfnThenZap = 13,
+    /// The action maps the file's pages from index `n`, and `mapped` records what it sees: the
+    /// reference count of page `n` ([`MAPPED_PAGE_COUNT`]) and what rmap can see of the VMA
+    /// ([`MAPPED_RMAP`]).
+    Observe = 14,
+    /// `Observe`, with [`MmapAction::hide_from_rmap_until_complete`].
+    ObserveHidden = 15,
+    /// The action maps the file's pages from index `n`; no VMA operations.
+    BareMapPages = 16,
+    /// The action remaps page `n` (PFN mapping); no VMA operations.
+    BareRemapPage = 17,
 }
 
 pub(crate) const MODE_STRIDE: usize = 0x100;
@@ -80,6 +91,10 @@ impl Mode {
             11 => Mode::DeviceMemory,
             12 => Mode::MixedTypes,
             13 => Mode::PfnThenZap,
+            14 => Mode::Observe,
+            15 => Mode::ObserveHidden,
+            16 => Mode::BareMapPages,
+            17 => Mode::BareRemapPage,
             _ => return None,
         })
     }
@@ -112,8 +127,17 @@ counters!(
     CLOSE_NO_DATA,
     FAULT,
     VMA_DATA_LIVE,
-    FILES_LIVE
+    FILES_LIVE,
+    MAPPED_PAGE_COUNT,
+    MAPPED_RMAP
 );
+
+/// [`MAPPED_RMAP`]: `mapped` ran and looked.
+pub(crate) const RMAP_SEEN: usize = 1 << 2;
+/// [`MAPPED_RMAP`]: the VMA was in its file's `i_mmap` tree.
+pub(crate) const RMAP_IN_TREE: usize = 1 << 0;
+/// [`MAPPED_RMAP`]: a walker could take the tree's lock (`i_mmap_rwsem`), hence reach the VMA.
+pub(crate) const RMAP_WALKABLE: usize = 1 << 1;
 
 pub(crate) fn count(counter: &Atomic<usize>) -> usize {
     counter.load(Relaxed)
@@ -202,11 +226,18 @@ impl MmapMiscDevice for TestDev {
         }
         let dev = dev.into_ref();
         let n = desc.pgoff() % MODE_STRIDE;
-        if Mode::of(desc.pgoff()) == Some(Mode::MixedTypes) && n % 2 == 1 {
+        let mode = Mode::of(desc.pgoff()).ok_or(EINVAL)?;
+        if mode == Mode::MixedTypes && n % 2 == 1 {
             return desc.set_vm_ops::<OtherVm>();
         }
-        desc.set_vm_ops::<TestVm>()?;
-        match Mode::of(desc.pgoff()).ok_or(EINVAL)? {
+        // The device memory mapping brings its own VMA operations; the bare modes have none.
+        if !matches!(
+            mode,
+            Mode::DeviceMemory | Mode::BareMapPages | Mode::BareRemapPage
+        ) {
+            desc.set_vm_ops::<TestVm>()?;
+        }
+        match mode {
             Mode::Fault => Ok(()),
             Mode::MappedFails => desc.set_action(MmapAction::nothing().error_override(EAGAIN)),
             Mode::MapKernelPages => desc.set_action(MmapAction::map_kernel_pages(&dev.pages, n)),
@@ -223,6 +254,13 @@ impl MmapMiscDevice for TestDev {
             Mode::PfnIntoIo => desc.set_flags(VmaFlag::IO | VmaFlag::PFNMAP | VmaFlag::DONTEXPAND),
             Mode::WipeOnFork => desc.set_flags(VmaFlag::WIPEONFORK),
             Mode::MixedTypes => Ok(()),
+            Mode::Observe | Mode::BareMapPages => {
+                desc.set_action(MmapAction::map_kernel_pages(&dev.pages, n))
+            }
+            Mode::ObserveHidden => desc.set_action(
+                MmapAction::map_kernel_pages(&dev.pages, n).hide_from_rmap_until_complete(),
+            ),
+            Mode::BareRemapPage => desc.set_action(MmapAction::remap_kernel_page(&dev.pages, n)),
             Mode::DeviceMemory => {
                 // The offset selects the mode; the memory is mapped from `n`.
                 desc.set_pgoff(n)?;
@@ -243,8 +281,16 @@ impl VmOperations for TestVm {
 
     fn mapped(area: &MappedArea<'_>, file: ArcBorrow<'_, TestFile>) -> Result<Arc<VmaState>> {
         MAPPED.add(1, Relaxed);
-        if Mode::of(area.pgoff) == Some(Mode::MappedFails) {
+        let mode = Mode::of(area.pgoff);
+        if mode == Some(Mode::MappedFails) {
             return Err(ENOMEM);
+        }
+        if matches!(mode, Some(Mode::Observe | Mode::ObserveHidden)) {
+            let n = area.pgoff % MODE_STRIDE;
+            let count = file.pages.page(n).map_or(0, |page| page_count(&page));
+            MAPPED_PAGE_COUNT.store(count as usize, Relaxed);
+            let rmap = rmap_probe(area.file.as_ptr(), area.start, area.pgoff)?;
+            MAPPED_RMAP.store(RMAP_SEEN | rmap, Relaxed);
         }
         VmaState::new(file.into(), area.start)
     }

@@ -136,6 +136,7 @@ pub(crate) fn write_user(addr: usize, data: &[u8]) -> Result {
 // bindgen renders some members of `struct page` as empty structs; only the pointer is passed.
 #[allow(improper_ctypes)]
 extern "C" {
+    fn rmp_kunit_rmap_probe(file: *mut bindings::file, start: usize, pgoff: usize) -> c_int;
     fn rmp_kunit_locked_vm() -> c_long;
     fn rmp_kunit_page_count(page: *mut bindings::page) -> c_int;
     fn rmp_kunit_page_phys(page: *mut bindings::page) -> u64;
@@ -157,4 +158,61 @@ pub(crate) fn page_count(page: &kernel::page::Page) -> i32 {
 pub(crate) fn locked_vm() -> isize {
     // SAFETY: Reads an atomic counter of the current task's user.
     unsafe { rmp_kunit_locked_vm() as isize }
+}
+
+/// What rmap can see of the VMA of our mm that starts at `start` and maps `file` at `pgoff`:
+/// [`RMAP_IN_TREE`](crate::test_device::RMAP_IN_TREE) if it is in the file's `i_mmap` interval
+/// tree, [`RMAP_WALKABLE`](crate::test_device::RMAP_WALKABLE) if a walker could take the tree's
+/// lock now (`kunit_helpers.c`).
+pub(crate) fn rmap_probe(file: *mut bindings::file, start: usize, pgoff: usize) -> Result<usize> {
+    // SAFETY: The callers pass an open file (a `&File`'s, or a VMA's `vm_file` under the mmap
+    // lock); the helper only reads its mapping's tree, under `i_mmap_rwsem` (taken unless the
+    // caller holds it).
+    let ret = unsafe { rmp_kunit_rmap_probe(file, start, pgoff) };
+    kernel::error::to_result(ret)?;
+    Ok(ret as usize)
+}
+
+// bindgen renders some members of `struct file` as empty structs; only pointers are passed.
+#[allow(improper_ctypes)]
+extern "C" {
+    fn rmp_kunit_stack_attach(stack: *mut bindings::file, under: *mut bindings::file) -> c_int;
+    fn rmp_kunit_stacker_register() -> c_int;
+    fn rmp_kunit_stacker_unregister();
+}
+
+/// A stacking file (see [`Stacker`]) and the test device file it maps, to which it holds a
+/// reference of its own. Fields drop in order: the stacking file's release drops its reference,
+/// then the last one goes with `under`, whose drop flushes the deferred `fput()`.
+pub(crate) struct Stacked {
+    pub(crate) stack: DevFile,
+    pub(crate) under: DevFile,
+}
+
+/// Opens the stacking device `path` and a file of the test device for it to map.
+pub(crate) fn open_stacked(path: &CStr) -> Result<Stacked> {
+    let stack = DevFile::open(path)?;
+    let under = DevFile::open(crate::test_device::DEVICE_PATH)?;
+    // SAFETY: Both files are open; the stacking file takes a reference of its own.
+    kernel::error::to_result(unsafe { rmp_kunit_stack_attach(stack.as_ptr(), under.as_ptr()) })?;
+    Ok(Stacked { stack, under })
+}
+
+/// The stacking devices `/dev/rmp_stack_same` and `/dev/rmp_stack_other` (`kunit/stacker.c`),
+/// registered while this value lives.
+pub(crate) struct Stacker(());
+
+impl Stacker {
+    pub(crate) fn register() -> Result<Self> {
+        // SAFETY: Registers two static misc devices; `Drop` deregisters them.
+        kernel::error::to_result(unsafe { rmp_kunit_stacker_register() })?;
+        Ok(Stacker(()))
+    }
+}
+
+impl Drop for Stacker {
+    fn drop(&mut self) {
+        // SAFETY: They were registered by `register()`.
+        unsafe { rmp_kunit_stacker_unregister() };
+    }
 }
