@@ -180,4 +180,28 @@ mod tests {
         munmap(addr, 1);
         Ok(())
     }
+
+    #[test]
+    fn stacked_device_memory_is_refused() -> Result {
+        reset_counters();
+        for path in [SAME, OTHER] {
+            let stacked = open_stacked(path)?;
+            let offset = Mode::DeviceMemory.offset(0);
+            // other: refused in mmap_prepare (vm_file != file). same: the VMA is the test device
+            // file's, but `mapped` finds it not linked yet: a revocation could not reach it until
+            // the stacking ->mmap returned, and its entries would outlive the memory (seen before
+            // this was refused: revoked from the stacking ->mmap right after vfs_mmap(), the page
+            // was still readable once mmap() returned).
+            assert_eq!(
+                stacked.stack.mmap(0, 1, PROT_READ, MAP_SHARED, offset),
+                Err(EINVAL)
+            );
+            // The same file still maps it directly.
+            let under = &stacked.under;
+            let addr = under.mmap(0, 1, PROT_READ, MAP_SHARED, offset)?;
+            assert!(page_matches(addr, 0));
+            munmap(addr, 1);
+        }
+        Ok(())
+    }
 }

@@ -48,4 +48,9 @@ extern "C" {
         src: *const c_void,
         len: usize,
     ) -> usize;
+    pub(crate) fn rmp_new_vma_is_linked(
+        start: usize,
+        vm_ops: *const bindings::vm_operations_struct,
+        vm_private_data: *mut c_void,
+    ) -> bool;
 }

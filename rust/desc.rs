@@ -404,9 +404,11 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
     /// mapping that completes after [`DeviceMemory::revoke`] started.
     ///
     /// Refused: `ENODEV` once `memory` is revoked; `EINVAL` for a private mapping (device memory
-    /// is shared), if an action is already set, or on a `VM_MIXEDMAP` mapping. This replaces
-    /// [`VmAreaDesc::set_action`] and [`VmAreaDesc::set_vm_ops`] for the mapping (both are then
-    /// refused).
+    /// is shared), if an action is already set, on a `VM_MIXEDMAP` mapping, and on the
+    /// stacked-caller path (`compat_vma_mmap()`): here if the VMA will map another file, in
+    /// `mapped` otherwise, because a revocation cannot find the VMA until the stacking `->mmap`
+    /// returned. This replaces [`VmAreaDesc::set_action`] and [`VmAreaDesc::set_vm_ops`] for the
+    /// mapping (both are then refused).
     pub fn map_device_memory(
         &mut self,
         memory: ArcBorrow<'a, DeviceMemory>,
@@ -424,6 +426,15 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
                 self,
                 EINVAL,
                 "map_device_memory: a private mapping"
+            ));
+        }
+        // As for the PFN remaps of `set_action`; a stacked caller that gave the VMA to this file
+        // (`vm_file == file`) is refused in `mapped`, where the VMA is seen not to be linked.
+        if self.raw().vm_file != self.raw().file {
+            return Err(refuse!(
+                self,
+                EINVAL,
+                "map_device_memory: the VMA will map another file"
             ));
         }
         let action = memory.action(cache)?;

@@ -23,7 +23,11 @@
 //! The mappings are `VM_DONTCOPY`: a fork copies PFN entries without the rmap locks, so a child
 //! could keep entries a concurrent revocation had already walked past.
 
-use crate::action::{CacheMode, MmapAction};
+use crate::{
+    action::{CacheMode, MmapAction},
+    c_helpers::rmp_new_vma_is_linked,
+    log::driver_warn,
+};
 use core::ptr::NonNull;
 use kernel::{
     bindings,
@@ -244,7 +248,7 @@ unsafe fn vma_mapping(vma: *mut bindings::vm_area_struct) -> *mut bindings::addr
 /// `*vm_private_data` is [`borrowed_tag`] of a `DeviceMemory` in an `Arc` borrowed from the
 /// mapped file's data, which outlives the mmap call; `file` is the VMA's file.
 unsafe extern "C" fn dm_mapped(
-    _start: c_ulong,
+    start: c_ulong,
     _end: c_ulong,
     _pgoff: c_ulong,
     file: *const bindings::file,
@@ -257,6 +261,22 @@ unsafe extern "C" fn dm_mapped(
     let borrowed = unsafe { ArcBorrow::<DeviceMemory>::from_raw(ptr) };
     // SAFETY: The mmap call holds `file`; no `fdget_pos` region is active on it.
     let file = unsafe { File::from_raw_file(file) };
+    // A revocation finds VMAs through their file's `i_mmap` tree. On the stacked-caller path
+    // (`compat_vma_mmap()` from a stacking `->mmap`) the VMA is not linked there until that
+    // `->mmap` returns: a revocation in between would miss its entries for good. Refuse it.
+    // SAFETY: `mapped` runs in the mmap call, under the mmap write lock of `current->mm`, which
+    // `rmp_new_vma_is_linked()` needs; the other arguments are compared, not dereferenced.
+    let linked = unsafe {
+        rmp_new_vma_is_linked(start, DEVICE_MEMORY_VM_OPS.as_raw(), tagged as *mut c_void)
+    };
+    if !linked {
+        driver_warn!(
+            file,
+            "mapped",
+            "map_device_memory: the VMA is not linked yet: a stacking ->mmap (EINVAL)"
+        );
+        return EINVAL.to_errno();
+    }
     // After the PTEs were installed: a revocation that started before this check refuses the
     // mapping (the core then unmaps it); one that starts after it finds the VMA and zaps it.
     if let Err(err) = borrowed.add_vma(file) {

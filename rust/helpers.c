@@ -10,6 +10,7 @@
 
 #include <linux/export.h>
 #include <linux/highmem.h>
+#include <linux/mmap_lock.h>
 #include <linux/uaccess.h>
 
 #include "helpers.h"
@@ -141,3 +142,24 @@ void rmp_unpin_user_pages(struct page **pages, unsigned long nr)
 	unpin_user_pages(pages, nr);
 }
 EXPORT_SYMBOL_GPL(rmp_unpin_user_pages);
+
+/*
+ * Whether the VMA that mapped() is completing, at @start in current->mm
+ * with @vm_ops and still @vm_private_data (mapped() gets a copy of the
+ * field), is in the mm's VMA tree. On the direct mmap() path it is:
+ * __mmap_new_vma() stored it and linked it into its file's i_mmap tree before
+ * the action and mapped() ran. On the stacked-caller path (compat_vma_mmap()
+ * from a stacking ->mmap) it is neither yet: rmap cannot find it until that
+ * ->mmap returned. The caller holds the mmap write lock (mapped() does).
+ */
+bool rmp_new_vma_is_linked(unsigned long start, const struct vm_operations_struct *vm_ops,
+			   void *vm_private_data)
+{
+	struct vm_area_struct *vma;
+
+	mmap_assert_write_locked(current->mm);
+	vma = vma_lookup(current->mm, start);
+	return vma && vma->vm_start == start && vma->vm_ops == vm_ops &&
+	       vma->vm_private_data == vm_private_data;
+}
+EXPORT_SYMBOL_GPL(rmp_new_vma_is_linked);
