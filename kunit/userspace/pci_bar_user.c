@@ -325,20 +325,39 @@ static void test_fork_child_has_no_mapping(void)
 		close(fd);
 }
 
-/* Live mappings of both devices, and the files they came from. */
+/*
+ * Live mappings of both devices, and the files they came from; and the pieces
+ * of a third mapping that was split (munmap of its second page: the copy is
+ * opened) and whose tail was moved (mremap: copied, then the original closed),
+ * so that each piece's VMA was counted by the crate's open and close.
+ */
 struct live {
 	int uc, wc;
-	unsigned char *puc, *pwc;
+	unsigned char *puc, *pwc, *head, *moved;
 };
 
 static int live_map(struct live *l)
 {
+	unsigned char *split, *to;
+
 	l->uc = open(PCI_BAR_DEV_UC, O_RDWR);
 	l->wc = open(PCI_BAR_DEV_WC, O_RDWR);
 	l->puc = l->uc < 0 ? MAP_FAILED : map_fd(l->uc, bar_pages, 0, MAP_SHARED);
 	l->pwc = l->wc < 0 ? MAP_FAILED : map_fd(l->wc, 2, 1, MAP_SHARED);
-	return l->puc != MAP_FAILED && l->pwc != MAP_FAILED && touch(l->puc) == 0 &&
-	       touch(l->pwc + page) == 0;
+	split = l->uc < 0 ? MAP_FAILED : map_fd(l->uc, 4, 8, MAP_SHARED);
+	to = mmap(NULL, 2 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	l->head = MAP_FAILED;
+	l->moved = MAP_FAILED;
+	if (split != MAP_FAILED && to != MAP_FAILED && !munmap(split + page, page)) {
+		l->head = split;
+		l->moved = mremap(split + 2 * page, 2 * page, 2 * page,
+				  MREMAP_MAYMOVE | MREMAP_FIXED, to);
+	}
+	if (l->moved == MAP_FAILED && to != MAP_FAILED)
+		munmap(to, 2 * page);
+	return l->puc != MAP_FAILED && l->pwc != MAP_FAILED && l->moved == to &&
+	       touch(l->puc) == 0 && touch(l->pwc + page) == 0 && page_is(l->head, 8, 0) &&
+	       page_is(l->moved + page, 11, 0);
 }
 
 static void live_unmap(struct live *l)
@@ -347,6 +366,10 @@ static void live_unmap(struct live *l)
 		munmap(l->puc, bar_pages * page);
 	if (l->pwc != MAP_FAILED)
 		munmap(l->pwc, 2 * page);
+	if (l->head != MAP_FAILED)
+		munmap(l->head, page);
+	if (l->moved != MAP_FAILED)
+		munmap(l->moved, 2 * page);
 	if (l->uc >= 0)
 		close(l->uc);
 	if (l->wc >= 0)
@@ -363,14 +386,16 @@ static void test_gone(struct live *l, const char *how)
 	unsigned char *p = map_fd(l->uc, 1, 0, MAP_SHARED);
 	int sig_uc = touch(l->puc), sig_last = touch(l->puc + (bar_pages - 1) * page);
 	int sig_wc = touch(l->pwc), err = p == MAP_FAILED ? errno : 0;
+	int sig_head = touch(l->head), sig_moved = touch(l->moved + page);
 	char name[128];
 
 	if (p != MAP_FAILED)
 		munmap(p, page);
 	snprintf(name, sizeof(name), "%s_zaps_every_mapping_sigbus", how);
-	ktap_check(sig_uc == SIGBUS && sig_last == SIGBUS && sig_wc == SIGBUS, name,
-		   "signals after %s: uncached first page %d, last page %d, write-combined %d (wanted SIGBUS %d)",
-		   how, sig_uc, sig_last, sig_wc, SIGBUS);
+	ktap_check(sig_uc == SIGBUS && sig_last == SIGBUS && sig_wc == SIGBUS &&
+		   sig_head == SIGBUS && sig_moved == SIGBUS, name,
+		   "signals after %s: uncached first page %d, last page %d, write-combined %d, split %d, moved %d (wanted SIGBUS %d)",
+		   how, sig_uc, sig_last, sig_wc, sig_head, sig_moved, SIGBUS);
 	snprintf(name, sizeof(name), "%s_new_mmap_of_open_file_enodev", how);
 	ktap_check(err == ENODEV, name, "mmap after %s: %s (wanted ENODEV)", how,
 		   err ? strerror(err) : "mapped");
@@ -383,7 +408,8 @@ static void test_unbind_and_bind(void)
 	int mapped = live_map(&l), unbound, gone_errno, bound, old;
 
 	unbound = sysfs_write("/sys/bus/pci/drivers/" PCI_BAR_DRIVER "/unbind", bar.bdf);
-	ktap_check(mapped && !unbound && !pci_bar_bound(&bar), "unbind_with_live_mappings",
+	ktap_check(mapped && !unbound && !pci_bar_bound(&bar),
+		   "unbind_with_live_split_and_moved_mappings",
 		   "mapped %d, unbind %s, still bound %d", mapped, strerror(-unbound),
 		   pci_bar_bound(&bar));
 	test_gone(&l, "unbind");
@@ -423,7 +449,8 @@ static void test_remove_and_rescan(void)
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/remove", bar.bdf);
 	removed = sysfs_write(path, "1");
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bar.bdf);
-	ktap_check(mapped && !removed && stat(path, &st) < 0, "remove_with_live_mappings",
+	ktap_check(mapped && !removed && stat(path, &st) < 0,
+		   "remove_with_live_split_and_moved_mappings",
 		   "mapped %d, remove %s, %s still there %d", mapped, strerror(-removed), path,
 		   stat(path, &st) == 0);
 	test_gone(&l, "remove");
