@@ -54,6 +54,10 @@ struct State {
     /// holds its file, hence the inode and its mapping, so the pointer is valid while `vmas > 0`,
     /// and the entry is removed when it drops to 0.
     mappings: KVec<FileMapping>,
+    /// Room for `revoke` to list the mappings to zap without allocating (it cannot fail).
+    ///
+    /// INVARIANT: empty, with a capacity of at least `mappings.len()` until revoked.
+    to_zap: KVec<(NonNull<bindings::address_space>, NonNull<bindings::inode>)>,
 }
 
 /// A physical range of device memory that userspace may map until it is revoked.
@@ -99,6 +103,7 @@ impl DeviceMemory {
                 state <- new_mutex!(State {
                     revoked: false,
                     mappings: KVec::new(),
+                    to_zap: KVec::new(),
                 }),
             }),
             GFP_KERNEL,
@@ -128,14 +133,34 @@ impl DeviceMemory {
     /// Zaps every user mapping of the memory and refuses new ones (`ENODEV`). Idempotent; may
     /// sleep. When it returns, no page table entry maps the range.
     pub fn revoke(&self) {
-        let mut state = self.state.lock();
-        state.revoked = true;
-        for entry in state.mappings.iter() {
-            // SAFETY: By the invariants of `State` the mapping is valid while it has VMAs, and
-            // the lock keeps `close` from removing it meanwhile. The lock order is mmap lock,
-            // then this mutex (in `mapped`, `open`, `close`), then `i_mmap_rwsem` (here), which
-            // matches the core's mmap lock before `i_mmap_rwsem`.
-            unsafe { bindings::unmap_mapping_range(entry.mapping.as_ptr(), 0, 0, 1) };
+        // The mappings are listed under the mutex, each kept alive by a reference to the inode
+        // that owns it, and zapped after the mutex is dropped: `mapped` takes the mutex with
+        // `i_mmap_rwsem` held (the action hides the VMA from rmap until `mapped` returned), so
+        // zapping, which takes `i_mmap_rwsem`, under the mutex could deadlock.
+        let to_zap = {
+            let mut state = self.state.lock();
+            state.revoked = true;
+            let mut to_zap = core::mem::take(&mut state.to_zap);
+            for entry in state.mappings.iter() {
+                // SAFETY: By the invariants of `State` the mapping is valid while it has VMAs,
+                // and the mutex keeps `close` from removing it meanwhile; `host` is the inode
+                // that owns it. `igrab` fails only for an inode being evicted, which no file,
+                // hence no VMA, refers to any more.
+                let inode = unsafe { bindings::igrab((*entry.mapping.as_ptr()).host) };
+                if let Some(inode) = NonNull::new(inode) {
+                    // Cannot fail: `to_zap` has room for every mapping (`State` invariants).
+                    let _ = to_zap.push_within_capacity((entry.mapping, inode));
+                }
+            }
+            to_zap
+        };
+        for (mapping, inode) in to_zap {
+            // SAFETY: The inode reference keeps the mapping valid. The lock order is mmap lock,
+            // then `i_mmap_rwsem`, as in the core; this mutex is not held.
+            unsafe {
+                bindings::unmap_mapping_range(mapping.as_ptr(), 0, 0, 1);
+                bindings::iput(inode.as_ptr());
+            }
         }
     }
 
@@ -147,7 +172,12 @@ impl DeviceMemory {
         // SAFETY: By the type invariants the range is device memory userspace may access with
         // any cache mode until `revoke()`; our VMA operations (`DEVICE_MEMORY_VM_OPS`) refuse a
         // mapping that completes after a revocation started, and `revoke()` zaps the others.
-        Ok(unsafe { MmapAction::simple_ioremap(self.phys, self.len) }.cache_mode(cache))
+        // Hidden from rmap until `mapped` returned: a revocation cannot zap (nor return) while
+        // the entries are made and `mapped` decides, so the entries of a refused mapping are
+        // zapped before `revoke()` returns, not only when the core unmaps the VMA afterwards.
+        Ok(unsafe { MmapAction::simple_ioremap(self.phys, self.len) }
+            .cache_mode(cache)
+            .hide_from_rmap_until_complete())
     }
 
     /// Counts a VMA of `file`'s mapping; `ENODEV` once revoked (only `mapped` uses that).
@@ -160,9 +190,14 @@ impl DeviceMemory {
         }
         match state.mappings.iter_mut().find(|e| e.mapping == mapping) {
             Some(entry) => entry.vmas += 1,
-            None => state
-                .mappings
-                .push(FileMapping { mapping, vmas: 1 }, GFP_KERNEL)?,
+            None => {
+                // INVARIANT: `to_zap` keeps room for every mapping.
+                let more = state.mappings.len() + 1;
+                state.to_zap.reserve(more, GFP_KERNEL)?;
+                state
+                    .mappings
+                    .push(FileMapping { mapping, vmas: 1 }, GFP_KERNEL)?;
+            }
         }
         Ok(())
     }
