@@ -4,17 +4,21 @@
 //!
 //! The file offset of a mapping selects what `mmap_prepare` does (see [`Mode`]), so a test picks
 //! the behaviour with the offset it passes to `vm_mmap`. Every callback counts its calls in the
-//! statics below, which the tests read.
+//! statics below, which the tests read; userspace reads them with `RMP_KUNIT_IOC_STATS`
+//! (`kunit/userspace/rmp_kunit.h`), with the caller's locked memory, which the fault-injection
+//! sweeps and stress tests check after every step.
 
 use crate::util::{page_count, rmap_probe};
 use kernel::{
     fs::File,
+    ioctl::_IOR,
     page::PAGE_SIZE,
     prelude::*,
     sync::{
         atomic::{Atomic, Relaxed},
         Arc, ArcBorrow,
     },
+    uaccess::{UserPtr, UserSlice},
 };
 use mmap_prepare::{
     CacheMode, ClosingArea, DeviceMemory, FaultError, FaultResult, IntoRef, KernelPages,
@@ -143,6 +147,29 @@ pub(crate) fn count(counter: &Atomic<usize>) -> usize {
     counter.load(Relaxed)
 }
 
+/// `struct rmp_kunit_stats` of `kunit/userspace/rmp_kunit.h`, all `__u64` fields in order.
+type Stats = [u64; 9];
+const RMP_KUNIT_IOC_STATS: u32 = _IOR::<Stats>(b'k' as u32, 0x01);
+
+fn stats() -> Stats {
+    let locked = crate::util::locked_vm().max(0) as u64;
+    let counters = [
+        &PREPARE,
+        &MAPPED,
+        &OPEN,
+        &CLOSE,
+        &CLOSE_NO_DATA,
+        &FAULT,
+        &VMA_DATA_LIVE,
+        &FILES_LIVE,
+    ];
+    let mut out = [locked; 9];
+    for (slot, counter) in out[1..].iter_mut().zip(counters) {
+        *slot = count(counter) as u64;
+    }
+    out
+}
+
 /// The private data of an open file.
 pub(crate) struct TestFile {
     pub(crate) pages: KernelPages,
@@ -192,9 +219,11 @@ pub(crate) struct VmaState {
 
 impl VmaState {
     fn new(file: Arc<TestFile>, start: usize) -> Result<Arc<Self>> {
-        let state = Arc::new(VmaState { file, start }, GFP_KERNEL)?;
+        // Counted before the value exists: if `Arc::new` fails, dropping the value uncounts it.
+        // (Counting after it let a failed allocation take the count below zero: found by the
+        // fault-injection sweep, kunit_mmap_fault.)
         VMA_DATA_LIVE.add(1, Relaxed);
-        Ok(state)
+        Ok(Arc::new(VmaState { file, start }, GFP_KERNEL)?)
     }
 }
 
@@ -267,6 +296,16 @@ impl MmapMiscDevice for TestDev {
                 desc.map_device_memory(dev.device_memory.as_arc_borrow(), CacheMode::WriteBack)
             }
         }
+    }
+
+    fn ioctl(_dev: ArcBorrow<'_, TestFile>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        if cmd != RMP_KUNIT_IOC_STATS {
+            return Err(ENOTTY);
+        }
+        UserSlice::new(UserPtr::from_addr(arg), core::mem::size_of::<Stats>())
+            .writer()
+            .write(&stats())?;
+        Ok(0)
     }
 }
 
