@@ -1,0 +1,545 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Fault-injection sweeps with /proc/thread-self/fail-nth: a path (one or a
+ * few system calls on a device) runs with its 1st, 2nd, 3rd, ... fault
+ * injected, until it runs with nothing injected. Every run must end in a
+ * clean errno (or succeed: some failures are tolerated) and leave the device
+ * consistent, which the path's own checks verify.
+ *
+ * fail-nth counts every should_fail() of the task: slab and page allocations
+ * and user copies (CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC,
+ * CONFIG_FAULT_INJECTION_USERCOPY). failslab and fail_page_alloc skip
+ * allocations that may sleep, and fail_page_alloc order-0 ones, unless told
+ * otherwise in debugfs: sweep_begin() sets ignore-gfp-wait to N and min-order
+ * to 0, and verbose to 2, so that each injected failure logs its call trace:
+ * after every run the sweep reads the trace from /dev/kmsg and records where
+ * the failure hit (which capability, the first function that is not the
+ * allocator, the innermost function of our modules, and whether copy_vma()
+ * or move_page_tables() was on the stack). Meanwhile the console shows only
+ * messages of an explicit level of warning or above (kernel.printk "5 5"):
+ * the traces, logged at the default level, stay in the log buffer, while
+ * every splat header (WARNING:, BUG:, ...) still reaches the console, and a
+ * splat in the buffer also fails the sweep. A parent process restores the
+ * settings whatever becomes of the sweep.
+ *
+ * Used by fault_sweep_*.c; each prints one KTAP suite, one case per path,
+ * and a table of the points each path reached.
+ */
+#ifndef RMP_FAULT_SWEEP_H
+#define RMP_FAULT_SWEEP_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ktap.h"
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define SW_MAX_N	4000	/* a path that still fails at this n did not converge */
+#define SW_SITES	24	/* distinct sites in our modules remembered per path */
+#define SW_DEBUGFS	"/sys/kernel/debug"
+#define SW_PRINTK	"/proc/sys/kernel/printk"
+
+/* Where an injected failure hit, from its trace. */
+enum { SW_QUIET, SW_SLAB, SW_PAGE, SW_COPY, SW_OTHER, SW_NR_CAPS };
+static const char * const sw_cap_name[SW_NR_CAPS] = {
+	"quiet", "slab", "page", "usercopy", "other"
+};
+
+struct sw_hit {
+	int cap;		/* SW_QUIET: a __GFP_NOWARN allocation, which logs no trace */
+	char site[128];		/* the first frame past the allocator or the user copy */
+	char ours[200];		/* the innermost frame in one of our modules, "[module] symbol" */
+	int copy_vma, move_page_tables;
+	int syscall, pagefault;	/* a system call's frames; a page fault's */
+	int splat;		/* a splat header was logged */
+};
+
+/* One path: a system call (or a few) run under injection, with its checks. */
+struct sw_path {
+	const char *name;
+	/* Before each run, outside the injection window; 0, or -1 with sw.why set. */
+	int (*setup)(void *arg);
+	/* The system calls under injection: a non-negative result or -errno. */
+	long (*op)(void *arg);
+	/* After the run: 1 if the state is what the ABI promises after RC, or 0 with sw.why set. */
+	int (*check)(void *arg, long rc, int injected);
+	/* Undoes setup and whatever op made. */
+	void (*teardown)(void *arg);
+	/* After teardown: the device is back where it was and usable; 1, or 0 with sw.why set. */
+	int (*usable)(void *arg);
+	long expect;		/* op's result with nothing injected: >= 0 or -errno */
+	int errnos[4];		/* errors allowed under injection; ENOMEM if none given */
+};
+
+/* What a path reached. */
+struct sw_result {
+	const char *name;
+	int points, converged, ok;
+	int cap[SW_NR_CAPS];
+	int enomem, efault, other_err, tolerated;
+	int in_ours, copy_vma, move_page_tables;
+	int after;		/* injected into the program's own page faults after the call */
+	int nsites;
+	char sites[SW_SITES][200];
+	int site_count[SW_SITES];
+	double seconds;
+};
+
+static struct {
+	int fail_fd, kmsg_fd;
+	char why[512];
+	struct sw_result results[64];
+	int nresults;
+	double start;
+} sw;
+
+static inline double sw_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Sets sw.why; returns 0, so that checks can `return sw_fail(...)`. */
+static inline int sw_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sw.why, sizeof(sw.why), fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+static inline int sw_write_file(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, value, strlen(value));
+	close(fd);
+	return n == (ssize_t)strlen(value) ? 0 : -1;
+}
+
+static inline int sw_read_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+/* The debugfs knobs sweep_begin() sets, and their values; the old values are restored. */
+static const char * const sw_knobs[][2] = {
+	{ "failslab/ignore-gfp-wait", "N" },
+	{ "fail_page_alloc/ignore-gfp-wait", "N" },
+	{ "fail_page_alloc/ignore-gfp-highmem", "N" },
+	{ "fail_page_alloc/min-order", "0" },
+	{ "failslab/verbose", "2" },
+	{ "fail_page_alloc/verbose", "2" },
+	{ "fail_usercopy/verbose", "2" },
+	{ SW_PRINTK, "5 5" },
+};
+
+#define SW_NR_KNOBS ARRAY_SIZE(sw_knobs)
+
+static char sw_saved[SW_NR_KNOBS][64];
+
+static inline const char *sw_knob_path(unsigned int i, char *buf, size_t size)
+{
+	if (sw_knobs[i][0][0] == '/')
+		return sw_knobs[i][0];
+	snprintf(buf, size, "%s/%s", SW_DEBUGFS, sw_knobs[i][0]);
+	return buf;
+}
+
+static inline void sw_restore_knobs(void)
+{
+	char path[128];
+
+	for (unsigned int i = 0; i < SW_NR_KNOBS; i++)
+		if (sw_saved[i][0])
+			sw_write_file(sw_knob_path(i, path, sizeof(path)), sw_saved[i]);
+}
+
+/* Arms the n-th fault of this thread. */
+static inline void sw_arm(int n)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%d", n);
+
+	if (pwrite(sw.fail_fd, buf, len, 0) != len)
+		sw_fail("arming fail-nth: %s", strerror(errno));
+}
+
+/*
+ * Disarms; returns 1 if the armed fault was injected. Reading fail-nth is a
+ * user copy, which counts too: if the count was 1 the read itself consumes it
+ * and fails (EFAULT), which means nothing was injected before. Writing 0 then
+ * disarms whatever is left (its own copy may consume the last count: the
+ * count is 0 either way).
+ */
+static inline int sw_disarm(void)
+{
+	char buf[16] = "";
+	ssize_t n = pread(sw.fail_fd, buf, sizeof(buf) - 1, 0);
+	int injected = n > 0 && atoi(buf) == 0;
+
+	if (pwrite(sw.fail_fd, "0", 1, 0) != 1 && errno != EFAULT)
+		sw_fail("disarming fail-nth: %s", strerror(errno));
+	return injected;
+}
+
+/* The text of a /dev/kmsg record: after the first ';', up to the newline. */
+static inline char *sw_kmsg_text(char *rec)
+{
+	char *text = strchr(rec, ';');
+
+	if (!text)
+		return NULL;
+	text++;
+	text[strcspn(text, "\n")] = 0;
+	return text;
+}
+
+static inline int sw_prefixed(const char *s, const char * const *prefixes)
+{
+	for (; *prefixes; prefixes++)
+		if (!strncmp(s, *prefixes, strlen(*prefixes)))
+			return 1;
+	return 0;
+}
+
+/* Frames of the injection machinery, of the allocators and of the user copy. */
+static const char * const sw_machinery[] = {
+	"dump_stack", "fail_dump", "should_fail", "__should_fail", "kmem_cache_alloc",
+	"kmalloc", "__kmalloc", "__do_kmalloc", "kvmalloc", "__kvmalloc", "kvrealloc",
+	"krealloc", "__krealloc", "slab_", "__slab", "___slab", "alloc_slab", "allocate_slab",
+	"new_slab", "alloc_pages", "__alloc_pages", "alloc_frozen", "__alloc_frozen",
+	"prepare_alloc_pages", "folio_alloc", "__folio_alloc", "pagetable_alloc",
+	"__get_free_pages", "get_zeroed_page", "_copy_from_user", "_copy_to_user",
+	"copy_from_user", "copy_to_user", "_inline_copy", "kasan", "__kasan", "___kasan",
+	"vmalloc", "__vmalloc", "vm_area_alloc_pages", "kmemdup", "kstrdup", "mempool_",
+	NULL
+};
+
+/* Our modules, as the trace names them ("[name]" after a frame). */
+static const char * const sw_our_modules[] = {
+	"[rust_mmap_prepare]", "[rust_secretmem]", "[rust_binder_pages]",
+	"[rust_mmap_prepare_kunit]", NULL
+};
+
+/* Splat headers (kunit/console_to_ktap.py's SPLAT_PATTERNS, less "Call Trace:"). */
+static const char * const sw_splats[] = {
+	"WARNING:", "BUG:", "kernel BUG at", "Oops", "general protection fault",
+	"Kernel panic", "UBSAN:", "refcount_t:", "INFO: possible", "INFO: rcu_",
+	"rcu: INFO:", "list_add corruption", "list_del corruption", "KFENCE: ", NULL
+};
+
+/* One frame of a trace ("name+0x1/0x2 [module]"). */
+static inline void sw_frame(struct sw_hit *hit, const char *text)
+{
+	const char *mod = strrchr(text, '[');
+	char name[128];
+	size_t len;
+
+	while (*text == ' ')
+		text++;
+	if (!strncmp(text, "? ", 2) || *text == '<')
+		return;		/* unreliable frame, or <TASK>, <IRQ>... */
+	len = strcspn(text, "+ ");
+	snprintf(name, sizeof(name), "%.*s", (int)len, text);
+	if (!strcmp(name, "copy_vma"))
+		hit->copy_vma = 1;
+	if (!strcmp(name, "move_page_tables"))
+		hit->move_page_tables = 1;
+	if (!strcmp(name, "do_syscall_64"))
+		hit->syscall = 1;
+	if (strstr(name, "exc_page_fault"))
+		hit->pagefault = 1;
+	if (mod && sw_prefixed(mod, sw_our_modules) && !hit->ours[0])
+		snprintf(hit->ours, sizeof(hit->ours), "%.*s %s", (int)strcspn(mod, " "), mod,
+			 name);
+	/* Rust frames without a module are the kernel crate's (allocation helpers). */
+	if (!hit->site[0] && !sw_prefixed(name, sw_machinery) && (mod || strncmp(name, "_R", 2)))
+		snprintf(hit->site, sizeof(hit->site), "%s", name);
+}
+
+/*
+ * Reads the records logged since the last call: the trace of the injected
+ * failure, if any, into HIT; splat headers are printed (the console does not
+ * show them all during the sweep) and counted.
+ */
+static inline void sw_read_kmsg(struct sw_hit *hit)
+{
+	char rec[2048], *text, *name;
+	int in_trace = 0;
+	ssize_t len;
+
+	memset(hit, 0, sizeof(*hit));
+	for (;;) {
+		len = read(sw.kmsg_fd, rec, sizeof(rec) - 1);
+		if (len < 0 && errno == EPIPE)
+			continue;	/* records overwritten before we read them */
+		if (len <= 0)
+			break;
+		rec[len] = 0;
+		text = sw_kmsg_text(rec);
+		if (!text)
+			continue;
+		if (strstr(text, "FAULT_INJECTION: forcing a failure")) {
+			name = strstr(text, "name ");
+			hit->cap = SW_OTHER;
+			if (name && !strncmp(name + 5, "failslab", 8))
+				hit->cap = SW_SLAB;
+			else if (name && !strncmp(name + 5, "fail_page_alloc", 15))
+				hit->cap = SW_PAGE;
+			else if (name && !strncmp(name + 5, "fail_usercopy", 13))
+				hit->cap = SW_COPY;
+			in_trace = 1;
+			continue;
+		}
+		for (const char * const *p = sw_splats; *p; p++) {
+			if (strstr(text, *p)) {
+				printf("    # kernel: %s\n", text);
+				hit->splat = 1;
+				break;
+			}
+		}
+		if (!in_trace)
+			continue;
+		if (strstr(text, "</TASK>"))
+			in_trace = 0;
+		else if (strstr(text, "+0x"))
+			sw_frame(hit, text);
+	}
+}
+
+static inline int sw_errno_allowed(const struct sw_path *p, long rc)
+{
+	if (!p->errnos[0])
+		return rc == -ENOMEM;
+	for (int i = 0; i < 4 && p->errnos[i]; i++)
+		if (rc == -p->errnos[i])
+			return 1;
+	return 0;
+}
+
+static inline void sw_note_site(struct sw_result *r, const char *ours)
+{
+	int i;
+
+	for (i = 0; i < r->nsites; i++)
+		if (!strcmp(r->sites[i], ours))
+			break;
+	if (i == r->nsites) {
+		if (r->nsites == SW_SITES)
+			return;
+		snprintf(r->sites[r->nsites++], sizeof(r->sites[0]), "%s", ours);
+	}
+	r->site_count[i]++;
+}
+
+static inline const char *sw_rc_name(long rc)
+{
+	static char buf[32];
+	const char *name;
+
+	if (rc >= 0) {
+		snprintf(buf, sizeof(buf), "ok (%ld)", rc);
+		return buf;
+	}
+	name = strerrorname_np(-rc);
+	return name ? name : "E?";
+}
+
+/*
+ * Runs path P with the 1st, 2nd, ... fault injected until it runs with
+ * nothing injected; records what it reached and prints one KTAP case.
+ */
+static inline void sw_run(const struct sw_path *p, void *arg)
+{
+	struct sw_result *r = &sw.results[sw.nresults++];
+	struct sw_hit hit;
+	int n, injected, ok = 1;
+	double t0 = sw_now();
+	long rc;
+
+	memset(r, 0, sizeof(*r));
+	r->name = p->name;
+	for (n = 1; ok && n <= SW_MAX_N; n++) {
+		sw.why[0] = 0;
+		if (p->setup(arg)) {
+			ok = 0;
+			break;
+		}
+		sw_read_kmsg(&hit);	/* drop what setup logged */
+		sw_arm(n);
+		rc = p->op(arg);
+		injected = sw_disarm();
+		sw_read_kmsg(&hit);
+		if (hit.splat) {
+			ok = sw_fail("run %d: the kernel logged a splat (above)", n);
+		} else if (!injected && rc != p->expect) {
+			ok = sw_fail("run %d, nothing injected: %s, wanted %s", n, sw_rc_name(rc),
+				     sw_rc_name(p->expect));
+		} else if (injected && rc != p->expect && !sw_errno_allowed(p, rc)) {
+			ok = sw_fail("run %d: %s hit %s: result %s", n, sw_cap_name[hit.cap],
+				     hit.site[0] ? hit.site : "?", sw_rc_name(rc));
+		} else if (!p->check(arg, rc, injected)) {
+			char why[sizeof(sw.why)];
+
+			snprintf(why, sizeof(why), "%s", sw.why);
+			ok = sw_fail("run %d (%s at %s, result %s): %s", n, injected ?
+				     sw_cap_name[hit.cap] : "nothing injected",
+				     hit.site[0] ? hit.site : "?", sw_rc_name(rc), why);
+		}
+		p->teardown(arg);
+		if (ok && !p->usable(arg)) {
+			char why[sizeof(sw.why)];
+
+			snprintf(why, sizeof(why), "%s", sw.why);
+			ok = sw_fail("after run %d (%s at %s, result %s): %s", n,
+				     injected ? sw_cap_name[hit.cap] : "nothing injected",
+				     hit.site[0] ? hit.site : "?", sw_rc_name(rc), why);
+		}
+		if (!injected) {
+			r->converged = 1;
+			break;
+		}
+		/*
+		 * A page fault of the program itself, not in a system call: after
+		 * fork() the parent's first writes copy its pages before fail-nth is
+		 * read back. The path ran with nothing injected: not a point of it.
+		 */
+		if (hit.pagefault && !hit.syscall) {
+			r->after++;
+			continue;
+		}
+		r->points++;
+		r->cap[hit.cap]++;
+		if (rc == p->expect)
+			r->tolerated++;
+		else if (rc == -ENOMEM)
+			r->enomem++;
+		else if (rc == -EFAULT)
+			r->efault++;
+		else
+			r->other_err++;
+		if (hit.ours[0]) {
+			r->in_ours++;
+			sw_note_site(r, hit.ours);
+		}
+		r->copy_vma += hit.copy_vma;
+		r->move_page_tables += hit.move_page_tables;
+		if (hit.copy_vma || hit.move_page_tables)
+			printf("    # %s: run %d: %s failure in %s (%s), result %s, checked\n",
+			       p->name, n, sw_cap_name[hit.cap],
+			       hit.move_page_tables ? "move_page_tables()" : "copy_vma()",
+			       hit.site, sw_rc_name(rc));
+	}
+	if (ok && !r->converged)
+		ok = sw_fail("still injecting at run %d", SW_MAX_N);
+	r->ok = ok;
+	r->seconds = sw_now() - t0;
+	printf("    # %s: %d points (slab %d, page %d, usercopy %d, quiet %d); "
+	       "%d ENOMEM, %d EFAULT, %d other errors, %d tolerated; %d in our modules; "
+	       "%d more in the program's own page faults after the call; %.1f s\n",
+	       p->name, r->points, r->cap[SW_SLAB], r->cap[SW_PAGE], r->cap[SW_COPY],
+	       r->cap[SW_QUIET], r->enomem, r->efault, r->other_err, r->tolerated, r->in_ours,
+	       r->after, r->seconds);
+	for (int i = 0; i < r->nsites; i++)
+		printf("    # %s: site %dx %s\n", p->name, r->site_count[i], r->sites[i]);
+	ktap_check(ok, p->name, "%s", sw.why);
+}
+
+/* The table of what each path reached; scripts/rmp prints it after the summary. */
+static inline void sw_table(const char *title)
+{
+	printf("    # fault sweep: %s (%.0f s)\n", title, sw_now() - sw.start);
+	printf("    # %-36s | %6s | %4s %4s %4s %5s | %6s %6s %5s %5s | %4s | %8s %8s\n",
+	       "path", "points", "slab", "page", "copy", "quiet", "ENOMEM", "EFAULT", "other",
+	       "ok", "ours", "copy_vma", "move_pt");
+	for (int i = 0; i < sw.nresults; i++) {
+		struct sw_result *r = &sw.results[i];
+
+		printf("    # %-36s | %6d | %4d %4d %4d %5d | %6d %6d %5d %5d | %4d | %8d %8d%s\n",
+		       r->name, r->points, r->cap[SW_SLAB], r->cap[SW_PAGE], r->cap[SW_COPY],
+		       r->cap[SW_QUIET], r->enomem, r->efault, r->other_err, r->tolerated,
+		       r->in_ours, r->copy_vma, r->move_page_tables, r->ok ? "" : " *");
+	}
+	printf("    # (end of fault sweep table)\n");
+}
+
+/*
+ * Sets up the sweep and forks: the child runs BODY and prints the KTAP suite;
+ * the parent waits and restores the debugfs and printk settings, whatever
+ * became of the child. Returns the exit status for main().
+ */
+static inline int sw_main(const char *suite, int planned, void (*body)(void))
+{
+	char buf[128], path[128];
+	int status = -1;
+	pid_t pid;
+
+	if (access(SW_DEBUGFS "/failslab", F_OK))
+		mount("debugfs", SW_DEBUGFS, "debugfs", 0, NULL);
+	for (unsigned int i = 0; i < SW_NR_KNOBS; i++) {
+		snprintf(path, sizeof(path), "%s", sw_knob_path(i, buf, sizeof(buf)));
+		if (sw_read_file(path, sw_saved[i], sizeof(sw_saved[i])) ||
+		    sw_write_file(path, sw_knobs[i][1])) {
+			ktap_begin(suite, planned);
+			printf("    # cannot set %s (was \"%s\"): %s\n", path, sw_saved[i],
+			       strerror(errno));
+			sw_restore_knobs();
+			ktap_end();
+			return 1;
+		}
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		snprintf(buf, sizeof(buf), "/proc/thread-self/fail-nth");
+		sw.fail_fd = open(buf, O_RDWR);
+		sw.kmsg_fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+		sw.start = sw_now();
+		ktap_begin(suite, planned);
+		if (sw.fail_fd < 0 || sw.kmsg_fd < 0) {
+			printf("    # fail-nth or /dev/kmsg: %s\n", strerror(errno));
+			_exit(ktap_end());
+		}
+		lseek(sw.kmsg_fd, 0, SEEK_END);
+		body();
+		_exit(ktap_end());
+	}
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	sw_restore_knobs();
+	if (!WIFEXITED(status)) {
+		printf("    # the sweep died: status %#x\n", status);
+		return 1;
+	}
+	return WEXITSTATUS(status);
+}
+
+#endif /* RMP_FAULT_SWEEP_H */
