@@ -8,7 +8,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,7 +15,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,13 +31,7 @@
 #define MIB		(1024L * 1024)
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define MAX_SIZE	(4 * MIB)
-#define PLANNED		41
-
-/* The stress test: sender processes, regions and messages per sender, munmap races. */
-#define SENDERS		4
-#define REGIONS		3
-#define MESSAGES	200
-#define RACE_ROUNDS	8
+#define PLANNED		35
 
 static long page;
 static char why[512];
@@ -772,305 +764,6 @@ out:
 		close(fd);
 }
 
-struct sender_report {
-	int id;
-	int sends;
-	int errors;
-	int last_error;
-	__u64 bytes;
-};
-
-struct message {
-	long off, len;
-	__u64 seed;
-	int contested;
-};
-
-/*
- * Message k of sender s: the first ones cover its regions wholly, then
- * random pieces of them, and every fifth one goes to the contested region,
- * where the receiver frees pages meanwhile.
- */
-static void plan(long size, int s, int k, struct message *m)
-{
-	long region = size / 16, start, span;
-	__u64 state = ((__u64)s << 32 | k) * 0x9e3779b97f4a7c15ULL | 1;
-
-	m->seed = ((__u64)s << 32 | k) + 7000;
-	m->contested = k >= REGIONS && k % 5 == 0;
-	if (k < REGIONS) {
-		m->off = (s * REGIONS + k) * region;
-		m->len = region;
-		return;
-	}
-	start = m->contested ? SENDERS * REGIONS * region : (s * REGIONS + k % REGIONS) * region;
-	span = m->contested ? size - start : region;
-	m->off = start + rng(&state) % span;
-	m->len = 1 + rng(&state) % min_l(start + span - m->off, 2 * page + 17);
-}
-
-static void stress_sender(int fd, long size, int s, int out)
-{
-	struct sender_report rep = { .id = s };
-	unsigned char *buf = malloc(size / 16);
-	struct message m;
-	int err;
-
-	for (int k = 0; buf && k < MESSAGES; k++) {
-		plan(size, s, k, &m);
-		fill(buf, m.len, m.seed);
-		err = rbp_send(fd, m.off, m.len, buf);
-		if (err) {
-			rep.errors++;
-			rep.last_error = err;
-		} else {
-			rep.sends++;
-			rep.bytes += m.len;
-		}
-	}
-	_exit(!buf || write(out, &rep, sizeof(rep)) != sizeof(rep));
-}
-
-/* Sends until the receiver is gone; the first success is announced on started. */
-static void munmap_race_sender(int fd, long size, int s, int started, int out)
-{
-	struct sender_report rep = { .id = s };
-	long region = size / 16;
-	unsigned char buf[300];
-	int err = 0;
-
-	fill(buf, sizeof(buf), 8000 + s);
-	for (int k = 0; k < 1000000 && !err; k++) {
-		err = rbp_send(fd, s * REGIONS * region + (k * 37) % (region - 300),
-			       1 + k % 300, buf);
-		if (!err) {
-			rep.bytes += 1 + k % 300;
-			if (!rep.sends++ && write(started, "x", 1) != 1)
-				_exit(1);
-		}
-	}
-	rep.last_error = err;
-	_exit(write(out, &rep, sizeof(rep)) != sizeof(rep));
-}
-
-static int read_reports(int in, struct sender_report *rep, int n)
-{
-	int got = 0;
-
-	while (got < n && read(in, &rep[got], sizeof(*rep)) == sizeof(*rep))
-		got++;
-	return got;
-}
-
-/*
- * One round of the munmap race: senders send until the receiver unmaps map,
- * and must then get ESRCH and exit normally. Adds what they sent to *total.
- */
-static int munmap_race(int fd, unsigned char *map, long size, __u64 *total)
-{
-	int p[2], started[2], status[SENDERS], forked = 0, got = 0, left, err, err2, ok;
-	struct pollfd pfd = { .events = POLLIN };
-	struct sender_report rep[SENDERS];
-	struct rbp_stats st = { 0 };
-	unsigned char byte = 1;
-	pid_t pid[SENDERS];
-	char c;
-
-	memset(rep, 0, sizeof(rep));
-	if (pipe(p) || pipe(started)) {
-		snprintf(why, sizeof(why), "pipe: %s", strerror(errno));
-		munmap(map, size);
-		return 0;
-	}
-	for (int s = 0; s < SENDERS; s++) {
-		status[s] = -1;
-		pid[s] = fork();
-		if (pid[s] == 0)
-			munmap_race_sender(fd, size, s, started[1], p[1]);
-		if (pid[s] < 0)
-			break;
-		forked++;
-	}
-	close(started[1]);
-	close(p[1]);
-	/* Unmap once every sender has had a SEND through. */
-	pfd.fd = started[0];
-	while (got < forked && poll(&pfd, 1, 30000) == 1 && read(started[0], &c, 1) == 1)
-		got++;
-	ok = forked == SENDERS && got == SENDERS;
-	/*
-	 * At the lowest priority, the receiver is preempted in the middle of
-	 * munmap: senders then run between its start and the VMA's close.
-	 */
-	setpriority(PRIO_PROCESS, 0, 19);
-	err = munmap(map, size) ? errno : 0;
-	setpriority(PRIO_PROCESS, 0, 0);
-	left = wait_children(pid, status, forked, 30);
-	got = read_reports(p[0], rep, forked);
-	close(p[0]);
-	close(started[0]);
-	snprintf(why, sizeof(why),
-		 "%d senders forked, %d killed at the deadline, %d reports; munmap: %s",
-		 forked, left, got, strerror(err));
-	ok = ok && !err && !left && got == SENDERS;
-	for (int s = 0; s < forked; s++) {
-		if (ok && !exited_ok(status[s])) {
-			snprintf(why, sizeof(why), "sender pid %d: status %#x", (int)pid[s],
-				 status[s]);
-			ok = 0;
-		}
-	}
-	for (int s = 0; s < got; s++) {
-		if (ok && (!rep[s].sends || rep[s].last_error != ESRCH)) {
-			snprintf(why, sizeof(why), "sender %d: %d SENDs, then errno %d (%s)",
-				 rep[s].id, rep[s].sends, rep[s].last_error,
-				 strerror(rep[s].last_error));
-			ok = 0;
-		}
-		*total += rep[s].bytes;
-	}
-	err2 = rbp_send(fd, 0, 1, &byte);
-	if (ok && (err2 != ESRCH || rbp_stats(fd, &st) || st.pages_allocated ||
-		   st.pages_mapped)) {
-		snprintf(why, sizeof(why),
-			 "the receiver's SEND after munmap: errno %d; pages allocated %llu, mapped %llu",
-			 err2, st.pages_allocated, st.pages_mapped);
-		ok = 0;
-	}
-	return ok;
-}
-
-static void test_stress(void)
-{
-	long size = MIB, region = size / 16, cstart = SENDERS * REGIONS * region, readable = 0;
-	int fd = open(DEV, O_RDWR), status[SENDERS], done[SENDERS] = { 0 }, alive = 0;
-	int p[2], got, ok, errors = 0, free_errors = 0, err;
-	struct sender_report rep[SENDERS];
-	__u64 total = 0, state = 42;
-	unsigned char *map, *shadow, *big, buf[8192];
-	pid_t pid[SENDERS];
-	struct rbp_stats st = { 0 };
-	struct message m;
-	double deadline;
-
-	shadow = calloc(1, cstart);
-	map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED || !shadow || pipe(p)) {
-		ktap_check(0, "stress_senders_ran_cleanly", "mmap: %s", strerror(errno));
-		ktap_check(0, "stress_every_byte_accounted", "no mapping");
-		ktap_check(0, "stress_bytes_sent_matches", "no mapping");
-		ktap_check(0, "stress_mapped_pages_match_stats", "no mapping");
-		ktap_check(0, "stress_munmap_during_sends_esrch", "no mapping");
-		ktap_check(0, "stress_bytes_sent_after_munmap", "no mapping");
-		goto out;
-	}
-
-	/* Phase 1: senders in their regions and the contested one; the receiver frees there. */
-	memset(rep, 0, sizeof(rep));
-	for (int s = 0; s < SENDERS; s++) {
-		status[s] = -1;
-		pid[s] = fork();
-		if (pid[s] == 0)
-			stress_sender(fd, size, s, p[1]);
-		alive += pid[s] > 0;
-		done[s] = pid[s] < 0;
-	}
-	close(p[1]);
-	deadline = now() + 60;
-	for (int i = 0; alive && now() < deadline; i++) {
-		long off = cstart + rng(&state) % (size - cstart);
-		long len = rng(&state) % min_l(size - off + 1, 8 * page);
-
-		free_errors += rbp_free(fd, off, len) != 0;
-		if (i % 4 == 0) {
-			len = 1 + rng(&state) % min_l(size - off, sizeof(buf));
-			fill(buf, len, i);
-			err = rbp_send(fd, off, len, buf);
-			errors += err != 0;
-			total += err ? 0 : len;
-		}
-		for (int s = 0; s < SENDERS; s++) {
-			if (!done[s] && waitpid(pid[s], &status[s], WNOHANG) == pid[s]) {
-				done[s] = 1;
-				alive--;
-			}
-		}
-	}
-	for (int s = 0; s < SENDERS; s++)
-		if (!done[s])
-			wait_children(&pid[s], &status[s], 1, 0);
-	got = read_reports(p[0], rep, SENDERS);
-	close(p[0]);
-	ok = !alive && got == SENDERS && !errors && !free_errors;
-	for (int s = 0; s < got; s++) {
-		ok = ok && exited_ok(status[s]) && !rep[s].errors && rep[s].sends == MESSAGES;
-		total += rep[s].bytes;
-	}
-	ktap_check(ok, "stress_senders_ran_cleanly",
-		   "%d senders still running at the deadline, %d reports; receiver: %d SEND and %d FREE errors; sender 0: status %#x, %d sends, %d errors (last %d)",
-		   alive, got, errors, free_errors, status[0], got ? rep[0].sends : -1,
-		   got ? rep[0].errors : -1, got ? rep[0].last_error : -1);
-
-	/* Each sender's last message in each byte of its regions reads back. */
-	for (int s = 0; s < SENDERS; s++) {
-		for (int k = 0; k < MESSAGES; k++) {
-			plan(size, s, k, &m);
-			if (!m.contested)
-				fill(shadow + m.off, m.len, m.seed);
-		}
-	}
-	snprintf(why, sizeof(why), "ok");
-	ktap_check(bytes_match(map, 0, shadow, cstart), "stress_every_byte_accounted", "%s", why);
-
-	err = rbp_stats(fd, &st);
-	ktap_check(!err && st.bytes_sent == total, "stress_bytes_sent_matches",
-		   "STATS %s: bytes_sent %llu, successful SENDs total %llu", strerror(err),
-		   st.bytes_sent, total);
-
-	for (long i = 0; i < size / page; i++)
-		readable += !read_signal(map + i * page);
-	ktap_check(!err && st.pages_mapped == (__u64)readable &&
-		   st.pages_allocated == st.pages_mapped, "stress_mapped_pages_match_stats",
-		   "%ld pages readable; STATS pages_mapped %llu, pages_allocated %llu", readable,
-		   st.pages_mapped, st.pages_allocated);
-
-	/*
-	 * Phase 2: the receiver unmaps while senders are sending, round after
-	 * round, each time with every page of the mapping inserted.
-	 */
-	big = malloc(size);
-	ok = !!big;
-	snprintf(why, sizeof(why), "out of memory");
-	for (int round = 0; ok && round < RACE_ROUNDS; round++) {
-		if (round) {
-			map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-			fill(big, size, round);
-			err = map == MAP_FAILED ? errno : rbp_send(fd, 0, size, big);
-			total += err ? 0 : size;
-			if (err) {
-				snprintf(why, sizeof(why), "mmap or SEND: %s", strerror(err));
-				ok = 0;
-			}
-		}
-		ok = ok && munmap_race(fd, map, size, &total);
-		map = MAP_FAILED;
-		if (!ok)
-			prefix_why("round %ld: ", round, 0);
-	}
-	ktap_check(ok, "stress_munmap_during_sends_esrch", "%s", why);
-	err = rbp_stats(fd, &st);
-	ktap_check(!err && st.bytes_sent == total, "stress_bytes_sent_after_munmap",
-		   "STATS %s: bytes_sent %llu, successful SENDs total %llu", strerror(err),
-		   st.bytes_sent, total);
-	free(big);
-out:
-	if (map != MAP_FAILED)
-		munmap(map, size);
-	free(shadow);
-	if (fd >= 0)
-		close(fd);
-}
-
 /* With every file closed and every mapping gone, nothing holds the module. */
 static void test_refcnt(void)
 {
@@ -1112,7 +805,7 @@ int main(void)
 	test_foreign_vma();
 	test_free();
 	test_madv_dontneed();
-	test_stress();
+	/* The stress test is kunit/userspace/stress_binder.c. */
 	test_refcnt();
 	ktap_end();
 	return 0;
