@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,6 +79,8 @@ struct sw_path {
 	int (*usable)(void *arg);
 	long expect;		/* op's result with nothing injected: >= 0 or -errno */
 	int errnos[4];		/* errors allowed under injection; ENOMEM if none given */
+	/* A move by mremap(): the sweep must reach copy_vma()'s and move_page_tables()'s failures. */
+	int moves;
 };
 
 /* What a path reached. */
@@ -96,6 +99,8 @@ struct sw_result {
 
 static struct {
 	int fail_fd, kmsg_fd;
+	const char *path;	/* the path running, and its run, for the crash report */
+	int run;
 	char why[512];
 	struct sw_result results[64];
 	int nresults;
@@ -159,6 +164,7 @@ static const char * const sw_knobs[][2] = {
 	{ "fail_page_alloc/verbose", "2" },
 	{ "fail_usercopy/verbose", "2" },
 	{ SW_PRINTK, "5 5" },
+	{ "/proc/sys/kernel/print-fatal-signals", "1" },
 };
 
 #define SW_NR_KNOBS ARRAY_SIZE(sw_knobs)
@@ -335,6 +341,30 @@ static inline void sw_read_kmsg(struct sw_hit *hit)
 	}
 }
 
+/*
+ * fork() as one system call. glibc's fork() wraps the clone in two
+ * rt_sigprocmask calls, so a user copy failed in the second one (fail-nth
+ * still armed) left every signal blocked for the rest of the sweep, and the
+ * next SIGSEGV killed it without a word. The sweep is single-threaded and its
+ * children only _exit() after plain code, so the raw call is enough.
+ */
+static inline pid_t sw_fork(void)
+{
+	return syscall(SYS_fork);
+}
+
+/* The signal mask is empty after a run (a path must not leave signals blocked). */
+static inline int sw_mask_clean(void)
+{
+	sigset_t set;
+
+	sigprocmask(SIG_SETMASK, NULL, &set);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&set, sig) == 1)
+			return sw_fail("signal %d left blocked", sig);
+	return 1;
+}
+
 static inline int sw_errno_allowed(const struct sw_path *p, long rc)
 {
 	if (!p->errnos[0])
@@ -373,6 +403,22 @@ static inline const char *sw_rc_name(long rc)
 	return name ? name : "E?";
 }
 
+/* A signal the sweep did not expect: say where it was, with the fault address and the maps. */
+static void sw_crash(int sig, siginfo_t *info, void *uc)
+{
+	char line[256];
+	FILE *f;
+
+	(void)uc;
+	printf("    # %s run %d: %s at %p (code %d)\n", sw.path ? sw.path : "?", sw.run,
+	       strsignal(sig), info->si_addr, info->si_code);
+	f = fopen("/proc/self/maps", "r");
+	while (f && fgets(line, sizeof(line), f))
+		printf("    # maps: %s", line);
+	fflush(stdout);
+	signal(sig, SIG_DFL);
+}
+
 /*
  * Runs path P with the 1st, 2nd, ... fault injected until it runs with
  * nothing injected; records what it reached and prints one KTAP case.
@@ -387,7 +433,9 @@ static inline void sw_run(const struct sw_path *p, void *arg)
 
 	memset(r, 0, sizeof(*r));
 	r->name = p->name;
+	sw.path = p->name;
 	for (n = 1; ok && n <= SW_MAX_N; n++) {
+		sw.run = n;
 		sw.why[0] = 0;
 		if (p->setup(arg)) {
 			ok = 0;
@@ -415,6 +463,12 @@ static inline void sw_run(const struct sw_path *p, void *arg)
 				     hit.site[0] ? hit.site : "?", sw_rc_name(rc), why);
 		}
 		p->teardown(arg);
+		if (ok && !sw_mask_clean()) {
+			char why[sizeof(sw.why)];
+
+			snprintf(why, sizeof(why), "%s", sw.why);
+			ok = sw_fail("after run %d: %s", n, why);
+		}
 		if (ok && !p->usable(arg)) {
 			char why[sizeof(sw.why)];
 
@@ -460,6 +514,9 @@ static inline void sw_run(const struct sw_path *p, void *arg)
 	}
 	if (ok && !r->converged)
 		ok = sw_fail("still injecting at run %d", SW_MAX_N);
+	if (ok && p->moves && !(r->copy_vma && r->move_page_tables))
+		ok = sw_fail("reached %d failures in copy_vma() and %d in move_page_tables(): "
+			     "a move must reach both", r->copy_vma, r->move_page_tables);
 	r->ok = ok;
 	r->seconds = sw_now() - t0;
 	printf("    # %s: %d points (slab %d, page %d, usercopy %d, quiet %d); "
@@ -498,9 +555,10 @@ static inline void sw_table(const char *title)
  */
 static inline int sw_main(const char *suite, int planned, void (*body)(void))
 {
-	char buf[128], path[128];
-	int status = -1;
+	char buf[128], path[128], rec[1024], *text;
+	int status = -1, kmsg;
 	pid_t pid;
+	ssize_t len;
 
 	if (access(SW_DEBUGFS "/failslab", F_OK))
 		mount("debugfs", SW_DEBUGFS, "debugfs", 0, NULL);
@@ -517,8 +575,15 @@ static inline int sw_main(const char *suite, int planned, void (*body)(void))
 		}
 	}
 	fflush(stdout);
+	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	if (kmsg >= 0)
+		lseek(kmsg, 0, SEEK_END);
 	pid = fork();
 	if (pid == 0) {
+		struct sigaction sa = { .sa_sigaction = sw_crash, .sa_flags = SA_SIGINFO };
+
+		sigaction(SIGSEGV, &sa, NULL);
+		sigaction(SIGBUS, &sa, NULL);
 		snprintf(buf, sizeof(buf), "/proc/thread-self/fail-nth");
 		sw.fail_fd = open(buf, O_RDWR);
 		sw.kmsg_fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
@@ -536,7 +601,19 @@ static inline int sw_main(const char *suite, int planned, void (*body)(void))
 		waitpid(pid, &status, 0);
 	sw_restore_knobs();
 	if (!WIFEXITED(status)) {
-		printf("    # the sweep died: status %#x\n", status);
+		printf("    # the sweep died: status %#x; the kernel said meanwhile (traces left out):\n",
+		       status);
+		while (kmsg >= 0 && (len = read(kmsg, rec, sizeof(rec) - 1)) != 0) {
+			if (len < 0 && errno == EPIPE)
+				continue;
+			if (len < 0)
+				break;
+			rec[len] = 0;
+			text = sw_kmsg_text(rec);
+			if (text && (strstr(text, "segfault") || strstr(text, "fatal signal") ||
+				     strstr(text, "traps:") || strstr(text, "Huh")))
+				printf("    # kernel: %s\n", text);
+		}
 		return 1;
 	}
 	return WEXITSTATUS(status);

@@ -431,7 +431,7 @@ static int check_mremap(void *arg, long rc, int injected)
 static long op_fork(void *arg)
 {
 	(void)arg;
-	b.child = fork();
+	b.child = sw_fork();
 	if (b.child == 0) {
 		fill(b.msg, 500, 55);
 		_exit(rbp_send(b.fd, 8 * page - 100, 500, b.msg) ? 1 : 0);
@@ -628,39 +628,39 @@ static int check_last_munmap(void *arg, long rc, int injected)
 
 static const struct sw_path paths[] = {
 	{ "binder_open", setup_nothing, op_open, check_open, teardown, usable, 0,
-	  { ENOMEM, EFAULT } },
+	  { ENOMEM, EFAULT }, 0 },
 	{ "binder_mmap", setup_open, op_mmap, check_mmap, teardown, usable, 0,
-	  { ENOMEM, EAGAIN } },
+	  { ENOMEM, EAGAIN }, 0 },
 	{ "binder_mmap_fixed_over_by_anon", setup_receiver, op_replace_anon, check_replaced,
-	  teardown, usable, 0, { ENOMEM } },
+	  teardown, usable, 0, { ENOMEM }, 0 },
 	{ "binder_mmap_fixed_over_by_other", setup_replace_other, op_replace_other,
-	  check_replaced, teardown, usable, 0, { ENOMEM, EAGAIN } },
+	  check_replaced, teardown, usable, 0, { ENOMEM, EAGAIN }, 0 },
 	{ "binder_mremap_move", setup_mremap_small, op_mremap, check_mremap, teardown, usable,
-	  0, { ENOMEM } },
+	  0, { ENOMEM }, 1 },
 	{ "binder_mremap_move_4mib", setup_mremap_big, op_mremap, check_mremap, teardown,
-	  usable, 0, { ENOMEM } },
+	  usable, 0, { ENOMEM }, 1 },
 	{ "binder_fork", setup_receiver, op_fork, check_fork, teardown, usable, 0,
-	  { ENOMEM, EAGAIN } },
+	  { ENOMEM, EAGAIN }, 0 },
 	{ "binder_munmap", setup_receiver, op_munmap, check_munmap, teardown, usable, 0,
-	  { ENOMEM } },
+	  { ENOMEM }, 0 },
 	{ "binder_kernel_reads_mapping", setup_receiver, op_kernel_read, check_kernel_read,
-	  teardown, usable, 0, { EFAULT, ENOMEM } },
+	  teardown, usable, 0, { EFAULT, ENOMEM }, 0 },
 	{ "binder_send_fresh_pages", setup_send_fresh, op_send, check_send, teardown, usable,
-	  0, { ENOMEM, EFAULT } },
+	  0, { ENOMEM, EFAULT }, 0 },
 	{ "binder_send_overwrite", setup_send_overwrite, op_send, check_send, teardown,
-	  usable, 0, { ENOMEM, EFAULT } },
+	  usable, 0, { ENOMEM, EFAULT }, 0 },
 	{ "binder_send_zero_length", setup_send_zero, op_send, check_send, teardown, usable,
-	  0, { ENOMEM, EFAULT } },
+	  0, { ENOMEM, EFAULT }, 0 },
 	{ "binder_send_12_pages", setup_send_many, op_send, check_send, teardown, usable, 0,
-	  { ENOMEM, EFAULT } },
+	  { ENOMEM, EFAULT }, 0 },
 	{ "binder_free", setup_free, op_free, check_free, teardown, usable, 0,
-	  { ENOMEM, EFAULT } },
+	  { ENOMEM, EFAULT }, 0 },
 	{ "binder_stats", setup_receiver, op_stats, check_live, teardown, usable, 0,
-	  { EFAULT } },
+	  { EFAULT }, 0 },
 	{ "binder_close_while_mapped", setup_receiver, op_close, check_close, teardown,
-	  usable, 0, { ENOMEM } },
+	  usable, 0, { ENOMEM }, 0 },
 	{ "binder_munmap_releases_context", setup_last_munmap, op_munmap, check_last_munmap,
-	  teardown, usable, 0, { ENOMEM } },
+	  teardown, usable, 0, { ENOMEM }, 0 },
 };
 
 #define NR_PATHS ARRAY_SIZE(paths)

@@ -405,7 +405,7 @@ static int check_foreign(void *arg, long rc, int injected)
 static long op_fork(void *arg)
 {
 	(void)arg;
-	k.child = fork();
+	k.child = sw_fork();
 	if (k.child == 0)
 		_exit(holds(k.map, 0) && holds(k.map + 2 * page, 2) ? 0 : 1);
 	return k.child < 0 ? -errno : 0;
@@ -516,7 +516,10 @@ static int check_closed(void *arg, long rc, int injected)
 }
 
 #define P(name, setup, op, check, ...) { name, setup, op, check, teardown, usable, 0, \
-					 { ENOMEM, __VA_ARGS__ } }
+					 { ENOMEM, __VA_ARGS__ }, 0 }
+/* A path that moves a mapping: it must reach the failures of the core's move. */
+#define MOVE(name, setup, op, check, ...) { name, setup, op, check, teardown, usable, 0, \
+					    { ENOMEM, __VA_ARGS__ }, 1 }
 
 static const struct sw_path paths[] = {
 	P("kunit_open", setup_nothing, op_open, check_open, EFAULT),
@@ -528,7 +531,7 @@ static const struct sw_path paths[] = {
 	P("kunit_mmap_device_memory", setup_device_memory, op_mmap, check_mmap, EAGAIN),
 	P("kunit_mmap_merge_into_neighbour", setup_merge, op_merge, check_merge, EAGAIN),
 	P("kunit_mmap_fixed_over_mapping", setup_mapped, op_fixed, check_fixed, EAGAIN),
-	P("kunit_mremap_move", setup_move, op_move, check_move, 0),
+	MOVE("kunit_mremap_move", setup_move, op_move, check_move, 0),
 	P("kunit_mremap_into_foreign_neighbour", setup_foreign, op_foreign, check_foreign, 0),
 	P("kunit_fork", setup_mapped, op_fork, check_fork, EAGAIN),
 	P("kunit_munmap_split", setup_mapped, op_split, check_split, 0),
