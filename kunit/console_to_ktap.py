@@ -7,7 +7,8 @@ from the built-in KUnit suites, one per loaded module with KUnit suites and
 some from userspace test programs. `kunit.py parse` only reads the first, so
 this script merges them into a single document (top-level results renumbered)
 and checks the log for problems: missing or duplicate suites, truncated
-documents, kernel splats, harness failures and a missing end marker.
+documents, kernel splats, memory leaks (the kmemleak report the guest prints
+between markers at the end), harness failures and a missing end marker.
 Problems are printed as `console_to_ktap: ERROR: ...` lines; the exit status
 is 1 if there were any. Failing tests are not errors here: kunit.py reports
 them from the merged document.
@@ -43,6 +44,25 @@ MAX_SPLATS_SHOWN = 10
 HARNESS_FAIL = "rmp-harness: FAIL:"
 PROG = "console_to_ktap"
 
+# The kmemleak report kunit/kmemleak.sh prints once every module is unloaded. Any object in
+# it fails the run (Documentation/test-rig.rst says why any, not only ours).
+KMEMLEAK_BEGIN = "rmp-harness: kmemleak report begin"
+KMEMLEAK_END = "rmp-harness: kmemleak report end"
+KMEMLEAK_OBJECT_RE = re.compile(
+    r"^unreferenced object(?: \(\w+\))? (0x[0-9a-f]+) \(size (\d+)\):")
+KMEMLEAK_COMM_RE = re.compile(r'^\s+comm "(.*)", pid (\d+)')
+KMEMLEAK_FRAME_RE = re.compile(r"^\s{4}(\S+?)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?(?: \[(\w+)\])?$")
+# Frames of kmemleak and the allocators: where a leaked object was allocated is past them.
+KMEMLEAK_ALLOCATOR_RE = re.compile(
+    r"^(?:kmemleak_|__kmalloc|kmalloc|kmem_cache_alloc|__kmem_cache|__do_kmalloc|slab_|"
+    r"__slab|___slab|kvmalloc|__kvmalloc|kvrealloc|krealloc|__krealloc|vmalloc|__vmalloc|"
+    r"alloc_pages|__alloc_pages|pcpu_alloc|kmemdup|kstrdup|kasan_|__kasan)")
+KMEMLEAK_SITE_FRAMES = 3
+# The object the guest leaks on purpose (kunit/kmemleak.sh): reported if planted, not an error.
+KMEMLEAK_CANARY = "RMP-CANARY-LEAK!"
+KMEMLEAK_CANARY_PLANTED = "rmp-harness: kmemleak canary planted"
+# Where the guest loaded each module (kunit/init.sh), to name a module unloaded since.
+MODULE_AT_RE = re.compile(r"^rmp-harness: module (\w+) size (\d+) at (0x[0-9a-f]+)")
 SPLAT_RE = re.compile(r"(?<![A-Za-z0-9_])(?:%s)" % "|".join(map(re.escape, SPLAT_PATTERNS)))
 TIMESTAMP_RE = re.compile(r"^\[\s*\d+\.\d+\](?:\[\s*[CT]\d+\])? ?")
 ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
@@ -192,6 +212,95 @@ def check_log(lines, require_end):
     return errors
 
 
+@dataclass
+class Leak:
+    """An unreferenced object of the kmemleak report."""
+    line_no: int
+    address: str
+    size: int
+    comm: str = "?"
+    frames: list = field(default_factory=list)  # (function or address, module or None)
+    canary: bool = False
+
+    def describe(self, loaded=()):
+        """One line naming the object, where it was allocated and by which module.
+
+        LOADED lists (name, start, size) of the modules the guest loaded: a bare address in
+        a backtrace is code of a module unloaded since, named if it lies in one of them.
+        """
+        def name_of(frame):
+            name, module = frame
+            if module or not name.startswith("0x"):
+                return name, module
+            addr = int(name, 16)
+            for mod, start, size in loaded:
+                if start <= addr < start + size:
+                    return f"{name} ({mod})", mod
+            return name, "?"
+
+        frames = [name_of(frame) for frame in self.frames]
+        site = [name for name, _ in frames if not KMEMLEAK_ALLOCATOR_RE.match(name)]
+        where = " <- ".join(site[:KMEMLEAK_SITE_FRAMES]) or "?"
+        modules = sorted({module for _, module in frames if module and module != "?"})
+        unloaded = any(module == "?" for _, module in frames)
+        text = (f"kmemleak: unreferenced object {self.address} (size {self.size}, "
+                f"comm \"{self.comm}\") at log line {self.line_no}, allocated at {where}")
+        if modules:
+            text += f" [module {', '.join(modules)}]"
+        if unloaded:
+            text += " [a frame in an unknown module, unloaded since]"
+        return text
+
+
+def parse_kmemleak(lines):
+    """Return the leaks of the kmemleak report and errors about the report itself."""
+    leaks, errors, begin = [], [], None
+    for line_no, text in enumerate(lines, 1):
+        if text.startswith(KMEMLEAK_BEGIN):
+            begin, leaks = line_no, []
+            continue
+        if begin is None:
+            continue
+        if text.startswith(KMEMLEAK_END):
+            return leaks, errors
+        obj = KMEMLEAK_OBJECT_RE.match(text)
+        if obj:
+            leaks.append(Leak(line_no, obj.group(1), int(obj.group(2))))
+            continue
+        comm = KMEMLEAK_COMM_RE.match(text)
+        frame = KMEMLEAK_FRAME_RE.match(text)
+        if leaks and KMEMLEAK_CANARY in text:
+            leaks[-1].canary = True
+        if leaks and comm:
+            leaks[-1].comm = comm.group(1)
+        elif leaks and frame and not text.strip().startswith(("hex dump", "backtrace")) \
+                and not re.match(r"^\s{4}[0-9a-f]{2} ", text):
+            leaks[-1].frames.append((frame.group(1), frame.group(2)))
+    if begin is not None:
+        errors.append(f"kmemleak report cut short at log line {begin} (crash or timeout?)")
+    return leaks, errors
+
+
+MAX_LEAKS_SHOWN = 10
+
+
+def check_kmemleak(lines):
+    """Return an error per leaked object, about a report cut short, and about a canary
+    planted but not reported (then the scan cannot be trusted)."""
+    leaks, errors = parse_kmemleak(lines)
+    loaded = [(m.group(1), int(m.group(3), 16), int(m.group(2)))
+              for m in map(MODULE_AT_RE.match, lines) if m]
+    planted = any(text.startswith(KMEMLEAK_CANARY_PLANTED) for text in lines)
+    if planted and not errors and not any(leak.canary for leak in leaks):
+        errors.append("kmemleak did not report the leak canary planted on purpose: "
+                      "the leak scan cannot be trusted")
+    leaks = [leak for leak in leaks if not leak.canary]
+    head = []
+    if len(leaks) > MAX_LEAKS_SHOWN:
+        head = [f"kmemleak: {len(leaks)} unreferenced objects (first {MAX_LEAKS_SHOWN} follow)"]
+    return head + [leak.describe(loaded) for leak in leaks[:MAX_LEAKS_SHOWN]] + errors
+
+
 def parse_args(argv):
     """Parse the command line."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -224,6 +333,7 @@ def main(argv=None):
     errors += [e for e in map(close_truncated, docs) if e]
     errors += check_suites(docs, expected)
     errors += check_log(lines, args.require_end)
+    errors += check_kmemleak(lines)
     try:
         with open(args.out, "w", encoding="utf-8") as f:
             f.write(merge(docs))

@@ -4,7 +4,8 @@
 # /init of the test initramfs (busybox sh). The mode comes from the kernel
 # command line, rmp.mode=test|run|shell|bench|probe:
 #   test   load every module (their KUnit suites run at load), run the userspace
-#          tests, unload the modules, power off
+#          tests, unload the modules, run the tests that load them themselves
+#          (/usr/libexec/rmp/after), scan for leaks (kmemleak), power off
 #   run    load the modules and run the sample demonstrations
 #   shell  load the modules and start a shell on the console
 #   bench  load the modules and run make bench's guest side (kunit/bench/guest.sh)
@@ -33,22 +34,35 @@ finish() {
 
 [ "$mode" = probe ] && finish
 
+# Leaks are scanned for once, at the end.
+[ "$mode" = test ] && /usr/libexec/rmp/kmemleak quiet
+
+# Output is buffered to a file first, so printk lines cannot split it.
+run_test() {
+	"$1" >/tmp/ktap 2>&1 || fail "userspace test $(basename "$1") exited with $?"
+	cat /tmp/ktap
+}
+
 # Load in the order the harness wrote (the library before its users).
 for m in $(cat /etc/rmp/modules); do
 	insmod "/lib/modules/$m.ko" || fail "insmod $m failed"
 done
+# Where each module landed: the leak report, made once they are gone, shows bare addresses.
+[ "$mode" = test ] && awk '{ for (i = 3; i <= NF; i++) if ($i ~ /^0x/)
+	print "rmp-harness: module " $1 " size " $2 " at " $i }' /proc/modules
 
 case "$mode" in
 test)
 	for t in /usr/libexec/rmp/tests/*; do
-		[ -x "$t" ] || continue
-		# Output is buffered to a file first, so printk lines cannot split it.
-		"$t" >/tmp/ktap 2>&1 || fail "userspace test $(basename "$t") exited with $?"
-		cat /tmp/ktap
+		[ -x "$t" ] && run_test "$t"
 	done
 	for m in $(sed '1!G;h;$!d' /etc/rmp/modules); do
 		rmmod "$m" || fail "rmmod $m failed"
 	done
+	for t in /usr/libexec/rmp/after/*; do
+		[ -x "$t" ] && run_test "$t"
+	done
+	/usr/libexec/rmp/kmemleak report
 	;;
 run)
 	status=0

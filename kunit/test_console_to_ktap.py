@@ -45,6 +45,49 @@ ok 2 user_two # SKIP no hardware
 
 END = "rmp-harness: DONE\n"
 
+KMEMLEAK_CLEAN = """\
+rmp-harness: kmemleak report begin
+rmp-harness: kmemleak report end: 0 unreferenced objects
+"""
+
+KMEMLEAK_CANARY = """\
+rmp-harness: kmemleak canary planted
+rmp-harness: kmemleak report begin
+unreferenced object 0xffff888003aa8e00 (size 32):
+  comm "modules_reload", pid 300, jiffies 4294895121
+  hex dump (first 32 bytes):
+    52 4d 50 2d 43 41 4e 41 52 59 2d 4c 45 41 4b 21  RMP-CANARY-LEAK!
+    70 6c 61 6e 74 65 64 20 6f 6e 20 70 75 72 70 6f  planted on purpo
+  backtrace (crc 89a76af1):
+    __kmalloc_cache_noprof+0x2fa/0x550
+    0xffffffffc040d39a
+    __x64_sys_ioctl+0x7b/0x190
+rmp-harness: kmemleak report end: 1 unreferenced objects, 1 canaries
+"""
+
+KMEMLEAK_LEAK = """\
+rmp-harness: kmemleak report begin
+unreferenced object 0xffff888012345678 (size 64):
+  comm "insmod", pid 123, jiffies 4294937296
+  hex dump (first 32 bytes):
+    00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  ................
+    6b 6b 6b 6b 6b 6b 6b 6b 6b 6b 6b 6b 6b 6b 6b 6b  kkkkkkkkkkkkkkkk
+  backtrace (crc 1a2b3c4d):
+    kmemleak_alloc+0x4a/0x80
+    __kmalloc_cache_noprof+0x2b5/0x3d0
+    _RNvNtCs1_17rust_binder_pages4send+0x3f/0x1a0 [rust_binder_pages]
+    _RNvNtCs1_17rust_binder_pages5ioctl+0x10/0x20 [rust_binder_pages]
+    __x64_sys_ioctl+0x7b/0x190
+    do_syscall_64+0x7b/0x190
+unreferenced object (percpu) 0x00006a5b40012340 (size 8):
+  comm "modules_reload", pid 200, jiffies 4294999999
+  backtrace (crc 0):
+    pcpu_alloc_noprof+0x300/0x900
+    0xffffffffc0a01234
+    load_module+0x1f0/0x2a0
+rmp-harness: kmemleak report end: 2 unreferenced objects
+"""
+
 
 class ConsoleToKtapTest(unittest.TestCase):
     """Runs main() on a log written to a temporary directory."""
@@ -193,6 +236,72 @@ class ConsoleToKtapTest(unittest.TestCase):
         status, out, err = self.run_script(MODULE, "--require-end", "rmp-harness: DONE")
         self.assertEqual(status, 1)
         self.assertIn("ERROR: guest did not finish (crash or timeout?)", err)
+
+    def test_kmemleak_clean_report(self):
+        status, out, err = self.run_script(MODULE + KMEMLEAK_CLEAN + END,
+                                           "--require-end", "rmp-harness: DONE")
+        self.assertEqual((status, err), (0, ""))
+
+    def test_kmemleak_leaks_name_the_object_and_module(self):
+        status, out, err = self.run_script(MODULE + KMEMLEAK_LEAK + END,
+                                           "--require-end", "rmp-harness: DONE")
+        self.assertEqual(status, 1)
+        self.assertEqual(err.splitlines(), [
+            "console_to_ktap: ERROR: kmemleak: unreferenced object 0xffff888012345678 "
+            "(size 64, comm \"insmod\") at log line 9, allocated at "
+            "_RNvNtCs1_17rust_binder_pages4send <- _RNvNtCs1_17rust_binder_pages5ioctl <- "
+            "__x64_sys_ioctl [module rust_binder_pages]",
+            "console_to_ktap: ERROR: kmemleak: unreferenced object 0x00006a5b40012340 "
+            "(size 8, comm \"modules_reload\") at log line 21, allocated at "
+            "0xffffffffc0a01234 <- load_module [a frame in an unknown module, unloaded since]",
+        ])
+        # The report's indented lines do not leak into the merged KTAP.
+        self.assertEqual(self.merged()[-1], "ok 1 rust_mod")
+        self.assertNotIn("6b 6b", "\n".join(self.merged()))
+
+    def test_kmemleak_names_the_unloaded_module_of_a_bare_address(self):
+        loaded = ("rmp-harness: module rust_secretmem size 65536 at 0xffffffffc0a00000\n"
+                  "rmp-harness: module rust_mmap_prepare size 8192 at 0xffffffffc0900000\n")
+        status, out, err = self.run_script(loaded + MODULE + KMEMLEAK_LEAK)
+        self.assertEqual(status, 1)
+        self.assertIn("allocated at 0xffffffffc0a01234 (rust_secretmem) <- load_module "
+                      "[module rust_secretmem]", err)
+        self.assertNotIn("unknown module", err)
+
+    def test_kmemleak_canary_is_required_and_not_an_error(self):
+        status, out, err = self.run_script(MODULE + KMEMLEAK_CANARY)
+        self.assertEqual((status, err), (0, ""))
+        missing = KMEMLEAK_CANARY.split("rmp-harness: kmemleak report begin\n")[0] + KMEMLEAK_CLEAN
+        status, out, err = self.run_script(MODULE + missing)
+        self.assertEqual(status, 1)
+        self.assertEqual(err.splitlines(), [
+            "console_to_ktap: ERROR: kmemleak did not report the leak canary planted on "
+            "purpose: the leak scan cannot be trusted"])
+        # A leak beside the canary is still one.
+        status, out, err = self.run_script(MODULE + "rmp-harness: kmemleak canary planted\n" +
+                                           KMEMLEAK_LEAK.replace(
+                                               "rmp-harness: kmemleak report end",
+                                               KMEMLEAK_CANARY.split("report begin\n")[1]))
+        self.assertEqual(status, 1)
+        self.assertEqual(len(err.splitlines()), 2)
+        self.assertNotIn("canary", err)
+
+    def test_kmemleak_many_leaks_are_counted_and_capped(self):
+        one = KMEMLEAK_LEAK.split("\n", 1)[1].split("unreferenced object (percpu)")[0]
+        log = MODULE + "rmp-harness: kmemleak report begin\n" + one * 12 + \
+            "rmp-harness: kmemleak report end: 12 unreferenced objects\n"
+        status, out, err = self.run_script(log)
+        self.assertEqual(status, 1)
+        lines = err.splitlines()
+        self.assertEqual(len(lines), 11)
+        self.assertIn("kmemleak: 12 unreferenced objects (first 10 follow)", lines[0])
+
+    def test_kmemleak_report_cut_short(self):
+        cut = "".join(KMEMLEAK_LEAK.splitlines(True)[:5])
+        status, out, err = self.run_script(MODULE + cut)
+        self.assertEqual(status, 1)
+        self.assertIn("ERROR: kmemleak: unreferenced object 0xffff888012345678", err)
+        self.assertIn("ERROR: kmemleak report cut short at log line 8", err)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,10 @@
 //! sweeps and stress tests check after every step.
 
 use crate::util::{page_count, rmap_probe};
+use core::mem::size_of;
 use kernel::{
     fs::File,
-    ioctl::_IOR,
+    ioctl::{_IO, _IOR},
     page::PAGE_SIZE,
     prelude::*,
     sync::{
@@ -150,6 +151,12 @@ pub(crate) fn count(counter: &Atomic<usize>) -> usize {
 /// `struct rmp_kunit_stats` of `kunit/userspace/rmp_kunit.h`, all `__u64` fields in order.
 type Stats = [u64; 9];
 const RMP_KUNIT_IOC_STATS: u32 = _IOR::<Stats>(b'k' as u32, 0x01);
+const RMP_KUNIT_IOC_LEAK_CANARY: u32 = _IO(b'k' as u32, 0x02);
+
+/// The bytes of the object `RMP_KUNIT_IOC_LEAK_CANARY` leaks on purpose: the leak scan at the end
+/// of a test run must report it (or it could not have reported a real leak either), and nothing
+/// else. Its first 16 bytes show in the ASCII column of kmemleak's hex dump.
+pub(crate) const LEAK_CANARY: &[u8; 32] = b"RMP-CANARY-LEAK!planted on purpo";
 
 fn stats() -> Stats {
     let locked = crate::util::locked_vm().max(0) as u64;
@@ -299,12 +306,16 @@ impl MmapMiscDevice for TestDev {
     }
 
     fn ioctl(_dev: ArcBorrow<'_, TestFile>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        if cmd != RMP_KUNIT_IOC_STATS {
-            return Err(ENOTTY);
-        }
-        UserSlice::new(UserPtr::from_addr(arg), core::mem::size_of::<Stats>())
-            .writer()
-            .write(&stats())?;
+        match cmd {
+            RMP_KUNIT_IOC_STATS => UserSlice::new(UserPtr::from_addr(arg), size_of::<Stats>())
+                .writer()
+                .write(&stats())?,
+            // Leaked on purpose, for the leak scan to find (see `LEAK_CANARY`).
+            RMP_KUNIT_IOC_LEAK_CANARY => {
+                KBox::leak(KBox::new(*LEAK_CANARY, GFP_KERNEL)?);
+            }
+            _ => return Err(ENOTTY),
+        };
         Ok(0)
     }
 }

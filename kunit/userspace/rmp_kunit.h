@@ -23,5 +23,12 @@ struct rmp_kunit_stats {
 };
 
 #define RMP_KUNIT_IOC_STATS _IOR('k', 0x01, struct rmp_kunit_stats)
+/*
+ * Leaks a 32-byte object starting "RMP-CANARY-LEAK!" on purpose: the leak
+ * scan at the end of the run (kunit/kmemleak.sh) must report it, and nothing
+ * else (kunit/userspace/after/modules_reload.c plants it).
+ */
+#define RMP_KUNIT_IOC_LEAK_CANARY _IO('k', 0x02)
+#define RMP_KUNIT_LEAK_CANARY "RMP-CANARY-LEAK!"
 
 #endif /* RMP_KUNIT_H */

@@ -1,0 +1,68 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# kmemleak in the test guest; kunit/init.sh runs it in test mode.
+#   kmemleak quiet   stop the automatic scans (a scan takes seconds under TCG, and may
+#                    catch objects of a test in flight): the harness scans at the end only
+#   kmemleak report  after every module is unloaded: wait until the last objects are old
+#                    enough to be reported (5 s), scan twice (the first scan of an object
+#                    only records its checksum; the second reports it if nothing refers to
+#                    it and it did not change; each scan confirms with a second pass), print
+#                    the report between markers and a KTAP suite, rmp_kmemleak.
+#                    kunit/console_to_ktap.py fails the run on any object in the report but
+#                    the canary, naming it (Documentation/test-rig.rst says why any).
+# The canary: an object kunit/userspace/after/modules_reload.c leaks on purpose through the
+# test device (its bytes start "RMP-CANARY-LEAK!"). If it was planted it must be reported, or
+# the scan could not have reported a real leak either.
+
+k=/sys/kernel/debug/kmemleak
+canary=RMP-CANARY-LEAK!
+[ -e $k ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+
+case "$1" in
+quiet)
+	[ -e $k ] && echo scan=off >$k
+	;;
+report)
+	if [ -e $k ]; then
+		sleep 6
+		echo scan >$k
+		echo scan >$k
+		cat $k >/tmp/kmemleak
+		total=$(grep -c '^unreferenced object' /tmp/kmemleak)
+		found=$(grep -c "$canary" /tmp/kmemleak)
+		echo "rmp-harness: kmemleak report begin"
+		cat /tmp/kmemleak
+		echo "rmp-harness: kmemleak report end: $total unreferenced objects, $found canaries"
+	fi
+	echo "KTAP version 1"
+	echo "1..1"
+	echo "    KTAP version 1"
+	echo "    # Subtest: rmp_kmemleak"
+	echo "    1..2"
+	if [ ! -e $k ]; then
+		echo "    ok 1 canary_reported # SKIP no kmemleak in this kernel"
+		echo "    ok 2 no_unreferenced_object # SKIP no kmemleak in this kernel"
+		echo "ok 1 rmp_kmemleak # SKIP no kmemleak in this kernel"
+		exit 0
+	fi
+	ok=ok
+	if [ ! -e /tmp/rmp-kmemleak-canary ]; then
+		echo "    ok 1 canary_reported # SKIP no canary planted (no test device)"
+	elif [ "$found" -ge 1 ]; then
+		echo "    ok 1 canary_reported"
+	else
+		echo "    # canary_reported: the planted leak is not in the report: the scan missed it"
+		echo "    not ok 1 canary_reported"
+		ok="not ok"
+	fi
+	if [ $((total - found)) -eq 0 ]; then
+		echo "    ok 2 no_unreferenced_object"
+	else
+		echo "    # no_unreferenced_object: $((total - found)) objects, in the report above"
+		echo "    not ok 2 no_unreferenced_object"
+		ok="not ok"
+	fi
+	echo "$ok 1 rmp_kmemleak"
+	;;
+esac
