@@ -79,7 +79,7 @@ struct sw_path {
 	int (*usable)(void *arg);
 	long expect;		/* op's result with nothing injected: >= 0 or -errno */
 	int errnos[4];		/* errors allowed under injection; ENOMEM if none given */
-	/* A move by mremap(): the sweep must reach copy_vma()'s and move_page_tables()'s failures. */
+	/* A move by mremap(): must reach copy_vma()'s and move_page_tables()'s failures. */
 	int moves;
 };
 
@@ -515,8 +515,8 @@ static inline void sw_run(const struct sw_path *p, void *arg)
 	if (ok && !r->converged)
 		ok = sw_fail("still injecting at run %d", SW_MAX_N);
 	if (ok && p->moves && !(r->copy_vma && r->move_page_tables))
-		ok = sw_fail("reached %d failures in copy_vma() and %d in move_page_tables(): "
-			     "a move must reach both", r->copy_vma, r->move_page_tables);
+		ok = sw_fail("a move reached %d copy_vma(), %d move_page_tables() failures",
+			     r->copy_vma, r->move_page_tables);
 	r->ok = ok;
 	r->seconds = sw_now() - t0;
 	printf("    # %s: %d points (slab %d, page %d, usercopy %d, quiet %d); "
@@ -601,7 +601,7 @@ static inline int sw_main(const char *suite, int planned, void (*body)(void))
 		waitpid(pid, &status, 0);
 	sw_restore_knobs();
 	if (!WIFEXITED(status)) {
-		printf("    # the sweep died: status %#x; the kernel said meanwhile (traces left out):\n",
+		printf("    # the sweep died: status %#x; the kernel said (traces left out):\n",
 		       status);
 		while (kmsg >= 0 && (len = read(kmsg, rec, sizeof(rec) - 1)) != 0) {
 			if (len < 0 && errno == EPIPE)

@@ -50,7 +50,8 @@ static const char * const devices[] = {
 	"/dev/rmp_kunit",
 };
 
-#define NR_DEVICES (sizeof(devices) / sizeof(devices[0]))
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define NR_DEVICES	ARRAY_SIZE(devices)
 
 static char modules[MAX_MODULES][64];
 static int nr_modules;
@@ -75,7 +76,7 @@ static int write_file(const char *path, const char *value)
 	return n == (ssize_t)strlen(value) ? 0 : -1;
 }
 
-static long vmstat(const char *name)
+static long vmstat_value(const char *name)
 {
 	FILE *f = fopen("/proc/vmstat", "r");
 	char key[64];
@@ -94,7 +95,7 @@ static long free_pages(void)
 {
 	sync();
 	write_file("/proc/sys/vm/drop_caches", "3");
-	return vmstat("nr_free_pages");
+	return vmstat_value("nr_free_pages");
 }
 
 static int load(const char *name)
@@ -180,7 +181,9 @@ static int use_devices(struct use *u, int how)
 			u->map[d][0] = 1;
 			u->map[d][page] = 1;
 		} else if (d == 2) {	/* binder: a page sent */
-			send = (struct rbp_send){ .offset = 5, .len = 1, .data = (unsigned long)&byte };
+			send = (struct rbp_send){
+				.offset = 5, .len = 1, .data = (unsigned long)&byte
+			};
 			if (ioctl(u->fd[d], RBP_IOC_SEND, &send) || u->map[d][5] != byte) {
 				snprintf(why, sizeof(why), "SEND: %s", strerror(errno));
 				return 0;
@@ -211,18 +214,19 @@ static void release(struct use *u)
 static int refused_while_used(void)
 {
 	static const char * const held[] = {
-		"rust_secretmem", "rust_binder_pages", "rust_mmap_prepare_kunit", "rust_mmap_prepare",
+		"rust_secretmem", "rust_binder_pages", "rust_mmap_prepare_kunit",
+		"rust_mmap_prepare",
 	};
 	int err;
 
 	for (int m = nr_modules - 1; m >= 0; m--) {
 		err = unload(modules[m]);
-		for (unsigned int h = 0; h < sizeof(held) / sizeof(held[0]); h++) {
+		for (unsigned int h = 0; h < ARRAY_SIZE(held); h++) {
 			if (strcmp(modules[m], held[h]))
 				continue;
 			if (!err || (err != EAGAIN && err != EBUSY)) {
-				snprintf(why, sizeof(why), "unloading %s while in use: %s", modules[m],
-					 err ? strerror(err) : "unloaded");
+				snprintf(why, sizeof(why), "unloading %s while in use: %s",
+					 modules[m], err ? strerror(err) : "unloaded");
 				return 0;
 			}
 		}
@@ -309,7 +313,8 @@ int main(void)
 		ok = round_trip(i % 3, &base);
 		warm[i] = free_pages();
 	}
-	lo = hi = warm[0];
+	lo = warm[0];
+	hi = warm[0];
 	for (int i = 1; i < WARMUP; i++) {
 		lo = warm[i] < lo ? warm[i] : lo;
 		hi = warm[i] > hi ? warm[i] : hi;
@@ -349,8 +354,10 @@ int main(void)
 	 * rounds, and at least 32 pages.
 	 */
 	tolerance = 3 * noise > 32 ? 3 * noise : 32;
-	printf("    # nr_free_pages: %ld before, %ld after (%+ld), %+.2f pages a round over %d rounds; warm-up spread %ld pages\n",
-	       before, after, after - before, slope, n, noise);
+	printf("    # nr_free_pages: %ld before, %ld after (%+ld), %+.2f pages a round, ",
+	       before, after, after - before, slope);
+	printf("%d rounds; ", n);
+	printf("warm-up spread %ld pages\n", noise);
 	ktap_check(before > 0 && after >= before - tolerance && slope > -1.0,
 		   "free_pages_back_where_they_were",
 		   "%ld pages fewer after %d rounds (tolerance %ld), %+.2f pages a round",
