@@ -47,6 +47,10 @@ fn in_page(offset: usize, len: usize) -> Result {
 /// Copies into and out of a page that userspace (or other kernel code) may access concurrently;
 /// see the [module documentation](self) for why these are safe and take `&self`.
 ///
+/// Implemented for the crate's own pages only ([`MappablePage`], [`KernelPage`]), not for any
+/// [`Page`]: a `&Page` may be a page of memory Rust code uses as typed values (a `VBox`'s, from
+/// `page_iter()`), and writing bytes into it would be undefined behaviour in safe code.
+///
 /// Every method checks that the byte range lies inside the page (`EINVAL` otherwise, with
 /// nothing copied).
 pub trait PageCopy {
@@ -64,55 +68,107 @@ pub trait PageCopy {
     fn copy_from_user(&self, offset: usize, src: UserPtr, len: usize) -> Result;
 
     /// Copies `len` bytes of `src` from `src_offset` into this page at `offset`.
-    fn copy_from_page(&self, offset: usize, src: &Page, src_offset: usize, len: usize) -> Result;
+    fn copy_from_page(
+        &self,
+        offset: usize,
+        src: &MappablePage<'_>,
+        src_offset: usize,
+        len: usize,
+    ) -> Result;
 }
 
-impl PageCopy for Page {
-    fn write_bytes(&self, offset: usize, data: &[u8]) -> Result {
+/// The copies of [`PageCopy`], on a page of the crate's own (a [`MappablePage`]'s or a
+/// [`KernelPage`]'s), which Rust only ever accesses through C copies.
+mod own_page {
+    use super::*;
+
+    pub(super) fn write_bytes(page: &Page, offset: usize, data: &[u8]) -> Result {
         in_page(offset, data.len())?;
         // SAFETY: The page is valid (`Page` invariants) and the range is inside it (checked);
-        // `data` is valid for reading `data.len()` bytes. The copy is C's (see the module
-        // documentation for concurrent access).
-        unsafe { rmp_page_write(self.as_ptr(), offset, data.as_ptr(), data.len()) };
+        // `data` is valid for reading `data.len()` bytes. The page is one of the crate's own,
+        // which no Rust reference covers, and the copy is C's (see the module documentation for
+        // concurrent access).
+        unsafe { rmp_page_write(page.as_ptr(), offset, data.as_ptr(), data.len()) };
         Ok(())
     }
 
-    fn read_bytes(&self, offset: usize, out: &mut [u8]) -> Result {
+    pub(super) fn read_bytes(page: &Page, offset: usize, out: &mut [u8]) -> Result {
         in_page(offset, out.len())?;
         // SAFETY: As for `write_bytes`; `out` is valid for writing and not aliased.
-        unsafe { rmp_page_read(self.as_ptr(), offset, out.as_mut_ptr(), out.len()) };
+        unsafe { rmp_page_read(page.as_ptr(), offset, out.as_mut_ptr(), out.len()) };
         Ok(())
     }
 
-    fn zero_bytes(&self, offset: usize, len: usize) -> Result {
+    pub(super) fn zero_bytes(page: &Page, offset: usize, len: usize) -> Result {
         in_page(offset, len)?;
         // SAFETY: As for `write_bytes`.
-        unsafe { rmp_page_zero(self.as_ptr(), offset, len) };
+        unsafe { rmp_page_zero(page.as_ptr(), offset, len) };
         Ok(())
     }
 
-    fn copy_from_user(&self, offset: usize, src: UserPtr, len: usize) -> Result {
+    pub(super) fn copy_from_user(page: &Page, offset: usize, src: UserPtr, len: usize) -> Result {
         in_page(offset, len)?;
         // SAFETY: As for `write_bytes`; `copy_from_user` checks the user range itself
         // (`access_ok`) and handles faults.
         let left =
-            unsafe { rmp_page_copy_from_user(self.as_ptr(), offset, src.as_const_ptr(), len) };
+            unsafe { rmp_page_copy_from_user(page.as_ptr(), offset, src.as_const_ptr(), len) };
         if left != 0 {
             return Err(EFAULT);
         }
         Ok(())
     }
 
-    fn copy_from_page(&self, offset: usize, src: &Page, src_offset: usize, len: usize) -> Result {
+    pub(super) fn copy_from_page(
+        page: &Page,
+        offset: usize,
+        src: &Page,
+        src_offset: usize,
+        len: usize,
+    ) -> Result {
         in_page(offset, len)?;
         in_page(src_offset, len)?;
-        // SAFETY: Both pages are valid and both ranges inside them (checked); `memcpy_page`
-        // handles `src == self` with disjoint or equal ranges as `memcpy` would (the caller gets
-        // mixed bytes at worst, as documented).
-        unsafe { rmp_page_copy_page(self.as_ptr(), offset, src.as_ptr(), src_offset, len) };
+        // SAFETY: Both pages are valid, both of the crate's own, and both ranges inside them
+        // (checked); the C helper copies with `memmove`, so `src == page` with overlapping
+        // ranges is defined too (the caller gets mixed bytes at worst, as documented).
+        unsafe { rmp_page_copy_page(page.as_ptr(), offset, src.as_ptr(), src_offset, len) };
         Ok(())
     }
 }
+
+/// Implements [`PageCopy`] for a type that dereferences to one of the crate's own pages.
+macro_rules! impl_page_copy {
+    ($($ty:ty),*) => {$(
+        impl PageCopy for $ty {
+            fn write_bytes(&self, offset: usize, data: &[u8]) -> Result {
+                own_page::write_bytes(self, offset, data)
+            }
+
+            fn read_bytes(&self, offset: usize, out: &mut [u8]) -> Result {
+                own_page::read_bytes(self, offset, out)
+            }
+
+            fn zero_bytes(&self, offset: usize, len: usize) -> Result {
+                own_page::zero_bytes(self, offset, len)
+            }
+
+            fn copy_from_user(&self, offset: usize, src: UserPtr, len: usize) -> Result {
+                own_page::copy_from_user(self, offset, src, len)
+            }
+
+            fn copy_from_page(
+                &self,
+                offset: usize,
+                src: &MappablePage<'_>,
+                src_offset: usize,
+                len: usize,
+            ) -> Result {
+                own_page::copy_from_page(self, offset, src, src_offset, len)
+            }
+        }
+    )*};
+}
+
+impl_page_copy!(MappablePage<'_>, KernelPage);
 
 /// A page of a [`KernelPages`] slot or a [`KernelPage`], borrowed: the only kind of page the
 /// crate maps into userspace ([`VmFault::set_page`](crate::VmFault::set_page),
@@ -146,7 +202,7 @@ impl core::ops::Deref for MappablePage<'_> {
 }
 
 /// An order-0 page taken out of (or made for) a [`KernelPages`]; freed (one reference dropped)
-/// when dropped. Dereferences to [`Page`], so [`PageCopy`] and the in-tree API apply.
+/// when dropped. Implements [`PageCopy`], and dereferences to [`Page`] for the in-tree API.
 ///
 /// # Invariants
 ///
@@ -536,8 +592,15 @@ impl PinnedUserBuffer {
     }
 
     /// Copies `len` bytes of the range from `from` into `dst` at `dst_offset` (`EINVAL` if either
-    /// range is out of bounds, with nothing copied).
-    pub fn copy_to_page(&self, from: usize, dst: &Page, dst_offset: usize, len: usize) -> Result {
+    /// range is out of bounds, with nothing copied). Only into a page of the crate's own: see
+    /// [`PageCopy`].
+    pub fn copy_to_page(
+        &self,
+        from: usize,
+        dst: &MappablePage<'_>,
+        dst_offset: usize,
+        len: usize,
+    ) -> Result {
         match from.checked_add(len) {
             Some(end) if end <= self.len => in_page(dst_offset, len)?,
             _ => return Err(EINVAL),
@@ -548,7 +611,8 @@ impl PinnedUserBuffer {
             let (index, in_src) = (at / PAGE_SIZE, at % PAGE_SIZE);
             let chunk = left.min(PAGE_SIZE - in_src);
             // SAFETY: `index` is a pinned page of the range (`at` < offset + len, checked), both
-            // ranges lie inside their pages; the copy is C's (see the module documentation).
+            // ranges lie inside their pages; `dst` is one of the crate's own pages, which no Rust
+            // reference covers, and the copy is C's (see the module documentation).
             unsafe { rmp_page_copy_page(dst.as_ptr(), to, pages[index], in_src, chunk) };
             at += chunk;
             to += chunk;
