@@ -9,7 +9,10 @@ use kernel::prelude::*;
 mod tests {
     use crate::{test_device::DEVICE_PATH, util::DevFile};
     use kernel::{bindings, page::PAGE_SIZE, prelude::*};
-    use mmap_prepare::{CacheMode, KernelPages, MmapAction, VmAreaDesc, VmaFlag, VmaFlags};
+    use mmap_prepare::{
+        CacheMode, DeviceMemory, KernelPages, MappedArea, MmapAction, VmAreaDesc, VmOperations,
+        VmaFlag, VmaFlags,
+    };
 
     const START: usize = 0x7f00_0000_0000;
     const PAGES: usize = 4;
@@ -371,6 +374,73 @@ mod tests {
             bindings::mmap_action_type_MMAP_SIMPLE_IO_REMAP
         );
         assert_ne!(cache_bits(raw.page_prot), cache_bits(before));
+        Ok(())
+    }
+
+    /// VMA operations for the descriptors here, whose file data is `()`.
+    struct UnitVm;
+
+    #[vtable]
+    impl VmOperations for UnitVm {
+        type FileData = ();
+        type Data = ();
+
+        mmap_prepare::vm_ops_table!(UnitVm);
+
+        fn mapped(_area: &MappedArea<'_>, _file_data: ()) -> Result {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn device_memory_mapping_is_sealed() -> Result {
+        // `map_device_memory` records the calling task's address space.
+        crate::util::attach_mm()?;
+        let f = file();
+        // SAFETY: Only checked and written into descriptors that no mapping is made from, so
+        // nothing maps physical page 0x10000; never revoked, as nothing could be zapped.
+        let memory = unsafe { DeviceMemory::new(0x1000_0000, PAGES * PAGE_SIZE) }?;
+        let ro = VmaFlag::READ | VmaFlag::MAYREAD | VmaFlag::SHARED | VmaFlag::MAYSHARE;
+        let mut raw = raw_desc(&f, ro);
+        with_desc(&mut raw, |d| {
+            let wc = CacheMode::WriteCombine;
+            assert_eq!(d.map_device_memory(memory.as_arc_borrow(), wc), Ok(()));
+            assert!(d.flags().contains(VmaFlag::DONTCOPY));
+            // What would take the VMA out of the revocation's reach, or let a fork copy it.
+            assert_eq!(d.set_vm_ops::<UnitVm>(), Err(EINVAL));
+            assert_eq!(d.clear_flags(VmaFlag::DONTCOPY), Err(EINVAL));
+            assert_eq!(d.map_device_memory(memory.as_arc_borrow(), wc), Err(EINVAL));
+            assert_eq!(d.set_action(MmapAction::nothing()), Err(EINVAL));
+            assert_eq!(d.set_pgoff(1), Err(EINVAL));
+            assert!(d.flags().contains(VmaFlag::DONTCOPY));
+        });
+        assert_eq!(
+            raw.action.type_,
+            bindings::mmap_action_type_MMAP_SIMPLE_IO_REMAP
+        );
+        // Refused before anything is set: a private mapping, and a MIXEDMAP one.
+        let mut private = raw_desc(&f, VmaFlag::READ | VmaFlag::MAYREAD);
+        let mut mixed = raw_desc(&f, ro | VmaFlag::MIXEDMAP);
+        for raw in [&mut private, &mut mixed] {
+            with_desc(&mut *raw, |d| {
+                assert_eq!(
+                    d.map_device_memory(memory.as_arc_borrow(), CacheMode::Uncached),
+                    Err(EINVAL)
+                );
+            });
+            assert_eq!(raw.action.type_, bindings::mmap_action_type_MMAP_NOTHING);
+            assert!(raw.vm_ops.is_null());
+        }
+        // Installing the driver's operations first is fine; the device memory ones replace them.
+        let mut raw = raw_desc(&f, ro);
+        with_desc(&mut raw, |d| {
+            assert_eq!(d.set_vm_ops::<UnitVm>(), Ok(()));
+            assert_eq!(
+                d.map_device_memory(memory.as_arc_borrow(), CacheMode::Uncached),
+                Ok(())
+            );
+            assert_eq!(d.set_vm_ops::<UnitVm>(), Err(EINVAL));
+        });
         Ok(())
     }
 

@@ -83,6 +83,13 @@ impl Drop for DevFile {
     }
 }
 
+/// Gives the test thread an mm of its own if it has none (`kunit_attach_mm()`).
+pub(crate) fn attach_mm() -> Result {
+    // SAFETY: Always safe to call; it gives the kthread an mm if it has none.
+    kernel::error::to_result(unsafe { bindings::kunit_attach_mm() })
+        .inspect_err(|e| pr_err!("kunit_attach_mm failed: {e:?}\n"))
+}
+
 /// `vm_mmap()` in the test thread's own mm (made by `kunit_attach_mm()`).
 pub(crate) fn mmap_raw(
     file: *mut bindings::file,
@@ -92,9 +99,7 @@ pub(crate) fn mmap_raw(
     flags: usize,
     off: usize,
 ) -> Result<usize> {
-    // SAFETY: Always safe to call; it gives the kthread an mm if it has none.
-    kernel::error::to_result(unsafe { bindings::kunit_attach_mm() })
-        .inspect_err(|e| pr_err!("kunit_attach_mm failed: {e:?}\n"))?;
+    attach_mm()?;
     // SAFETY: `file` is NULL or an open file; the other arguments are plain values.
     let ret = unsafe { bindings::vm_mmap(file, addr, pages * PAGE_SIZE, prot, flags, off) };
     if ret >= (-(bindings::MAX_ERRNO as isize)) as usize {

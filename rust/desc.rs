@@ -250,11 +250,20 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
     /// A `MAY` flag may be cleared (`MAYREAD`, `MAYWRITE`, `MAYEXEC`) so that `mprotect()` cannot
     /// add the access later, but not while the access itself is set: `EINVAL`. The access flags
     /// the user asked for, `MAYSHARE` and the flags the core owns cannot be cleared: `EINVAL`.
+    /// After [`VmAreaDesc::map_device_memory`], neither can `DONTCOPY`, which keeps a fork from
+    /// copying entries that a concurrent revocation has already walked past.
     #[inline]
     pub fn clear_flags(&mut self, flags: impl Into<VmaFlags>) -> Result {
         let flags = flags.into();
         let old = self.flags();
         let lost = flags.intersection(old);
+        if lost.contains(VmaFlag::DONTCOPY) && self.maps_device_memory() {
+            return Err(refuse!(
+                self,
+                EINVAL,
+                "clear_flags: DONTCOPY of a device memory mapping"
+            ));
+        }
         let clearable =
             Self::DRIVER_FLAGS | VmaFlag::MAYREAD | VmaFlag::MAYWRITE | VmaFlag::MAYEXEC;
         if !clearable.contains_all(lost) {
@@ -340,8 +349,14 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
     ///
     /// Fails with `EINVAL` if the VMA's file is not the file being mapped (a stacking file
     /// system changed it): `mapped` could then not find this file's data.
+    ///
+    /// Fails with `EINVAL` after [`VmAreaDesc::map_device_memory`], whose VMA operations keep
+    /// the device memory alive and let [`DeviceMemory::revoke`] find the mapping.
     #[inline]
     pub fn set_vm_ops<V: VmOperations<FileData = F>>(&mut self) -> Result {
+        if self.maps_device_memory() {
+            return Err(refuse!(self, EINVAL, "set_vm_ops after map_device_memory"));
+        }
         if self.raw().vm_file != self.raw().file {
             return Err(refuse!(
                 self,
@@ -396,6 +411,11 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
         Ok(())
     }
 
+    /// Whether [`VmAreaDesc::map_device_memory`] set this mapping up.
+    fn maps_device_memory(&self) -> bool {
+        core::ptr::eq(self.raw().vm_ops, DEVICE_MEMORY_VM_OPS.as_raw())
+    }
+
     /// Maps `memory` (device memory, e.g. a PCI BAR: see
     /// [`PciBarMemory`](crate::device_memory::PciBarMemory)) over the mapping, offset by the
     /// mapping's page offset, with memory type `cache`. The core checks that the mapping fits
@@ -408,7 +428,7 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
     /// stacked-caller path (`compat_vma_mmap()`): here if the VMA will map another file, in
     /// `mapped` otherwise, because a revocation cannot find the VMA until the stacking `->mmap`
     /// returned. This replaces [`VmAreaDesc::set_action`] and [`VmAreaDesc::set_vm_ops`] for the
-    /// mapping (both are then refused).
+    /// mapping (both are then refused, as is clearing `DONTCOPY`).
     pub fn map_device_memory(
         &mut self,
         memory: ArcBorrow<'a, DeviceMemory>,
