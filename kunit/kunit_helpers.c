@@ -120,3 +120,14 @@ int rmp_kunit_rmap_probe(struct file *file, unsigned long start, unsigned long p
 		i_mmap_unlock_read(mapping);
 	return found | (walkable ? 2 : 0);
 }
+
+/* mmap_write_lock() is a static inline; the test thread's own mm (kunit_attach_mm()). */
+void rmp_kunit_mmap_write_lock(void)
+{
+	mmap_write_lock(current->mm);
+}
+
+void rmp_kunit_mmap_write_unlock(void)
+{
+	mmap_write_unlock(current->mm);
+}

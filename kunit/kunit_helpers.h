@@ -11,6 +11,8 @@ int rmp_kunit_page_count(struct page *page);
 u64 rmp_kunit_page_phys(struct page *page);
 int rmp_kunit_rmap_probe(struct file *file, unsigned long start, unsigned long pgoff);
 int rmp_kunit_pfnmap_entry(unsigned long addr, unsigned long *pfn, int *cachemode);
+void rmp_kunit_mmap_write_lock(void);
+void rmp_kunit_mmap_write_unlock(void);
 
 int rmp_kunit_stack_attach(struct file *stack, struct file *under);
 int rmp_kunit_stacker_register(void);

@@ -8,7 +8,17 @@ use kernel::prelude::*;
 #[kunit_tests(mmap_prepare_desc_rules)]
 mod tests {
     use crate::{test_device::DEVICE_PATH, util::DevFile};
-    use kernel::{bindings, page::PAGE_SIZE, prelude::*};
+    use kernel::{
+        bindings,
+        page::PAGE_SIZE,
+        prelude::*,
+        sync::{
+            atomic::{Acquire, Atomic, Release},
+            Arc,
+        },
+        time::{delay::fsleep, Delta},
+        workqueue,
+    };
     use mmap_prepare::{
         CacheMode, DeviceMemory, KernelPages, MappedArea, MmapAction, VmAreaDesc, VmOperations,
         VmaFlag, VmaFlags,
@@ -440,6 +450,59 @@ mod tests {
                 Ok(())
             );
             assert_eq!(d.set_vm_ops::<UnitVm>(), Err(EINVAL));
+        });
+        Ok(())
+    }
+
+    extern "C" {
+        fn rmp_kunit_mmap_write_lock();
+        fn rmp_kunit_mmap_write_unlock();
+    }
+
+    /// A mapping prepared by `map_device_memory` whose mmap call has not ended may not be
+    /// linked where a zap finds it yet: `revoke()` waits for the call (its mmap lock) to end.
+    #[test]
+    fn revoke_waits_for_a_mapping_in_flight() -> Result {
+        crate::util::attach_mm()?;
+        let f = file();
+        // SAFETY: As in `device_memory_mapping_is_sealed`; revoked below, which zaps nothing.
+        let memory = unsafe { DeviceMemory::new(0x1000_0000, PAGES * PAGE_SIZE) }?;
+        let ro = VmaFlag::READ | VmaFlag::MAYREAD | VmaFlag::SHARED | VmaFlag::MAYSHARE;
+        let mut raw = raw_desc(&f, ro);
+        with_desc(&mut raw, |d| {
+            d.map_device_memory(memory.as_arc_borrow(), CacheMode::Uncached)
+        })?;
+        let done = Arc::new(Atomic::new(false), GFP_KERNEL)?;
+        // This thread's mmap call is "in flight" while it holds its mmap lock for writing.
+        // SAFETY: `attach_mm()` gave this thread an mm; unlocked below.
+        unsafe { rmp_kunit_mmap_write_lock() };
+        let (m, d) = (memory.clone(), done.clone());
+        let spawned = workqueue::system().try_spawn(GFP_KERNEL, move || {
+            m.revoke();
+            d.store(true, Release);
+        });
+        if spawned.is_ok() {
+            fsleep(Delta::from_millis(200));
+        }
+        let early = done.load(Acquire);
+        // SAFETY: Locked above by this thread.
+        unsafe { rmp_kunit_mmap_write_unlock() };
+        spawned?;
+        // Old code: `revoke()` returned at once, with the mapping in flight.
+        assert!(!early);
+        for _ in 0..500 {
+            if done.load(Acquire) {
+                break;
+            }
+            fsleep(Delta::from_millis(10));
+        }
+        assert!(done.load(Acquire));
+        let mut raw = raw_desc(&f, ro);
+        with_desc(&mut raw, |d| {
+            assert_eq!(
+                d.map_device_memory(memory.as_arc_borrow(), CacheMode::Uncached),
+                Err(ENODEV)
+            );
         });
         Ok(())
     }

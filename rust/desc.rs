@@ -457,11 +457,13 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
                 "map_device_memory: the VMA will map another file"
             ));
         }
-        let action = memory.action(cache)?;
+        let action = memory.action(cache);
         let (start, end, flags, pgoff) = (self.start(), self.end(), self.flags(), self.pgoff());
         if let Err((err, why)) = action.check(start, end, flags) {
             return Err(refuse!(self, err, "map_device_memory: {}", why));
         }
+        // Last, so that a refusal above leaves nothing for a revocation to wait for.
+        memory.begin_mapping()?;
         let raw = self.raw_mut();
         raw.vma_flags = flags.union(VmaFlag::DONTCOPY.set()).to_raw();
         raw.page_prot = cache.apply(raw.page_prot);

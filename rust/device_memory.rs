@@ -33,9 +33,11 @@ use kernel::{
     bindings,
     error::code::{EINVAL, ENODEV},
     fs::File,
+    mm::Mm,
     new_mutex,
     page::PAGE_SIZE,
     prelude::*,
+    sync::aref::ARef,
     sync::{Arc, ArcBorrow, Mutex},
     types::Opaque,
 };
@@ -58,6 +60,12 @@ struct State {
     ///
     /// INVARIANT: empty, with a capacity of at least `mappings.len()` until revoked.
     to_zap: KVec<(NonNull<bindings::address_space>, NonNull<bindings::inode>)>,
+    /// The address spaces whose mmap call may have a mapping of this memory in flight: one that
+    /// got its action from [`DeviceMemory::begin_mapping`] and whose `mapped` has not counted it
+    /// yet. Its VMA may not be linked where `revoke` can find it (`i_mmap`) yet, so `revoke`
+    /// waits for the call to end instead, under that address space's mmap lock. An entry may
+    /// stay after a call that failed before `mapped`; it only costs `revoke` a lock round trip.
+    mappers: KVec<ARef<Mm>>,
 }
 
 /// A physical range of device memory that userspace may map until it is revoked.
@@ -104,6 +112,7 @@ impl DeviceMemory {
                     revoked: false,
                     mappings: KVec::new(),
                     to_zap: KVec::new(),
+                    mappers: KVec::new(),
                 }),
             }),
             GFP_KERNEL,
@@ -131,15 +140,31 @@ impl DeviceMemory {
     }
 
     /// Zaps every user mapping of the memory and refuses new ones (`ENODEV`). Idempotent; may
-    /// sleep. When it returns, no page table entry maps the range.
+    /// sleep, and takes the mmap lock of address spaces that were mapping the memory: call it
+    /// without holding any mmap lock or a lock taken under one.
+    ///
+    /// When it returns, no page table entry maps the range.
     pub fn revoke(&self) {
+        // A mapping whose `mapped` ran before `revoked` is set below is counted in `mappings`;
+        // one whose `mapped` runs after it refuses the VMA, which the core then unmaps before
+        // its mmap call returns. Such a call may not have linked its VMA into `i_mmap` yet, so a
+        // zap could miss its entries: wait for each call in flight to end, under its mmap lock.
+        let mappers = {
+            let mut state = self.state.lock();
+            state.revoked = true;
+            core::mem::take(&mut state.mappers)
+        };
+        for mm in mappers {
+            if let Some(mm) = mm.mmget_not_zero() {
+                drop(mm.mmap_read_lock());
+            }
+        }
         // The mappings are listed under the mutex, each kept alive by a reference to the inode
         // that owns it, and zapped after the mutex is dropped: `mapped` takes the mutex with
         // `i_mmap_rwsem` held (the action hides the VMA from rmap until `mapped` returned), so
         // zapping, which takes `i_mmap_rwsem`, under the mutex could deadlock.
         let to_zap = {
             let mut state = self.state.lock();
-            state.revoked = true;
             let mut to_zap = core::mem::take(&mut state.to_zap);
             for entry in state.mappings.iter() {
                 // SAFETY: By the invariants of `State` the mapping is valid while it has VMAs,
@@ -164,20 +189,47 @@ impl DeviceMemory {
         }
     }
 
-    /// The action for a mapping of this memory; refused if revoked.
-    pub(crate) fn action(&self, cache: CacheMode) -> Result<MmapAction<'static>> {
-        if self.state.lock().revoked {
+    /// The action for a mapping of this memory, to check; [`DeviceMemory::begin_mapping`] must
+    /// succeed before it is handed to the core.
+    pub(crate) fn action(&self, cache: CacheMode) -> MmapAction<'static> {
+        // SAFETY: By the type invariants the range is device memory userspace may access with
+        // any cache mode until `revoke()`. The action is handed to the core only after
+        // `begin_mapping` found the memory not revoked and recorded the calling address space,
+        // for which `revoke()` waits: our VMA operations (`DEVICE_MEMORY_VM_OPS`) refuse a
+        // mapping whose `mapped` runs after a revocation started, the core unmaps it before the
+        // mmap call ends, and `revoke()` zaps the mappings counted before. Hidden from rmap until
+        // `mapped` returned, so that a zap cannot walk the VMA while `mapped` decides.
+        unsafe { MmapAction::simple_ioremap(self.phys, self.len) }
+            .cache_mode(cache)
+            .hide_from_rmap_until_complete()
+    }
+
+    /// Records that the calling task's address space is mapping this memory (see `mappers`);
+    /// `ENODEV` if revoked. Called in `mmap_prepare`, under that address space's mmap lock.
+    pub(crate) fn begin_mapping(&self) -> Result {
+        let mm: ARef<Mm> = ARef::from(&**kernel::current!().mm().ok_or(EINVAL)?);
+        let mut state = self.state.lock();
+        if state.revoked {
             return Err(ENODEV);
         }
-        // SAFETY: By the type invariants the range is device memory userspace may access with
-        // any cache mode until `revoke()`; our VMA operations (`DEVICE_MEMORY_VM_OPS`) refuse a
-        // mapping that completes after a revocation started, and `revoke()` zaps the others.
-        // Hidden from rmap until `mapped` returned: a revocation cannot zap (nor return) while
-        // the entries are made and `mapped` decides, so the entries of a refused mapping are
-        // zapped before `revoke()` returns, not only when the core unmaps the VMA afterwards.
-        Ok(unsafe { MmapAction::simple_ioremap(self.phys, self.len) }
-            .cache_mode(cache)
-            .hide_from_rmap_until_complete())
+        // Entries of address spaces that are gone: no call of theirs can be in flight.
+        state.mappers.retain(|m| has_users(m));
+        if !state.mappers.iter().any(|m| core::ptr::eq(&**m, &*mm)) {
+            state.mappers.push(mm, GFP_KERNEL)?;
+        }
+        Ok(())
+    }
+
+    /// The calling task's mmap call of this memory is over (see `mappers`).
+    fn end_mapping(&self) {
+        let Some(current) = kernel::current!().mm().map(|mm| mm.as_raw()) else {
+            return;
+        };
+        let mut state = self.state.lock();
+        if let Some(i) = state.mappers.iter().position(|m| m.as_raw() == current) {
+            // Not the last reference: the calling task holds its address space.
+            let _ = state.mappers.remove(i);
+        }
     }
 
     /// Counts a VMA of `file`'s mapping; `ENODEV` once revoked (only `mapped` uses that).
@@ -228,6 +280,14 @@ impl DeviceMemory {
             }
         }
     }
+}
+
+/// Whether `mm` still has users (tasks, or `mmget` references); once it has none it never
+/// gets any again (`mmget_not_zero()`), and its address space is torn down.
+fn has_users(mm: &Mm) -> bool {
+    // SAFETY: `mm` is a valid `mm_struct` (held by an `mmgrab` reference); `mm_users` is an
+    // atomic, read atomically.
+    unsafe { bindings::atomic_read(&(*mm.as_raw()).__bindgen_anon_1.mm_users) > 0 }
 }
 
 /// The VMA operations of device memory mappings.
@@ -305,6 +365,7 @@ unsafe extern "C" fn dm_mapped(
         rmp_new_vma_is_linked(start, DEVICE_MEMORY_VM_OPS.as_raw(), tagged as *mut c_void)
     };
     if !linked {
+        borrowed.end_mapping();
         driver_warn!(
             file,
             "mapped",
@@ -313,8 +374,11 @@ unsafe extern "C" fn dm_mapped(
         return EINVAL.to_errno();
     }
     // After the PTEs were installed: a revocation that started before this check refuses the
-    // mapping (the core then unmaps it); one that starts after it finds the VMA and zaps it.
-    if let Err(err) = borrowed.add_vma(file) {
+    // mapping (the core then unmaps it before the mmap call, which the revocation waits for,
+    // returns); one that starts after it finds the VMA counted and zaps it.
+    let counted = borrowed.add_vma(file);
+    borrowed.end_mapping();
+    if let Err(err) = counted {
         // The VMA keeps the tag, which `close` ignores.
         return err.to_errno();
     }
