@@ -532,9 +532,10 @@ struct path {
 
 #define P(name, setup, op, check, ...) { { name, setup, op, check, teardown, usable, 0, \
 					     { ENOMEM, __VA_ARGS__ }, 0 }, 0, READS }
-/* A path that moves a mapping: it must reach the failures of the core's move. */
-#define MOVE(name, setup, op, check, ...) { { name, setup, op, check, teardown, usable, 0, \
-						{ ENOMEM, __VA_ARGS__ }, 1 }, 0, READS }
+/* The sweep's move: it must reach the failures of the core's move. */
+#define MOVE(name, setup, op, check, ...) \
+	{ { name, setup, op, check, teardown, usable, 0, { ENOMEM, __VA_ARGS__ }, \
+	    SW_MOVES_CHECK }, 0, READS }
 
 static const struct path paths[] = {
 	P("open", setup_nothing, op_open, check_nothing_charged, EFAULT),
