@@ -11,9 +11,10 @@
 #                    the report between markers and a KTAP suite, rmp_kmemleak.
 #                    kunit/console_to_ktap.py fails the run on any object in the report but
 #                    the canary, naming it (Documentation/test-rig.rst says why any).
-# The canary: an object kunit/userspace/after/modules_reload.c leaks on purpose through the
-# test device (its bytes start "RMP-CANARY-LEAK!"). If it was planted it must be reported, or
-# the scan could not have reported a real leak either.
+# The canaries: objects kunit/userspace/after/modules_reload.c leaks on purpose through the
+# test device (their bytes start "RMP-CANARY-LEAK!"). If they were planted, at least one must
+# be reported (kmemleak may miss one a stale pointer still refers to), or the scan could not
+# have reported a real leak either.
 
 k=/sys/kernel/debug/kmemleak
 canary=RMP-CANARY-LEAK!

@@ -16,9 +16,11 @@
  * KUnit must not run the suites of the KUnit modules again at each load:
  * kunit.filter_glob is set to match no suite meanwhile.
  *
- * In its first round it plants the leak canary (RMP_KUNIT_IOC_LEAK_CANARY),
- * which the leak scan at the end (kunit/kmemleak.sh) must report. Planted
- * first, not last: a pointer to it left on a kernel stack would hide it, and
+ * In each of its first CANARIES rounds it plants a leak canary
+ * (RMP_KUNIT_IOC_LEAK_CANARY), of which the leak scan at the end
+ * (kunit/kmemleak.sh) must report at least one. Planted first, not last: a
+ * pointer to one left on a kernel stack or in a register would hide it (one
+ * run in a few saw the single canary of an earlier version hidden so), and
  * the rounds overwrite such leftovers.
  */
 #define _GNU_SOURCE
@@ -38,6 +40,7 @@
 #include "../rmp_kunit.h"
 
 #define ROUNDS		100
+#define CANARIES	8
 #define WARMUP		5
 #define MAX_MODULES	16
 #define FILTER		"/sys/module/kunit/parameters/filter_glob"
@@ -138,12 +141,16 @@ static long locked_vm(void)
 	return n;
 }
 
-/* The leak the scan at the end must find. */
+/* A leak the scan at the end must find. */
 static void plant_canary(void)
 {
-	int fd = open("/dev/rmp_kunit", O_RDWR);
+	static int planted;
+	int fd;
 
-	if (fd >= 0 && !ioctl(fd, RMP_KUNIT_IOC_LEAK_CANARY)) {
+	if (planted == CANARIES)
+		return;
+	fd = open("/dev/rmp_kunit", O_RDWR);
+	if (fd >= 0 && !ioctl(fd, RMP_KUNIT_IOC_LEAK_CANARY) && !planted++) {
 		close(open("/tmp/rmp-kmemleak-canary", O_WRONLY | O_CREAT, 0644));
 		printf("rmp-harness: kmemleak canary planted\n");
 	}
@@ -248,10 +255,9 @@ static int round_trip(int how, long *base)
 			return 0;
 		}
 	}
-	if (*base < 0) {
+	if (*base < 0)
 		*base = locked_vm();
-		plant_canary();
-	}
+	plant_canary();
 	if (!use_devices(&u, how))
 		return 0;
 	charged = locked_vm() - *base;
