@@ -39,6 +39,8 @@ SPLAT_PATTERNS = [
     "list_add corruption",
     "list_del corruption",
     "KFENCE: ",
+    "panicked at",  # a Rust panic (then BUG())
+    "blocked for more than",  # the hung task detector
 ]
 MAX_SPLATS_SHOWN = 10
 HARNESS_FAIL = "rmp-harness: FAIL:"
