@@ -214,9 +214,24 @@ pub struct KernelPage {
 }
 
 impl KernelPage {
-    /// Allocates a page with `flags` (add `__GFP_ZERO` for a zeroed page).
+    /// Allocates a zeroed page with `flags` (`__GFP_ZERO` is always added: the page may be
+    /// mapped to userspace, which must never see what the allocator's last user left in it).
     pub fn alloc(flags: Flags) -> Result<Self> {
-        Ok(Page::alloc_page(flags)?.into())
+        let page = Page::alloc_page(flags | __GFP_ZERO)?;
+        Ok(Self::from_zeroed(page))
+    }
+
+    /// Takes over `page`, which is zeroed.
+    fn from_zeroed(page: Page) -> Self {
+        let raw = page.as_ptr();
+        // The reference `page` owned is taken over below.
+        core::mem::forget(page);
+        match NonNull::new(raw) {
+            // SAFETY: `page` owned this reference to a valid order-0 page (`Page` invariants).
+            Some(ptr) => unsafe { Self::from_raw(ptr) },
+            // A `Page` is never NULL.
+            None => unreachable!(),
+        }
     }
 
     /// The page, to map into userspace.
@@ -250,17 +265,14 @@ unsafe impl Send for KernelPage {}
 // documentation), as `Page` is `Sync`.
 unsafe impl Sync for KernelPage {}
 
+/// Zeroes the page: it may be mapped to userspace, which must never see what the allocator's
+/// last user left in it (write into it afterwards with [`PageCopy`]).
 impl From<Page> for KernelPage {
     fn from(page: Page) -> Self {
-        let raw = page.as_ptr();
-        // The reference `page` owned is taken over below.
-        core::mem::forget(page);
-        match NonNull::new(raw) {
-            // SAFETY: `page` owned this reference to a valid order-0 page (`Page` invariants).
-            Some(ptr) => unsafe { Self::from_raw(ptr) },
-            // A `Page` is never NULL.
-            None => unreachable!(),
-        }
+        let page = Self::from_zeroed(page);
+        // Not zeroed yet, but the crate's own page from here on: only C copies reach it.
+        let _ = page.zero_bytes(0, PAGE_SIZE);
+        page
     }
 }
 
@@ -345,7 +357,7 @@ impl KernelPages {
         })
     }
 
-    /// An array of `count` pages allocated with `flags` (add `__GFP_ZERO` for zeroed pages).
+    /// An array of `count` zeroed pages allocated with `flags` (see [`KernelPage::alloc`]).
     pub fn alloc(count: usize, flags: Flags) -> Result<Self> {
         let pages = Self::new_empty(count)?;
         for index in 0..count {
@@ -391,8 +403,9 @@ impl KernelPages {
         Some(unsafe { MappablePage::from_raw(ptr) })
     }
 
-    /// The page in slot `index`, allocated with `flags` if the slot is empty. Concurrent callers
-    /// get the same page. `EINVAL` if `index` is out of range.
+    /// The page in slot `index`, allocated (zeroed, see [`KernelPage::alloc`]) with `flags` if
+    /// the slot is empty. Concurrent callers get the same page. `EINVAL` if `index` is out of
+    /// range.
     pub fn get_or_alloc(&self, index: usize, flags: Flags) -> Result<MappablePage<'_>> {
         let slot = self.slots.get(index).ok_or(EINVAL)?;
         if slot.load(Acquire).is_null() {
