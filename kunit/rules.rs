@@ -13,7 +13,7 @@ mod tests {
         page::PAGE_SIZE,
         prelude::*,
         sync::{
-            atomic::{Acquire, Atomic, Release},
+            atomic::{Acquire, Atomic, Full},
             Arc,
         },
         time::{delay::fsleep, Delta},
@@ -428,10 +428,15 @@ mod tests {
             raw.action.type_,
             bindings::mmap_action_type_MMAP_SIMPLE_IO_REMAP
         );
-        // Refused before anything is set: a private mapping, and a MIXEDMAP one.
+        // Refused before anything is set: a private mapping, a MIXEDMAP one, and mappings
+        // that do not fit the memory at their offset (`__simple_ioremap_prep()`'s rule).
         let mut private = raw_desc(&f, VmaFlag::READ | VmaFlag::MAYREAD);
         let mut mixed = raw_desc(&f, ro | VmaFlag::MIXEDMAP);
-        for raw in [&mut private, &mut mixed] {
+        let mut shifted = raw_desc(&f, ro);
+        shifted.pgoff = 1;
+        let mut past = raw_desc(&f, ro);
+        past.pgoff = PAGES + 1;
+        for raw in [&mut private, &mut mixed, &mut shifted, &mut past] {
             with_desc(&mut *raw, |d| {
                 assert_eq!(
                     d.map_device_memory(memory.as_arc_borrow(), CacheMode::Uncached),
@@ -460,7 +465,8 @@ mod tests {
     }
 
     /// A mapping prepared by `map_device_memory` whose mmap call has not ended may not be
-    /// linked where a zap finds it yet: `revoke()` waits for the call (its mmap lock) to end.
+    /// linked where a zap finds it yet: `revoke()` waits for the call (its mmap lock) to end,
+    /// and so does a second `revoke()` that starts meanwhile.
     #[test]
     fn revoke_waits_for_a_mapping_in_flight() -> Result {
         crate::util::attach_mm()?;
@@ -468,35 +474,48 @@ mod tests {
         // SAFETY: As in `device_memory_mapping_is_sealed`; revoked below, which zaps nothing.
         let memory = unsafe { DeviceMemory::new(0x1000_0000, PAGES * PAGE_SIZE) }?;
         let ro = VmaFlag::READ | VmaFlag::MAYREAD | VmaFlag::SHARED | VmaFlag::MAYSHARE;
-        let mut raw = raw_desc(&f, ro);
-        with_desc(&mut raw, |d| {
-            d.map_device_memory(memory.as_arc_borrow(), CacheMode::Uncached)
-        })?;
-        let done = Arc::new(Atomic::new(false), GFP_KERNEL)?;
-        // This thread's mmap call is "in flight" while it holds its mmap lock for writing.
+        // How many revocations returned.
+        let done = Arc::new(Atomic::new(0usize), GFP_KERNEL)?;
+        let revoke = || {
+            let (m, d) = (memory.clone(), done.clone());
+            workqueue::system().try_spawn(GFP_KERNEL, move || {
+                m.revoke();
+                d.fetch_add(1, Full);
+            })
+        };
+        // An mmap call holds its mmap lock for writing from `mmap_prepare` to its end: this
+        // thread's call is "in flight" from `map_device_memory` until it unlocks. The first
+        // revocation takes the call's record and waits; a second one, started while the first
+        // waits, must not return either.
         // SAFETY: `attach_mm()` gave this thread an mm; unlocked below.
         unsafe { rmp_kunit_mmap_write_lock() };
-        let (m, d) = (memory.clone(), done.clone());
-        let spawned = workqueue::system().try_spawn(GFP_KERNEL, move || {
-            m.revoke();
-            d.store(true, Release);
+        let mut raw = raw_desc(&f, ro);
+        let prepared = with_desc(&mut raw, |d| {
+            d.map_device_memory(memory.as_arc_borrow(), CacheMode::Uncached)
         });
-        if spawned.is_ok() {
+        let first = revoke();
+        if first.is_ok() {
+            fsleep(Delta::from_millis(100));
+        }
+        let second = revoke();
+        if second.is_ok() {
             fsleep(Delta::from_millis(200));
         }
         let early = done.load(Acquire);
         // SAFETY: Locked above by this thread.
         unsafe { rmp_kunit_mmap_write_unlock() };
-        spawned?;
-        // Old code: `revoke()` returned at once, with the mapping in flight.
-        assert!(!early);
+        prepared?;
+        first?;
+        second?;
+        // Without the wait, both returned at once; without serialization, the second did.
+        assert_eq!(early, 0);
         for _ in 0..500 {
-            if done.load(Acquire) {
+            if done.load(Acquire) == 2 {
                 break;
             }
             fsleep(Delta::from_millis(10));
         }
-        assert!(done.load(Acquire));
+        assert_eq!(done.load(Acquire), 2);
         let mut raw = raw_desc(&f, ro);
         with_desc(&mut raw, |d| {
             assert_eq!(
@@ -504,6 +523,50 @@ mod tests {
                 Err(ENODEV)
             );
         });
+        Ok(())
+    }
+
+    /// A call that ended without reaching `mapped` (refused later by the core, say) leaves its
+    /// record; `revoke()` must not wait for that address space's later, unrelated holders of its
+    /// mmap lock (a process could hold it for long, e.g. faulting on a stalled FUSE file).
+    #[test]
+    fn revoke_skips_calls_that_ended() -> Result {
+        crate::util::attach_mm()?;
+        let f = file();
+        // SAFETY: As in `device_memory_mapping_is_sealed`; revoked below, which zaps nothing.
+        let memory = unsafe { DeviceMemory::new(0x1000_0000, PAGES * PAGE_SIZE) }?;
+        let ro = VmaFlag::READ | VmaFlag::MAYREAD | VmaFlag::SHARED | VmaFlag::MAYSHARE;
+        // SAFETY: `attach_mm()` gave this thread an mm; unlocked right after.
+        unsafe { rmp_kunit_mmap_write_lock() };
+        let mut raw = raw_desc(&f, ro);
+        let prepared = with_desc(&mut raw, |d| {
+            d.map_device_memory(memory.as_arc_borrow(), CacheMode::Uncached)
+        });
+        // SAFETY: Locked above by this thread.
+        unsafe { rmp_kunit_mmap_write_unlock() };
+        prepared?;
+        let done = Arc::new(Atomic::new(0usize), GFP_KERNEL)?;
+        let (m, d) = (memory.clone(), done.clone());
+        // Another write-locked section of the same address space, which has nothing to do with
+        // the memory.
+        // SAFETY: As above; unlocked below.
+        unsafe { rmp_kunit_mmap_write_lock() };
+        let spawned = workqueue::system().try_spawn(GFP_KERNEL, move || {
+            m.revoke();
+            d.fetch_add(1, Full);
+        });
+        for _ in 0..500 {
+            if spawned.is_err() || done.load(Acquire) == 1 {
+                break;
+            }
+            fsleep(Delta::from_millis(10));
+        }
+        let returned = done.load(Acquire);
+        // SAFETY: Locked above by this thread.
+        unsafe { rmp_kunit_mmap_write_unlock() };
+        spawned?;
+        // Old code: `revoke()` waited for this section to end.
+        assert_eq!(returned, 1);
         Ok(())
     }
 

@@ -48,6 +48,7 @@ extern "C" {
         src: *const c_void,
         len: usize,
     ) -> usize;
+    pub(crate) fn rmp_mmap_lock_seq(mm: *mut bindings::mm_struct) -> u32;
     pub(crate) fn rmp_new_vma_is_linked(
         start: usize,
         vm_ops: *const bindings::vm_operations_struct,

@@ -17,6 +17,7 @@ use kernel::{
     bindings,
     error::code::{EINVAL, EOVERFLOW, EPERM},
     fs::File,
+    page::PAGE_SIZE,
     prelude::*,
     sync::ArcBorrow,
     types::{ForeignOwnable, Opaque},
@@ -461,6 +462,16 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
         let (start, end, flags, pgoff) = (self.start(), self.end(), self.flags(), self.pgoff());
         if let Err((err, why)) = action.check(start, end, flags) {
             return Err(refuse!(self, err, "map_device_memory: {}", why));
+        }
+        // `simple_ioremap_prepare()`'s own check (`__simple_ioremap_prep()`), made here so that
+        // every refusal comes before the call is recorded for `revoke()`, and is logged.
+        let pages = memory.len() / PAGE_SIZE;
+        if pgoff > pages || self.pages() > pages - pgoff {
+            return Err(refuse!(
+                self,
+                EINVAL,
+                "map_device_memory: the mapping does not fit the memory at its offset"
+            ));
         }
         // Last, so that a refusal above leaves nothing for a revocation to wait for.
         memory.begin_mapping()?;

@@ -25,15 +25,16 @@
 
 use crate::{
     action::{CacheMode, MmapAction},
-    c_helpers::rmp_new_vma_is_linked,
+    c_helpers::{rmp_mmap_lock_seq, rmp_new_vma_is_linked},
     log::driver_warn,
 };
 use core::ptr::NonNull;
 use kernel::{
+    alloc::kvec::PushError,
     bindings,
     error::code::{EINVAL, ENODEV},
     fs::File,
-    mm::Mm,
+    mm::{Mm, MmWithUser},
     new_mutex,
     page::PAGE_SIZE,
     prelude::*,
@@ -62,10 +63,11 @@ struct State {
     to_zap: KVec<(NonNull<bindings::address_space>, NonNull<bindings::inode>)>,
     /// The address spaces whose mmap call may have a mapping of this memory in flight: one that
     /// got its action from [`DeviceMemory::begin_mapping`] and whose `mapped` has not counted it
-    /// yet. Its VMA may not be linked where `revoke` can find it (`i_mmap`) yet, so `revoke`
-    /// waits for the call to end instead, under that address space's mmap lock. An entry may
-    /// stay after a call that failed before `mapped`; it only costs `revoke` a lock round trip.
-    mappers: KVec<ARef<Mm>>,
+    /// yet, with the mmap lock sequence of that call (see `mmap_lock_seq`). Its VMA may not be
+    /// linked where `revoke` can find it (`i_mmap`) yet, so `revoke` waits for the call to end
+    /// instead, under that address space's mmap lock. An entry may stay after a call that failed
+    /// before `mapped`; `revoke` sees from the sequence that the call is over.
+    mappers: KVec<(ARef<Mm>, u32)>,
 }
 
 /// A physical range of device memory that userspace may map until it is revoked.
@@ -80,6 +82,10 @@ pub struct DeviceMemory {
     len: usize,
     #[pin]
     state: Mutex<State>,
+    /// Held by `revoke` from start to end: the first call takes the records of the mmap calls
+    /// in flight, and a concurrent call must not return before the first one waited for them.
+    #[pin]
+    revoking: Mutex<()>,
 }
 
 // SAFETY: The raw mapping pointers are only dereferenced under the mutex, by any thread.
@@ -114,6 +120,7 @@ impl DeviceMemory {
                     to_zap: KVec::new(),
                     mappers: KVec::new(),
                 }),
+                revoking <- new_mutex!(()),
             }),
             GFP_KERNEL,
         )
@@ -143,19 +150,33 @@ impl DeviceMemory {
     /// sleep, and takes the mmap lock of address spaces that were mapping the memory: call it
     /// without holding any mmap lock or a lock taken under one.
     ///
-    /// When it returns, no page table entry maps the range.
+    /// When it returns, no page table entry maps the range, even if another `revoke` runs at the
+    /// same time (calls are serialized).
     pub fn revoke(&self) {
+        let _serial = self.revoking.lock();
         // A mapping whose `mapped` ran before `revoked` is set below is counted in `mappings`;
         // one whose `mapped` runs after it refuses the VMA, which the core then unmaps before
         // its mmap call returns. Such a call may not have linked its VMA into `i_mmap` yet, so a
         // zap could miss its entries: wait for each call in flight to end, under its mmap lock.
         let mappers = {
             let mut state = self.state.lock();
+            if state.revoked {
+                // An earlier call, which this one waited for, did it all; nothing was mapped
+                // since.
+                return;
+            }
             state.revoked = true;
             core::mem::take(&mut state.mappers)
         };
-        for mm in mappers {
+        for (mm, seq) in mappers {
+            // Still in the write-locked section that recorded it: the call is in flight.
+            if mmap_lock_seq(&mm) != seq {
+                continue;
+            }
             if let Some(mm) = mm.mmget_not_zero() {
+                // Dropped through `mmput_async()`: the last user gone, its address space is torn
+                // down by a worker, not here (maybe under the caller's locks).
+                let mm = MmWithUser::into_mmput_async(mm);
                 drop(mm.mmap_read_lock());
             }
         }
@@ -174,7 +195,12 @@ impl DeviceMemory {
                 let inode = unsafe { bindings::igrab((*entry.mapping.as_ptr()).host) };
                 if let Some(inode) = NonNull::new(inode) {
                     // Cannot fail: `to_zap` has room for every mapping (`State` invariants).
-                    let _ = to_zap.push_within_capacity((entry.mapping, inode));
+                    if let Err(PushError((_, inode))) =
+                        to_zap.push_within_capacity((entry.mapping, inode))
+                    {
+                        // SAFETY: The reference `igrab` took just above.
+                        unsafe { bindings::iput(inode.as_ptr()) };
+                    }
                 }
             }
             to_zap
@@ -208,14 +234,22 @@ impl DeviceMemory {
     /// `ENODEV` if revoked. Called in `mmap_prepare`, under that address space's mmap lock.
     pub(crate) fn begin_mapping(&self) -> Result {
         let mm: ARef<Mm> = ARef::from(&**kernel::current!().mm().ok_or(EINVAL)?);
+        let seq = mmap_lock_seq(&mm);
         let mut state = self.state.lock();
         if state.revoked {
             return Err(ENODEV);
         }
-        // Entries of address spaces that are gone: no call of theirs can be in flight.
-        state.mappers.retain(|m| has_users(m));
-        if !state.mappers.iter().any(|m| core::ptr::eq(&**m, &*mm)) {
-            state.mappers.push(mm, GFP_KERNEL)?;
+        // Entries of address spaces that are gone, and of calls that are over.
+        state
+            .mappers
+            .retain(|(m, seq)| has_users(m) && mmap_lock_seq(m) == *seq);
+        match state
+            .mappers
+            .iter_mut()
+            .find(|(m, _)| core::ptr::eq(&**m, &*mm))
+        {
+            Some(entry) => entry.1 = seq,
+            None => state.mappers.push((mm, seq), GFP_KERNEL)?,
         }
         Ok(())
     }
@@ -226,7 +260,11 @@ impl DeviceMemory {
             return;
         };
         let mut state = self.state.lock();
-        if let Some(i) = state.mappers.iter().position(|m| m.as_raw() == current) {
+        if let Some(i) = state
+            .mappers
+            .iter()
+            .position(|(m, _)| m.as_raw() == current)
+        {
             // Not the last reference: the calling task holds its address space.
             let _ = state.mappers.remove(i);
         }
@@ -280,6 +318,15 @@ impl DeviceMemory {
             }
         }
     }
+}
+
+/// The mmap lock sequence of `mm` (`mm_lock_seq`, `CONFIG_PER_VMA_LOCK`): odd while the lock
+/// is held for writing, and changed once it is released, so two equal reads made while a writer
+/// held it mean that the same write-locked section still runs. Without `CONFIG_PER_VMA_LOCK` it
+/// is always 1, and `revoke` waits for every recorded address space.
+fn mmap_lock_seq(mm: &Mm) -> u32 {
+    // SAFETY: `mm` is a valid `mm_struct`; the helper only reads its sequence counter.
+    unsafe { rmp_mmap_lock_seq(mm.as_raw()) }
 }
 
 /// Whether `mm` still has users (tasks, or `mmget` references); once it has none it never
@@ -453,6 +500,10 @@ pub struct PciBarMemory<'bound> {
 #[cfg(CONFIG_PCI)]
 impl<'bound> PciBarMemory<'bound> {
     /// Requests BAR `bar` of `pdev` as `name` and makes it mappable.
+    ///
+    /// `ENODEV` for an I/O port, empty or unassigned BAR, or if the device is not enabled
+    /// (`enable_device_mem()` first); `EINVAL` for a BAR that is not whole pages or an index
+    /// past the device's resources; `EBUSY` if the region is taken.
     pub fn new(
         pdev: &'bound kernel::pci::Device<kernel::device::Bound>,
         bar: u32,
@@ -474,6 +525,13 @@ impl<'bound> PciBarMemory<'bound> {
         let page = PAGE_SIZE as u64;
         if phys % page != 0 || len as u64 % page != 0 {
             return Err(EINVAL);
+        }
+        // A device that does not decode memory answers accesses to its BARs with unsupported
+        // requests, which some host bridges turn into a machine check: enable it first
+        // (`enable_device_mem()` in `probe`).
+        // SAFETY: `raw` is the bound device's `struct pci_dev`; `enable_cnt` is an atomic.
+        if unsafe { bindings::atomic_read(&(*raw).enable_cnt) } <= 0 {
+            return Err(ENODEV);
         }
         let region = PciRegion::request(pdev, bar, name)?;
         // SAFETY: A memory BAR is device memory; `region` reserves it for this driver until it is

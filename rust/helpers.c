@@ -163,3 +163,18 @@ bool rmp_new_vma_is_linked(unsigned long start, const struct vm_operations_struc
 	       vma->vm_private_data == vm_private_data;
 }
 EXPORT_SYMBOL_GPL(rmp_new_vma_is_linked);
+
+/*
+ * mm->mm_lock_seq (CONFIG_PER_VMA_LOCK) is odd while the mmap lock is held for
+ * writing and moves on when it is released. Without it, a constant: the
+ * caller then cannot tell that a write-locked section ended.
+ */
+u32 rmp_mmap_lock_seq(struct mm_struct *mm)
+{
+#ifdef CONFIG_PER_VMA_LOCK
+	return READ_ONCE(mm->mm_lock_seq.sequence);
+#else
+	return 1;
+#endif
+}
+EXPORT_SYMBOL_GPL(rmp_mmap_lock_seq);
