@@ -148,7 +148,10 @@ impl DeviceMemory {
 
     /// Zaps every user mapping of the memory and refuses new ones (`ENODEV`). Idempotent; may
     /// sleep, and takes the mmap lock of address spaces that were mapping the memory: call it
-    /// without holding any mmap lock or a lock taken under one.
+    /// without holding any mmap lock or a lock taken under one (not from `mmap_prepare`, a VMA
+    /// callback or a fault handler): calls are serialized, so another task's `revoke` could wait
+    /// for this one while holding the mmap lock this one waits for. Lockdep reports the inverted
+    /// order.
     ///
     /// When it returns, no page table entry maps the range, even if another `revoke` runs at the
     /// same time (calls are serialized).
