@@ -113,32 +113,16 @@ fn map_bar<'a>(
     desc.map_device_memory(memory, cache)
 }
 
+/// A misc device that maps the BAR write-combined or uncached.
+struct Bar<const WRITE_COMBINE: bool>;
+
 /// `/dev/rust_pci_bar`: the BAR, uncached.
-struct UncachedBar;
-
-#[vtable]
-impl MmapMiscDevice for UncachedBar {
-    type Ptr = Arc<DeviceMemory>;
-    type RegistrationData = Arc<DeviceMemory>;
-
-    fn open(_file: &File, misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<DeviceMemory>> {
-        Ok(misc.data().clone())
-    }
-
-    fn mmap_prepare<'a>(
-        memory: ArcBorrow<'a, DeviceMemory>,
-        _file: &'a File,
-        desc: &mut VmAreaDesc<'a, Arc<DeviceMemory>>,
-    ) -> Result {
-        map_bar(memory, desc, CacheMode::Uncached)
-    }
-}
-
+type UncachedBar = Bar<false>;
 /// `/dev/rust_pci_bar_wc`: the BAR, write-combined.
-struct WriteCombinedBar;
+type WriteCombinedBar = Bar<true>;
 
 #[vtable]
-impl MmapMiscDevice for WriteCombinedBar {
+impl<const WRITE_COMBINE: bool> MmapMiscDevice for Bar<WRITE_COMBINE> {
     type Ptr = Arc<DeviceMemory>;
     type RegistrationData = Arc<DeviceMemory>;
 
@@ -151,7 +135,12 @@ impl MmapMiscDevice for WriteCombinedBar {
         _file: &'a File,
         desc: &mut VmAreaDesc<'a, Arc<DeviceMemory>>,
     ) -> Result {
-        map_bar(memory, desc, CacheMode::WriteCombine)
+        let cache = if WRITE_COMBINE {
+            CacheMode::WriteCombine
+        } else {
+            CacheMode::Uncached
+        };
+        map_bar(memory, desc, cache)
     }
 }
 

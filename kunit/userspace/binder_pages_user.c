@@ -8,7 +8,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 
 #include "rust_binder_pages.h"
 #include "ktap.h"
+#include "probe.h"
 #include "proc_maps.h"
 
 /* make bench builds this test with -DDEV and -DREFCNT of the C twin, and runs it first. */
@@ -61,14 +61,6 @@ static long min_l(long a, long b)
 	return a < b ? a : b;
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* The ioctls; each returns 0 or the errno. */
 static int rbp_send(int fd, __u64 offset, __u64 len, const void *data)
 {
@@ -102,47 +94,6 @@ static int map_errno(int fd, long len, int prot)
 }
 
 /*
- * Reading a page that is not inserted raises SIGBUS (the VMA has no fault
- * handler), reading where nothing is mapped SIGSEGV: probes catch them.
- */
-static sigjmp_buf fault_jmp;
-static int fault_armed, fault_sig;
-
-static void on_fault(int sig)
-{
-	if (!__atomic_load_n(&fault_armed, __ATOMIC_SEQ_CST)) {
-		/* Not a probe: die of the signal when the access is retried. */
-		signal(sig, SIG_DFL);
-		return;
-	}
-	__atomic_store_n(&fault_armed, 0, __ATOMIC_SEQ_CST);
-	fault_sig = sig;
-	siglongjmp(fault_jmp, 1);
-}
-
-/* The signal that reading the byte at p raises, or 0 if it reads. */
-static int read_signal(const unsigned char *p)
-{
-	if (sigsetjmp(fault_jmp, 1))
-		return fault_sig;
-	__atomic_store_n(&fault_armed, 1, __ATOMIC_SEQ_CST);
-	(void)__atomic_load_n(p, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&fault_armed, 0, __ATOMIC_SEQ_CST);
-	return 0;
-}
-
-/* The signal that writing the byte at p (with the value it has) raises, or 0. */
-static int write_signal(unsigned char *p, unsigned char value)
-{
-	if (sigsetjmp(fault_jmp, 1))
-		return fault_sig;
-	__atomic_store_n(&fault_armed, 1, __ATOMIC_SEQ_CST);
-	__atomic_store_n(p, value, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&fault_armed, 0, __ATOMIC_SEQ_CST);
-	return 0;
-}
-
-/*
  * Checks byte for byte that [map + off, map + off + len) reads as want; if
  * not, describes the first bad byte in why. A page is inserted whole, so one
  * probe per page tells whether the page can be read.
@@ -154,7 +105,7 @@ static int bytes_match(const unsigned char *map, long off, const unsigned char *
 
 	while (i < len) {
 		end = min_l(len, ((off + i) / page + 1) * page - off);
-		sig = read_signal(map + off + i);
+		sig = rmp_read_signal(map + off + i);
 		if (sig) {
 			snprintf(why, sizeof(why), "reading offset %ld raised %s", off + i,
 				 strsignal(sig));
@@ -183,12 +134,12 @@ static void prefix_why(const char *fmt, long a, long b)
 /* Waits for children until the deadline; kills and reaps the ones left. Returns how many. */
 static int wait_children(const pid_t *pid, int *status, int n, double seconds)
 {
-	double deadline = now() + seconds;
+	double deadline = rmp_now() + seconds;
 	int left = 0;
 
 	for (int i = 0; i < n; i++) {
 		while (waitpid(pid[i], &status[i], WNOHANG) == 0) {
-			if (now() > deadline) {
+			if (rmp_now() > deadline) {
 				kill(pid[i], SIGKILL);
 				waitpid(pid[i], &status[i], 0);
 				left++;
@@ -284,7 +235,7 @@ static void test_round_trips(struct receiver *r)
 			if (bad < 0 && !bytes_match(r->map, p * page, r->shadow + p * page, page))
 				bad = p;
 		} else if (bad < 0) {
-			sig = read_signal(r->map + p * page);
+			sig = rmp_read_signal(r->map + p * page);
 			if (sig != SIGBUS) {
 				snprintf(why, sizeof(why), "page never sent to read with %s",
 					 sig ? strsignal(sig) : "no signal");
@@ -325,7 +276,7 @@ static void test_errors_when_mapped(struct receiver *r)
 	/* Read-only for good: neither mprotect nor a write gets through. */
 	rc = mprotect(r->map, r->size, PROT_READ | PROT_WRITE);
 	err = rc ? errno : 0;
-	sig = write_signal(r->map + 10, r->shadow[10]);
+	sig = rmp_write_signal(r->map + 10, r->shadow[10]);
 	ktap_check(rc && sig == SIGSEGV, "mprotect_write_refused",
 		   "mprotect(PROT_READ | PROT_WRITE) returned %d (%s); a write raised %s", rc,
 		   strerror(err), sig ? strsignal(sig) : "no signal");
@@ -439,7 +390,7 @@ static void test_mapped_receiver(void)
 	ktap_check(!err && !st.pages_allocated && !st.pages_mapped && !st.bytes_sent,
 		   "map_read_only", "STATS %s: %llu %llu %llu, wanted zeros", strerror(err),
 		   st.pages_allocated, st.pages_mapped, st.bytes_sent);
-	sig = read_signal(r.map + r.size / 2);
+	sig = rmp_read_signal(r.map + r.size / 2);
 	ktap_check(sig == SIGBUS, "unsent_page_raises_sigbus", "reading raised %s",
 		   sig ? strsignal(sig) : "nothing");
 	test_round_trips(&r);
@@ -522,7 +473,7 @@ static void test_fork_sender(void)
 	pid = fork();
 	if (pid == 0) {
 		rep.maps_lines = maps_lines((uintptr_t)map, (uintptr_t)map + size);
-		rep.read_signal = read_signal(map + off);
+		rep.read_signal = rmp_read_signal(map + off);
 		child_message(msg, sizeof(msg), getpid());
 		rep.send_err = rbp_send(fd, off, strlen(msg) + 1, msg);
 		_exit(write(p[1], &rep, sizeof(rep)) == sizeof(rep) ? 0 : 1);
@@ -594,7 +545,7 @@ static void test_mremap(void)
 		n = maps_lines((uintptr_t)a, (uintptr_t)a + 4 * page);
 		ok = bytes_match(b, 10, msg, sizeof(msg)) && !rbp_send(fd, page + 20, 30, msg) &&
 		     bytes_match(b, page + 20, msg, 30) && !rbp_free(fd, 0, page);
-		sig = read_signal(b);
+		sig = rmp_read_signal(b);
 		munmap(b, 4 * page);
 	} else {
 		ok = 0;
@@ -646,7 +597,7 @@ static void test_foreign_vma(void)
 	err = rbp_send(e, 0, sizeof(msg), msg);
 	bad = -1;
 	for (long i = 0; other == a && i < 4 && bad < 0; i++) {
-		sig = read_signal(other + i * page);
+		sig = rmp_read_signal(other + i * page);
 		if (sig != SIGBUS)
 			bad = i;
 	}
@@ -695,8 +646,8 @@ static void test_free(void)
 
 	/* Frees pages 2 and 3 only: the only ones wholly inside the range. */
 	err = rbp_free(fd, 2 * page - 100, 2 * page + 200);
-	sig2 = read_signal(map + 2 * page);
-	sig3 = read_signal(map + 4 * page - 1);
+	sig2 = rmp_read_signal(map + 2 * page);
+	sig3 = rmp_read_signal(map + 4 * page - 1);
 	snprintf(why, sizeof(why), "pages 1 and 4 intact");
 	ok = !err && sig2 == SIGBUS && sig3 == SIGBUS && bytes_match(map, off, data, 10) &&
 	     bytes_match(map, 4 * page, data + 2 * page + 10, page);
@@ -750,7 +701,7 @@ static void test_madv_dontneed(void)
 	rc = rbp_send(fd, 100, sizeof(first), first) ? -1 : madvise(map, page, MADV_DONTNEED);
 	if (!rc) {
 		err = rbp_send(fd, 100, sizeof(second), second);
-		sig = read_signal(map + 100);
+		sig = rmp_read_signal(map + 100);
 		ok = !err && bytes_match(map, 100, second, sizeof(second));
 	}
 	ok = !rbp_stats(fd, &st) && st.pages_mapped == 1 && st.pages_allocated == 1 && ok;
@@ -780,13 +731,10 @@ static void test_refcnt(void)
 
 int main(void)
 {
-	struct sigaction sa = { .sa_handler = on_fault };
 	int fd;
 
 	page = sysconf(_SC_PAGESIZE);
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGBUS, &sa, NULL);
-	sigaction(SIGSEGV, &sa, NULL);
+	rmp_probe_catch_faults();
 	ktap_begin("rust_binder_pages_user", PLANNED);
 
 	fd = open(DEV, O_RDWR);

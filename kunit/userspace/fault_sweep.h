@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "ktap.h"
+#include "probe.h"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define SW_MAX_N	4000	/* a path that still fails at this n did not converge */
@@ -114,14 +115,6 @@ static struct {
 	int moved_copy_vma, moved_move_pt;	/* failures the moves reached, see moves */
 	double start;
 } sw;
-
-static inline double sw_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* Sets sw.why; returns 0, so that checks can `return sw_fail(...)`. */
 static inline int sw_fail(const char *fmt, ...)
@@ -436,7 +429,7 @@ static inline void sw_run(const struct sw_path *p, void *arg)
 	struct sw_result *r = &sw.results[sw.nresults++];
 	struct sw_hit hit;
 	int n, injected, ok = 1;
-	double t0 = sw_now();
+	double t0 = rmp_now();
 	long rc;
 
 	memset(r, 0, sizeof(*r));
@@ -534,7 +527,7 @@ static inline void sw_run(const struct sw_path *p, void *arg)
 		sw.moved_move_pt = 0;
 	}
 	r->ok = ok;
-	r->seconds = sw_now() - t0;
+	r->seconds = rmp_now() - t0;
 	printf("    # %s: %d points (slab %d, page %d, usercopy %d, quiet %d); "
 	       "%d ENOMEM, %d EFAULT, %d other errors, %d tolerated; %d in our modules; "
 	       "%d more in the program's own page faults after the call; %.1f s\n",
@@ -549,7 +542,7 @@ static inline void sw_run(const struct sw_path *p, void *arg)
 /* The table of what each path reached; scripts/rmp prints it after the summary. */
 static inline void sw_table(const char *title)
 {
-	printf("    # fault sweep: %s (%.0f s)\n", title, sw_now() - sw.start);
+	printf("    # fault sweep: %s (%.0f s)\n", title, rmp_now() - sw.start);
 	printf("    # %-36s | %6s | %4s %4s %4s %5s | %6s %6s %5s %5s | %4s | %8s %8s\n",
 	       "path", "points", "slab", "page", "copy", "quiet", "ENOMEM", "EFAULT", "other",
 	       "ok", "ours", "copy_vma", "move_pt");
@@ -603,7 +596,7 @@ static inline int sw_main(const char *suite, int planned, void (*body)(void))
 		snprintf(buf, sizeof(buf), "/proc/thread-self/fail-nth");
 		sw.fail_fd = open(buf, O_RDWR);
 		sw.kmsg_fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
-		sw.start = sw_now();
+		sw.start = rmp_now();
 		ktap_begin(suite, planned);
 		if (sw.fail_fd < 0 || sw.kmsg_fd < 0) {
 			printf("    # fail-nth or /dev/kmsg: %s\n", strerror(errno));

@@ -13,7 +13,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 
 #include "ktap.h"
 #include "pci_bar.h"
+#include "probe.h"
 
 /* Pages this test writes, and what it XORs into the host pattern (pci_bar_backing.py). */
 #define PAGE_UC		1
@@ -40,42 +40,6 @@ static unsigned long bar_pages;
 static struct pci_bar bar;
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-
-/* Probes catch SIGBUS (a zapped entry, no fault handler) and SIGSEGV (nothing mapped). */
-static sigjmp_buf fault_jmp;
-static int fault_armed, fault_sig;
-
-static void on_fault(int sig)
-{
-	if (!__atomic_load_n(&fault_armed, __ATOMIC_SEQ_CST)) {
-		/* Not a probe: die of the signal when the access is retried. */
-		signal(sig, SIG_DFL);
-		return;
-	}
-	__atomic_store_n(&fault_armed, 0, __ATOMIC_SEQ_CST);
-	fault_sig = sig;
-	siglongjmp(fault_jmp, 1);
-}
-
-/* The signal that reading the byte at @p raises, or 0 if it reads. */
-static int touch(const unsigned char *p)
-{
-	if (sigsetjmp(fault_jmp, 1))
-		return fault_sig;
-	__atomic_store_n(&fault_armed, 1, __ATOMIC_SEQ_CST);
-	(void)__atomic_load_n(p, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&fault_armed, 0, __ATOMIC_SEQ_CST);
-	return 0;
-}
-
-static void catch_faults(void)
-{
-	struct sigaction sa = { .sa_handler = on_fault };
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGBUS, &sa, NULL);
-	sigaction(SIGSEGV, &sa, NULL);
-}
 
 /* Maps @pages pages of @dev from page @pgoff; MAP_FAILED and errno on failure. */
 static unsigned char *map_fd(int fd, unsigned long pages, unsigned long pgoff, int flags)
@@ -356,8 +320,8 @@ static int live_map(struct live *l)
 	if (l->moved == MAP_FAILED && to != MAP_FAILED)
 		munmap(to, 2 * page);
 	return l->puc != MAP_FAILED && l->pwc != MAP_FAILED && l->moved == to &&
-	       touch(l->puc) == 0 && touch(l->pwc + page) == 0 && page_is(l->head, 8, 0) &&
-	       page_is(l->moved + page, 11, 0);
+	       rmp_read_signal(l->puc) == 0 && rmp_read_signal(l->pwc + page) == 0 &&
+	       page_is(l->head, 8, 0) && page_is(l->moved + page, 11, 0);
 }
 
 static void live_unmap(struct live *l)
@@ -384,9 +348,10 @@ static void live_unmap(struct live *l)
 static void test_gone(struct live *l, const char *how)
 {
 	unsigned char *p = map_fd(l->uc, 1, 0, MAP_SHARED);
-	int sig_uc = touch(l->puc), sig_last = touch(l->puc + (bar_pages - 1) * page);
-	int sig_wc = touch(l->pwc), err = p == MAP_FAILED ? errno : 0;
-	int sig_head = touch(l->head), sig_moved = touch(l->moved + page);
+	int sig_uc = rmp_read_signal(l->puc);
+	int sig_last = rmp_read_signal(l->puc + (bar_pages - 1) * page);
+	int sig_wc = rmp_read_signal(l->pwc), err = p == MAP_FAILED ? errno : 0;
+	int sig_head = rmp_read_signal(l->head), sig_moved = rmp_read_signal(l->moved + page);
 	char name[128];
 
 	if (p != MAP_FAILED)
@@ -493,7 +458,7 @@ int main(void)
 	int found, listed;
 
 	page = sysconf(_SC_PAGESIZE);
-	catch_faults();
+	rmp_probe_catch_faults();
 	mount_debugfs();
 	ktap_begin("rust_pci_bar_user", 28);
 

@@ -44,6 +44,7 @@
 
 #include "rust_binder_pages.h"
 #include "ktap.h"
+#include "probe.h"
 
 #ifndef DEV
 #define DEV		"/dev/rust_binder_pages"
@@ -83,14 +84,6 @@ static struct shared *sh;
 static long page;
 static int fd;
 static char why[512];
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static __u64 mix(__u64 x)
 {
@@ -513,7 +506,7 @@ static void test_storm(void)
 	struct scan sc = { 0 };
 	pthread_t th[THREADS];
 	pid_t pid[PROCS];
-	double t0 = now(), elapsed;
+	double t0 = rmp_now(), elapsed;
 	__u64 x = 12345;
 	long seen = 0, bad_tags;
 	int ok = 1, status, procs_ok = 1;
@@ -544,7 +537,7 @@ static void test_storm(void)
 	}
 	for (int t = 0; t < THREADS; t++)
 		pthread_create(&th[t], NULL, sender_thread, (void *)(intptr_t)t);
-	while (ok && now() - t0 < STORM_S) {
+	while (ok && rmp_now() - t0 < STORM_S) {
 		x = mix(x);
 		ok = receiver_step(&r, x, &sc);
 		usleep(2000);	/* the senders' turn, with a receiver in place */
@@ -556,7 +549,7 @@ static void test_storm(void)
 		waitpid(pid[i], &status, 0);
 		procs_ok &= WIFEXITED(status) && !WEXITSTATUS(status);
 	}
-	elapsed = now() - t0;
+	elapsed = rmp_now() - t0;
 	scan(r.at, r.size, &sc);
 	printf("    # storm: %.1f s: %llu SENDs ok, %llu ESRCH, %llu EINVAL, %llu other; "
 	       "%llu FREEs, %llu STATS, %llu forked senders\n",
@@ -604,7 +597,7 @@ static void test_receiver_exits(void)
 {
 	pthread_t th[THREADS];
 	struct rbp_stats st = { 0 };
-	double t0 = now();
+	double t0 = rmp_now();
 	int ok = 1, status, sync[2], err;
 	unsigned char byte = 1;
 	char c;
@@ -618,7 +611,7 @@ static void test_receiver_exits(void)
 	}
 	for (int t = 0; t < THREADS; t++)
 		pthread_create(&th[t], NULL, exit_sender, (void *)(intptr_t)t);
-	while (ok && now() - t0 < EXITS_S) {
+	while (ok && rmp_now() - t0 < EXITS_S) {
 		pid = fork();
 		if (pid == 0) {
 			void *p = mmap(NULL, 64 * page, PROT_READ, MAP_SHARED, fd, 0);
@@ -652,7 +645,7 @@ static void test_receiver_exits(void)
 		pthread_join(th[t], NULL);
 	printf("    # receiver_exits: %.1f s: %llu receivers came and went; "
 	       "%llu SENDs ok, %llu ESRCH, %llu other\n",
-	       now() - t0, (unsigned long long)sh->children, (unsigned long long)sh->sends_ok,
+	       rmp_now() - t0, (unsigned long long)sh->children, (unsigned long long)sh->sends_ok,
 	       (unsigned long long)sh->esrch, (unsigned long long)(sh->other + sh->einval));
 	ktap_check(ok && !sh->other && !sh->einval && !rbp_stats(fd, &st) &&
 		   st.bytes_sent == sh->bytes_ok, "receiver_exits_during_sends",
@@ -669,11 +662,11 @@ static void *loop_thread(void *arg)
 {
 	long *bad = arg, n = 0;
 	unsigned char msg[300];
-	double t0 = now();
+	double t0 = rmp_now();
 	unsigned char *p;
 	int f, late;
 
-	while (now() - t0 < LOOP_S) {
+	while (rmp_now() - t0 < LOOP_S) {
 		late = n % 2;
 		f = open(DEV, O_RDWR);
 		p = f < 0 ? MAP_FAILED : mmap(NULL, 8 * page, PROT_READ, MAP_SHARED, f, 0);

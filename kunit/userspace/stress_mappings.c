@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "ktap.h"
+#include "probe.h"
 #include "rmp_kunit.h"
 
 #define KDEV		"/dev/rmp_kunit"
@@ -51,14 +52,6 @@
 static long page;
 static int kfd;
 static char why[256];
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int kstats(struct rmp_kunit_stats *st)
 {
@@ -131,7 +124,7 @@ static void test_concurrent_faults(const char *dev, const char *prefix)
 	struct writer w[WRITERS];
 	pthread_t th[FAULT_THREADS];
 	long rounds = 0, bad = 0, base = locked_vm(), charged = -1, after = -1;
-	double t0 = now();
+	double t0 = rmp_now();
 	unsigned char *map;
 	int fd, *go, status, ok = 1;
 	pid_t pid[FAULT_PROCS];
@@ -139,7 +132,7 @@ static void test_concurrent_faults(const char *dev, const char *prefix)
 
 	snprintf(why, sizeof(why), "ok");
 	go = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	while (ok && go != MAP_FAILED && now() - t0 < FAULT_S) {
+	while (ok && go != MAP_FAILED && rmp_now() - t0 < FAULT_S) {
 		*go = 0;
 		fd = open(dev, O_RDWR);
 		map = fd < 0 ? MAP_FAILED : mmap(NULL, FAULT_PAGES * page, PROT_READ | PROT_WRITE,
@@ -182,7 +175,7 @@ static void test_concurrent_faults(const char *dev, const char *prefix)
 	}
 	printf("    # %s: concurrent_first_faults: %ld rounds over %d pages; "
 	       "%d writers (%d threads, %d processes), %.1f s\n",
-	       prefix, rounds, FAULT_PAGES, WRITERS, FAULT_THREADS, FAULT_PROCS, now() - t0);
+	       prefix, rounds, FAULT_PAGES, WRITERS, FAULT_THREADS, FAULT_PROCS, rmp_now() - t0);
 	snprintf(name, sizeof(name), "%s_concurrent_first_faults", prefix);
 	ktap_check(ok && rounds, name,
 		   "%s; %ld bad bytes or writers; charged %ld pages for %d (then %ld after close)",
@@ -192,7 +185,7 @@ static void test_concurrent_faults(const char *dev, const char *prefix)
 static void test_fork_storm(const char *dev, const char *prefix)
 {
 	long base = locked_vm(), forks = 0, bad = 0, drift = 0;
-	double t0 = now();
+	double t0 = rmp_now();
 	unsigned char *map;
 	pid_t pid[STORM_CHILDREN];
 	int fd, status;
@@ -208,7 +201,7 @@ static void test_fork_storm(const char *dev, const char *prefix)
 	}
 	for (long i = 0; i < STORM_PAGES * page; i++)
 		map[i] = pattern(i / page, i % page);
-	while (now() - t0 < STORM_S) {
+	while (rmp_now() - t0 < STORM_S) {
 		for (int c = 0; c < STORM_CHILDREN; c++) {
 			long k = forks + c;
 
@@ -242,7 +235,7 @@ static void test_fork_storm(const char *dev, const char *prefix)
 	munmap(map, STORM_PAGES * page);
 	close(fd);
 	printf("    # %s: fork_storm: %ld children in bursts of %d, %.1f s\n", prefix, forks,
-	       STORM_CHILDREN, now() - t0);
+	       STORM_CHILDREN, rmp_now() - t0);
 	ktap_check(!bad && !drift && locked_vm() == base && forks, name,
 		   "%ld children failed or were not seen; the charge moved in %ld bursts; %ld pages charged after close",
 		   bad, drift, locked_vm() - base);
@@ -258,12 +251,12 @@ struct loop {
 static void *loop_thread(void *arg)
 {
 	struct loop *l = arg;
-	double t0 = now();
+	double t0 = rmp_now();
 	unsigned char *p, *q;
 	int fd, late;
 	long n;
 
-	for (n = 0; now() - t0 < LOOP_S; n++) {
+	for (n = 0; rmp_now() - t0 < LOOP_S; n++) {
 		late = n % 2;
 		fd = open(l->dev, O_RDWR);
 		p = fd < 0 ? MAP_FAILED : mmap(NULL, 4 * page, PROT_READ | PROT_WRITE, MAP_SHARED,

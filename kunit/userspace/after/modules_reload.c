@@ -37,6 +37,7 @@
 
 #include "rust_binder_pages.h"
 #include "../ktap.h"
+#include "../probe.h"
 #include "../rmp_kunit.h"
 
 #define ROUNDS		100
@@ -60,14 +61,6 @@ static char modules[MAX_MODULES][64];
 static int nr_modules;
 static long page;
 static char why[1200];
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int write_file(const char *path, const char *value)
 {
@@ -313,7 +306,7 @@ int main(void)
 		       nr_modules, nr_modules ? modules[0] : "-", strerror(errno));
 		return ktap_end();
 	}
-	t0 = now();
+	t0 = rmp_now();
 	/* Warm-up rounds, which also measure the noise of the free page count. */
 	for (int i = 0; ok && i < WARMUP; i++) {
 		ok = round_trip(i % 3, &base);
@@ -348,7 +341,7 @@ int main(void)
 	}
 	write_file(FILTER, old_filter[0] && strcmp(old_filter, "(null)") ? old_filter : "*.*");
 	printf("    # %d rounds of %d modules in %.1f s (after %d warm-up rounds)\n", n,
-	       nr_modules, now() - t0, WARMUP);
+	       nr_modules, rmp_now() - t0, WARMUP);
 	ktap_check(ok && n == ROUNDS, "load_use_unload_100_times_refused_while_in_use",
 		   "round %d: %s", n, why);
 	printf("    # locked_vm: %ld pages before, %ld after\n", base, locked_after);
