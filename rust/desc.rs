@@ -458,7 +458,9 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
                 "map_device_memory: the VMA will map another file"
             ));
         }
-        let action = memory.action(cache);
+        // SAFETY: Written below with the device memory operations and tag, after
+        // `begin_mapping` succeeded; a refusal in between drops it unused.
+        let action = unsafe { memory.action(cache) };
         let (start, end, flags, pgoff) = (self.start(), self.end(), self.flags(), self.pgoff());
         if let Err((err, why)) = action.check(start, end, flags) {
             return Err(refuse!(self, err, "map_device_memory: {}", why));

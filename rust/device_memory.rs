@@ -218,16 +218,19 @@ impl DeviceMemory {
         }
     }
 
-    /// The action for a mapping of this memory, to check; [`DeviceMemory::begin_mapping`] must
-    /// succeed before it is handed to the core.
-    pub(crate) fn action(&self, cache: CacheMode) -> MmapAction<'static> {
+    /// The action for a mapping of this memory.
+    ///
+    /// # Safety
+    ///
+    /// The action is handed to the core (written into a descriptor whose `mmap_prepare` then
+    /// succeeds) only together with [`DEVICE_MEMORY_VM_OPS`] and [`borrowed_tag`] of `self`,
+    /// and only after [`DeviceMemory::begin_mapping`] succeeded for that call: then `revoke()`
+    /// refuses the mapping in `mapped` or zaps it, and waits for the call.
+    pub(crate) unsafe fn action(&self, cache: CacheMode) -> MmapAction<'static> {
         // SAFETY: By the type invariants the range is device memory userspace may access with
-        // any cache mode until `revoke()`. The action is handed to the core only after
-        // `begin_mapping` found the memory not revoked and recorded the calling address space,
-        // for which `revoke()` waits: our VMA operations (`DEVICE_MEMORY_VM_OPS`) refuse a
-        // mapping whose `mapped` runs after a revocation started, the core unmaps it before the
-        // mmap call ends, and `revoke()` zaps the mappings counted before. Hidden from rmap until
-        // `mapped` returned, so that a zap cannot walk the VMA while `mapped` decides.
+        // any cache mode until `revoke()` returned, and by this function's safety requirements
+        // no mapping made from the action outlives that. Hidden from rmap until `mapped`
+        // returned, so that a zap cannot walk the VMA while `mapped` decides.
         unsafe { MmapAction::simple_ioremap(self.phys, self.len) }
             .cache_mode(cache)
             .hide_from_rmap_until_complete()

@@ -44,28 +44,74 @@ fn in_page(offset: usize, len: usize) -> Result {
     }
 }
 
+mod sealed {
+    use kernel::page::Page;
+
+    /// A page of the crate's own ([`MappablePage`](super::MappablePage),
+    /// [`KernelPage`](super::KernelPage)), which Rust only ever reaches through C copies.
+    pub trait OwnPage {
+        fn own_page(&self) -> &Page;
+    }
+}
+
 /// Copies into and out of a page that userspace (or other kernel code) may access concurrently;
 /// see the [module documentation](self) for why these are safe and take `&self`.
 ///
-/// Implemented for the crate's own pages only ([`MappablePage`], [`KernelPage`]), not for any
-/// [`Page`]: a `&Page` may be a page of memory Rust code uses as typed values (a `VBox`'s, from
-/// `page_iter()`), and writing bytes into it would be undefined behaviour in safe code.
+/// Implemented for the crate's own pages only ([`MappablePage`], [`KernelPage`]), and sealed: not
+/// for any [`Page`], as a `&Page` may be a page of memory Rust code uses as typed values (a
+/// `VBox`'s, from `page_iter()`), and writing bytes into it would be undefined behaviour in safe
+/// code.
 ///
 /// Every method checks that the byte range lies inside the page (`EINVAL` otherwise, with
 /// nothing copied).
-pub trait PageCopy {
+pub trait PageCopy: sealed::OwnPage {
     /// Copies `data` into the page at `offset`.
-    fn write_bytes(&self, offset: usize, data: &[u8]) -> Result;
+    fn write_bytes(&self, offset: usize, data: &[u8]) -> Result {
+        in_page(offset, data.len())?;
+        // SAFETY: The page is valid (`Page` invariants) and the range is inside it (checked);
+        // `data` is valid for reading `data.len()` bytes. The page is one of the crate's own
+        // (`OwnPage`), which no Rust reference covers, and the copy is C's (see the module
+        // documentation for concurrent access).
+        unsafe { rmp_page_write(self.own_page().as_ptr(), offset, data.as_ptr(), data.len()) };
+        Ok(())
+    }
 
     /// Copies bytes of the page from `offset` into `out`.
-    fn read_bytes(&self, offset: usize, out: &mut [u8]) -> Result;
+    fn read_bytes(&self, offset: usize, out: &mut [u8]) -> Result {
+        in_page(offset, out.len())?;
+        // SAFETY: As for `write_bytes`; `out` is valid for writing and not aliased.
+        unsafe {
+            rmp_page_read(
+                self.own_page().as_ptr(),
+                offset,
+                out.as_mut_ptr(),
+                out.len(),
+            )
+        };
+        Ok(())
+    }
 
     /// Zeroes `len` bytes of the page from `offset`.
-    fn zero_bytes(&self, offset: usize, len: usize) -> Result;
+    fn zero_bytes(&self, offset: usize, len: usize) -> Result {
+        in_page(offset, len)?;
+        // SAFETY: As for `write_bytes`.
+        unsafe { rmp_page_zero(self.own_page().as_ptr(), offset, len) };
+        Ok(())
+    }
 
     /// Copies `len` bytes from the user address `src` into the page at `offset`. `EFAULT` if
     /// any byte could not be read; the page may then hold part of the data.
-    fn copy_from_user(&self, offset: usize, src: UserPtr, len: usize) -> Result;
+    fn copy_from_user(&self, offset: usize, src: UserPtr, len: usize) -> Result {
+        in_page(offset, len)?;
+        let page = self.own_page().as_ptr();
+        // SAFETY: As for `write_bytes`; `copy_from_user` checks the user range itself
+        // (`access_ok`) and handles faults.
+        let left = unsafe { rmp_page_copy_from_user(page, offset, src.as_const_ptr(), len) };
+        if left != 0 {
+            return Err(EFAULT);
+        }
+        Ok(())
+    }
 
     /// Copies `len` bytes of `src` from `src_offset` into this page at `offset`.
     fn copy_from_page(
@@ -74,101 +120,33 @@ pub trait PageCopy {
         src: &MappablePage<'_>,
         src_offset: usize,
         len: usize,
-    ) -> Result;
-}
-
-/// The copies of [`PageCopy`], on a page of the crate's own (a [`MappablePage`]'s or a
-/// [`KernelPage`]'s), which Rust only ever accesses through C copies.
-mod own_page {
-    use super::*;
-
-    pub(super) fn write_bytes(page: &Page, offset: usize, data: &[u8]) -> Result {
-        in_page(offset, data.len())?;
-        // SAFETY: The page is valid (`Page` invariants) and the range is inside it (checked);
-        // `data` is valid for reading `data.len()` bytes. The page is one of the crate's own,
-        // which no Rust reference covers, and the copy is C's (see the module documentation for
-        // concurrent access).
-        unsafe { rmp_page_write(page.as_ptr(), offset, data.as_ptr(), data.len()) };
-        Ok(())
-    }
-
-    pub(super) fn read_bytes(page: &Page, offset: usize, out: &mut [u8]) -> Result {
-        in_page(offset, out.len())?;
-        // SAFETY: As for `write_bytes`; `out` is valid for writing and not aliased.
-        unsafe { rmp_page_read(page.as_ptr(), offset, out.as_mut_ptr(), out.len()) };
-        Ok(())
-    }
-
-    pub(super) fn zero_bytes(page: &Page, offset: usize, len: usize) -> Result {
-        in_page(offset, len)?;
-        // SAFETY: As for `write_bytes`.
-        unsafe { rmp_page_zero(page.as_ptr(), offset, len) };
-        Ok(())
-    }
-
-    pub(super) fn copy_from_user(page: &Page, offset: usize, src: UserPtr, len: usize) -> Result {
-        in_page(offset, len)?;
-        // SAFETY: As for `write_bytes`; `copy_from_user` checks the user range itself
-        // (`access_ok`) and handles faults.
-        let left =
-            unsafe { rmp_page_copy_from_user(page.as_ptr(), offset, src.as_const_ptr(), len) };
-        if left != 0 {
-            return Err(EFAULT);
-        }
-        Ok(())
-    }
-
-    pub(super) fn copy_from_page(
-        page: &Page,
-        offset: usize,
-        src: &Page,
-        src_offset: usize,
-        len: usize,
     ) -> Result {
         in_page(offset, len)?;
         in_page(src_offset, len)?;
+        let (dst, src) = (self.own_page().as_ptr(), src.as_ptr());
         // SAFETY: Both pages are valid, both of the crate's own, and both ranges inside them
-        // (checked); the C helper copies with `memmove`, so `src == page` with overlapping
+        // (checked); the C helper copies with `memmove`, so `src == self` with overlapping
         // ranges is defined too (the caller gets mixed bytes at worst, as documented).
-        unsafe { rmp_page_copy_page(page.as_ptr(), offset, src.as_ptr(), src_offset, len) };
+        unsafe { rmp_page_copy_page(dst, offset, src, src_offset, len) };
         Ok(())
     }
 }
 
-/// Implements [`PageCopy`] for a type that dereferences to one of the crate's own pages.
-macro_rules! impl_page_copy {
-    ($($ty:ty),*) => {$(
-        impl PageCopy for $ty {
-            fn write_bytes(&self, offset: usize, data: &[u8]) -> Result {
-                own_page::write_bytes(self, offset, data)
-            }
-
-            fn read_bytes(&self, offset: usize, out: &mut [u8]) -> Result {
-                own_page::read_bytes(self, offset, out)
-            }
-
-            fn zero_bytes(&self, offset: usize, len: usize) -> Result {
-                own_page::zero_bytes(self, offset, len)
-            }
-
-            fn copy_from_user(&self, offset: usize, src: UserPtr, len: usize) -> Result {
-                own_page::copy_from_user(self, offset, src, len)
-            }
-
-            fn copy_from_page(
-                &self,
-                offset: usize,
-                src: &MappablePage<'_>,
-                src_offset: usize,
-                len: usize,
-            ) -> Result {
-                own_page::copy_from_page(self, offset, src, src_offset, len)
-            }
-        }
-    )*};
+impl sealed::OwnPage for MappablePage<'_> {
+    fn own_page(&self) -> &Page {
+        self
+    }
 }
 
-impl_page_copy!(MappablePage<'_>, KernelPage);
+impl PageCopy for MappablePage<'_> {}
+
+impl sealed::OwnPage for KernelPage {
+    fn own_page(&self) -> &Page {
+        self
+    }
+}
+
+impl PageCopy for KernelPage {}
 
 /// A page of a [`KernelPages`] slot or a [`KernelPage`], borrowed: the only kind of page the
 /// crate maps into userspace ([`VmFault::set_page`](crate::VmFault::set_page),
