@@ -321,7 +321,7 @@ mod tests {
     fn cache_modes_only_for_device_memory() -> Result {
         let f = file();
         let pages = KernelPages::alloc(PAGES, GFP_KERNEL)?;
-        let ro = VmaFlag::READ | VmaFlag::MAYREAD | VmaFlag::SHARED | VmaFlag::MAYSHARE;
+        let ro = shared_ro();
         // RAM through the safe paths: refused, whatever the mode, and nothing changes.
         for mode in [
             CacheMode::WriteCombine,
@@ -402,16 +402,32 @@ mod tests {
         }
     }
 
+    fn shared_ro() -> VmaFlags {
+        VmaFlag::READ | VmaFlag::MAYREAD | VmaFlag::SHARED | VmaFlag::MAYSHARE
+    }
+
+    /// Device memory that no mapping is made from, for descriptors to name; and the test thread
+    /// gets an mm of its own, which `map_device_memory` records.
+    fn unmapped_device_memory() -> Result<Arc<DeviceMemory>> {
+        crate::util::attach_mm()?;
+        // SAFETY: Only checked and written into descriptors that no mapping is made from, so
+        // nothing ever maps physical page 0x10000 (and a revocation has nothing to zap).
+        unsafe { DeviceMemory::new(0x1000_0000, PAGES * PAGE_SIZE) }
+    }
+
+    /// `map_device_memory` on a fresh shared read-only descriptor of `f`.
+    fn prepare(f: &DevFile, memory: &Arc<DeviceMemory>) -> Result {
+        let mut raw = raw_desc(f, shared_ro());
+        with_desc(&mut raw, |d| {
+            d.map_device_memory(memory.as_arc_borrow(), CacheMode::Uncached)
+        })
+    }
+
     #[test]
     fn device_memory_mapping_is_sealed() -> Result {
-        // `map_device_memory` records the calling task's address space.
-        crate::util::attach_mm()?;
         let f = file();
-        // SAFETY: Only checked and written into descriptors that no mapping is made from, so
-        // nothing maps physical page 0x10000; never revoked, as nothing could be zapped.
-        let memory = unsafe { DeviceMemory::new(0x1000_0000, PAGES * PAGE_SIZE) }?;
-        let ro = VmaFlag::READ | VmaFlag::MAYREAD | VmaFlag::SHARED | VmaFlag::MAYSHARE;
-        let mut raw = raw_desc(&f, ro);
+        let memory = unmapped_device_memory()?;
+        let mut raw = raw_desc(&f, shared_ro());
         with_desc(&mut raw, |d| {
             let wc = CacheMode::WriteCombine;
             assert_eq!(d.map_device_memory(memory.as_arc_borrow(), wc), Ok(()));
@@ -431,10 +447,10 @@ mod tests {
         // Refused before anything is set: a private mapping, a MIXEDMAP one, and mappings
         // that do not fit the memory at their offset (`__simple_ioremap_prep()`'s rule).
         let mut private = raw_desc(&f, VmaFlag::READ | VmaFlag::MAYREAD);
-        let mut mixed = raw_desc(&f, ro | VmaFlag::MIXEDMAP);
-        let mut shifted = raw_desc(&f, ro);
+        let mut mixed = raw_desc(&f, shared_ro() | VmaFlag::MIXEDMAP);
+        let mut shifted = raw_desc(&f, shared_ro());
         shifted.pgoff = 1;
-        let mut past = raw_desc(&f, ro);
+        let mut past = raw_desc(&f, shared_ro());
         past.pgoff = PAGES + 1;
         for raw in [&mut private, &mut mixed, &mut shifted, &mut past] {
             with_desc(&mut *raw, |d| {
@@ -447,7 +463,7 @@ mod tests {
             assert!(raw.vm_ops.is_null());
         }
         // Installing the driver's operations first is fine; the device memory ones replace them.
-        let mut raw = raw_desc(&f, ro);
+        let mut raw = raw_desc(&f, shared_ro());
         with_desc(&mut raw, |d| {
             assert_eq!(d.set_vm_ops::<UnitVm>(), Ok(()));
             assert_eq!(
@@ -464,65 +480,72 @@ mod tests {
         fn rmp_kunit_mmap_write_unlock();
     }
 
+    /// The test thread's mmap lock, held for writing as an mmap call holds it, until dropped.
+    struct MmapWriteLock;
+
+    impl MmapWriteLock {
+        fn lock() -> Result<Self> {
+            crate::util::attach_mm()?;
+            // SAFETY: `attach_mm()` made sure this thread has an mm; unlocked on drop.
+            unsafe { rmp_kunit_mmap_write_lock() };
+            Ok(Self)
+        }
+    }
+
+    impl Drop for MmapWriteLock {
+        fn drop(&mut self) {
+            // SAFETY: Locked by this thread in `lock`.
+            unsafe { rmp_kunit_mmap_write_unlock() };
+        }
+    }
+
+    /// Runs `memory.revoke()` on a workqueue; `done` counts the revocations that returned.
+    fn spawn_revoke(memory: &Arc<DeviceMemory>, done: &Arc<Atomic<usize>>) -> Result {
+        let (m, d) = (memory.clone(), done.clone());
+        workqueue::system().try_spawn(GFP_KERNEL, move || {
+            m.revoke();
+            d.fetch_add(1, Full);
+        })?;
+        Ok(())
+    }
+
+    /// Waits up to five seconds for `done` to reach `count`; what it reached.
+    fn wait_for(done: &Atomic<usize>, count: usize) -> usize {
+        for _ in 0..500 {
+            if done.load(Acquire) >= count {
+                break;
+            }
+            fsleep(Delta::from_millis(10));
+        }
+        done.load(Acquire)
+    }
+
     /// A mapping prepared by `map_device_memory` whose mmap call has not ended may not be
     /// linked where a zap finds it yet: `revoke()` waits for the call (its mmap lock) to end,
     /// and so does a second `revoke()` that starts meanwhile.
     #[test]
     fn revoke_waits_for_a_mapping_in_flight() -> Result {
-        crate::util::attach_mm()?;
         let f = file();
-        // SAFETY: As in `device_memory_mapping_is_sealed`; revoked below, which zaps nothing.
-        let memory = unsafe { DeviceMemory::new(0x1000_0000, PAGES * PAGE_SIZE) }?;
-        let ro = VmaFlag::READ | VmaFlag::MAYREAD | VmaFlag::SHARED | VmaFlag::MAYSHARE;
+        let memory = unmapped_device_memory()?;
         // How many revocations returned.
         let done = Arc::new(Atomic::new(0usize), GFP_KERNEL)?;
-        let revoke = || {
-            let (m, d) = (memory.clone(), done.clone());
-            workqueue::system().try_spawn(GFP_KERNEL, move || {
-                m.revoke();
-                d.fetch_add(1, Full);
-            })
-        };
         // An mmap call holds its mmap lock for writing from `mmap_prepare` to its end: this
         // thread's call is "in flight" from `map_device_memory` until it unlocks. The first
         // revocation takes the call's record and waits; a second one, started while the first
         // waits, must not return either.
-        // SAFETY: `attach_mm()` gave this thread an mm; unlocked below.
-        unsafe { rmp_kunit_mmap_write_lock() };
-        let mut raw = raw_desc(&f, ro);
-        let prepared = with_desc(&mut raw, |d| {
-            d.map_device_memory(memory.as_arc_borrow(), CacheMode::Uncached)
-        });
-        let first = revoke();
-        if first.is_ok() {
+        let early = {
+            let _call = MmapWriteLock::lock()?;
+            prepare(&f, &memory)?;
+            spawn_revoke(&memory, &done)?;
             fsleep(Delta::from_millis(100));
-        }
-        let second = revoke();
-        if second.is_ok() {
+            spawn_revoke(&memory, &done)?;
             fsleep(Delta::from_millis(200));
-        }
-        let early = done.load(Acquire);
-        // SAFETY: Locked above by this thread.
-        unsafe { rmp_kunit_mmap_write_unlock() };
-        prepared?;
-        first?;
-        second?;
+            done.load(Acquire)
+        };
         // Without the wait, both returned at once; without serialization, the second did.
         assert_eq!(early, 0);
-        for _ in 0..500 {
-            if done.load(Acquire) == 2 {
-                break;
-            }
-            fsleep(Delta::from_millis(10));
-        }
-        assert_eq!(done.load(Acquire), 2);
-        let mut raw = raw_desc(&f, ro);
-        with_desc(&mut raw, |d| {
-            assert_eq!(
-                d.map_device_memory(memory.as_arc_borrow(), CacheMode::Uncached),
-                Err(ENODEV)
-            );
-        });
+        assert_eq!(wait_for(&done, 2), 2);
+        assert_eq!(prepare(&f, &memory), Err(ENODEV));
         Ok(())
     }
 
@@ -531,40 +554,20 @@ mod tests {
     /// mmap lock (a process could hold it for long, e.g. faulting on a stalled FUSE file).
     #[test]
     fn revoke_skips_calls_that_ended() -> Result {
-        crate::util::attach_mm()?;
         let f = file();
-        // SAFETY: As in `device_memory_mapping_is_sealed`; revoked below, which zaps nothing.
-        let memory = unsafe { DeviceMemory::new(0x1000_0000, PAGES * PAGE_SIZE) }?;
-        let ro = VmaFlag::READ | VmaFlag::MAYREAD | VmaFlag::SHARED | VmaFlag::MAYSHARE;
-        // SAFETY: `attach_mm()` gave this thread an mm; unlocked right after.
-        unsafe { rmp_kunit_mmap_write_lock() };
-        let mut raw = raw_desc(&f, ro);
-        let prepared = with_desc(&mut raw, |d| {
-            d.map_device_memory(memory.as_arc_borrow(), CacheMode::Uncached)
-        });
-        // SAFETY: Locked above by this thread.
-        unsafe { rmp_kunit_mmap_write_unlock() };
-        prepared?;
+        let memory = unmapped_device_memory()?;
+        {
+            let _call = MmapWriteLock::lock()?;
+            prepare(&f, &memory)?;
+        }
         let done = Arc::new(Atomic::new(0usize), GFP_KERNEL)?;
-        let (m, d) = (memory.clone(), done.clone());
         // Another write-locked section of the same address space, which has nothing to do with
         // the memory.
-        // SAFETY: As above; unlocked below.
-        unsafe { rmp_kunit_mmap_write_lock() };
-        let spawned = workqueue::system().try_spawn(GFP_KERNEL, move || {
-            m.revoke();
-            d.fetch_add(1, Full);
-        });
-        for _ in 0..500 {
-            if spawned.is_err() || done.load(Acquire) == 1 {
-                break;
-            }
-            fsleep(Delta::from_millis(10));
-        }
-        let returned = done.load(Acquire);
-        // SAFETY: Locked above by this thread.
-        unsafe { rmp_kunit_mmap_write_unlock() };
-        spawned?;
+        let returned = {
+            let _other = MmapWriteLock::lock()?;
+            spawn_revoke(&memory, &done)?;
+            wait_for(&done, 1)
+        };
         // Old code: `revoke()` waited for this section to end.
         assert_eq!(returned, 1);
         Ok(())
