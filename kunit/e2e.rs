@@ -158,6 +158,7 @@ mod tests {
         // Mapped by the action: no fault was needed.
         assert_eq!(count(&FAULT), 0);
         assert!(with_vma(addr, |vma| vma
+            .and_then(|v| v.as_own::<TestVm>())
             .is_some_and(|v| v.check_mixedmap().is_some())));
         munmap(addr, 3);
         // Asking for more pages than the file has is refused in mmap_prepare.
@@ -174,7 +175,9 @@ mod tests {
         assert!(page_matches(addr, 2));
         assert_eq!(count(&FAULT), 0);
         let (pfnmap, mixed) = with_vma(addr, |vma| {
-            let vma = vma.expect("a VMA at the mapped address");
+            let vma = vma
+                .and_then(|v| v.as_own::<TestVm>())
+                .expect("the test device's VMA at the mapped address");
             (
                 vma.flags().contains(VmaFlag::PFNMAP),
                 vma.check_mixedmap().is_some(),
@@ -247,8 +250,8 @@ mod tests {
         let file = open()?;
         let addr = file.mmap(0, 2, PROT_READ, MAP_SHARED, Mode::MixedMap.offset(0))?;
         let inserted = with_vma(addr, |vma| -> Result {
-            let vma = vma.ok_or(ENOENT)?;
-            let state = vma.data::<TestVm>().ok_or(ENOENT)?.into_ref();
+            let vma = vma.and_then(|v| v.as_own::<TestVm>()).ok_or(ENOENT)?;
+            let state = vma.data().ok_or(ENOENT)?.into_ref();
             let mixed = vma.check_mixedmap().ok_or(EINVAL)?;
             mixed.insert_pages(addr, &state.file.pages, 1, 2)?;
             // Out of range requests are refused before reaching the core.
@@ -265,7 +268,9 @@ mod tests {
         assert_eq!(count(&FAULT), 0);
 
         assert_eq!(
-            with_vma(addr, |vma| vma.map(|v| v.zap_range(addr, PAGE_SIZE))),
+            with_vma(addr, |vma| vma
+                .and_then(|v| v.as_own::<TestVm>())
+                .map(|v| v.zap_range(addr, PAGE_SIZE))),
             Some(Ok(()))
         );
         // The zapped page faults again, and this mode's fault handler refuses it.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `samples/rust_pci_bar` seen from the kernel: the page table entries of real mappings of QEMU's
-//! ivshmem BAR 2, and what `PciBarMemory` refuses on the same device.
+//! ivshmem BAR 2, and what `DeviceMemory::pci_bar` refuses on the same device.
 
 use kernel::prelude::*;
 
@@ -17,7 +17,7 @@ mod tests {
         sync::{Arc, ArcBorrow},
         types::ForeignOwnable,
     };
-    use mmap_prepare::{DeviceMemory, PciBarMemory};
+    use mmap_prepare::{CacheMode, DeviceMemory};
 
     const UNCACHED: &CStr = c"/dev/rust_pci_bar";
     const WRITE_COMBINED: &CStr = c"/dev/rust_pci_bar_wc";
@@ -47,15 +47,20 @@ mod tests {
         unsafe { <Arc<DeviceMemory> as ForeignOwnable>::borrow((*file.as_ptr()).private_data) }
     }
 
-    /// Maps 2 pages at page offset 3 through `dev`; every entry maps the BAR page of its offset
-    /// with memory type `want`.
+    /// Maps 2 pages at page offset 3 through `dev`: nothing is mapped until a fault; then every
+    /// entry maps the page of its offset in the device's half of the BAR, with memory type
+    /// `want`.
     fn entries_are(dev: &CStr, want: i32) -> Result {
         let file = DevFile::open(dev)?;
         let first = memory(&file).phys() as usize / PAGE_SIZE + 3;
         let addr = file.mmap(0, 2, PROT_READ, MAP_SHARED, 3 * PAGE_SIZE)?;
-        // Mapped by the action in mmap(), before any access: no fault handler is involved.
+        let before = [entry(addr), entry(addr + PAGE_SIZE)];
+        let touched = [read_user(addr, 1), read_user(addr + PAGE_SIZE, 1)];
         let entries = [entry(addr), entry(addr + PAGE_SIZE)];
         munmap(addr, 2);
+        // `follow_pfnmap_start()` finds no entry.
+        assert!(before.iter().all(|e| e.is_err()));
+        assert!(touched.iter().all(|t| t.is_ok()));
         assert_eq!(entries, [Ok((first, want)), Ok((first + 1, want))]);
         Ok(())
     }
@@ -95,14 +100,32 @@ mod tests {
     #[test]
     fn what_pci_bar_memory_refuses() -> Result {
         let errors = with_bound_device(|pdev| {
-            let err = |bar| PciBarMemory::new(pdev, bar, c"rmp_kunit").err();
-            // BAR 0: 256 bytes of registers, less than a page. BAR 1: none. BAR 2: the sample's.
-            // 11: past the device's resources.
-            [err(0), err(1), err(2), err(11)]
+            let err = |bar, cache| DeviceMemory::pci_bar(pdev, bar, cache, c"rmp_kunit").err();
+            let uc = CacheMode::Uncached;
+            [
+                // 256 bytes of registers, less than a page.
+                err(0, uc),
+                // No BAR.
+                err(1, uc),
+                // The sample's: both halves are requested.
+                err(2, uc),
+                // Never write-back, even on a prefetchable BAR.
+                err(2, CacheMode::WriteBack),
+                // The expansion ROM (the guest's ivshmem has one), then past the resources.
+                err(6, uc),
+                err(11, uc),
+            ]
         })?;
         assert_eq!(
             errors,
-            [Some(EINVAL), Some(ENODEV), Some(EBUSY), Some(EINVAL)]
+            [
+                Some(EINVAL),
+                Some(ENODEV),
+                Some(EBUSY),
+                Some(EINVAL),
+                Some(EINVAL),
+                Some(EINVAL)
+            ]
         );
         Ok(())
     }

@@ -260,9 +260,12 @@ mod tests {
                 d.set_action(MmapAction::remap_kernel_page(&pages, 0)),
                 Err(EINVAL)
             );
-            let action = MmapAction::map_kernel_pages_at(START + PAGE_SIZE, &pages, 0, 2)
-                .error_override(EAGAIN)
-                .hide_from_rmap_until_complete();
+            // SAFETY: Written into a descriptor that no mapping is made from: no `mapped` runs.
+            let action = unsafe {
+                MmapAction::map_kernel_pages_at(START + PAGE_SIZE, &pages, 0, 2)
+                    .error_override(EAGAIN)
+                    .hide_from_rmap_until_complete()
+            };
             assert_eq!(d.set_action(action), Ok(()));
             // The core would make it MIXEDMAP: PFNMAP is refused from now on.
             assert_eq!(d.set_flags(VmaFlag::PFNMAP), Err(EINVAL));
@@ -406,46 +409,56 @@ mod tests {
         VmaFlag::READ | VmaFlag::MAYREAD | VmaFlag::SHARED | VmaFlag::MAYSHARE
     }
 
-    /// Device memory that no mapping is made from, for descriptors to name; and the test thread
-    /// gets an mm of its own, which `map_device_memory` records.
-    fn unmapped_device_memory() -> Result<Arc<DeviceMemory>> {
+    /// Device memory of `cache` type that no mapping is made from, for descriptors to name; the
+    /// test thread gets an mm of its own.
+    fn unmapped_device_memory(cache: CacheMode) -> Result<Arc<DeviceMemory>> {
         crate::util::attach_mm()?;
         // SAFETY: Only checked and written into descriptors that no mapping is made from, so
         // nothing ever maps physical page 0x10000 (and a revocation has nothing to zap).
-        unsafe { DeviceMemory::new(0x1000_0000, PAGES * PAGE_SIZE) }
+        unsafe { DeviceMemory::new(0x1000_0000, PAGES * PAGE_SIZE, cache) }
     }
 
     /// `map_device_memory` on a fresh shared read-only descriptor of `f`.
     fn prepare(f: &DevFile, memory: &Arc<DeviceMemory>) -> Result {
         let mut raw = raw_desc(f, shared_ro());
-        with_desc(&mut raw, |d| {
-            d.map_device_memory(memory.as_arc_borrow(), CacheMode::Uncached)
-        })
+        with_desc(&mut raw, |d| d.map_device_memory(memory.as_arc_borrow()))
     }
 
     #[test]
     fn device_memory_mapping_is_sealed() -> Result {
         let f = file();
-        let memory = unmapped_device_memory()?;
+        let memory = unmapped_device_memory(CacheMode::WriteCombine)?;
         let mut raw = raw_desc(&f, shared_ro());
+        let before = raw.page_prot;
+        let special = VmaFlag::IO
+            | VmaFlag::PFNMAP
+            | VmaFlag::DONTEXPAND
+            | VmaFlag::DONTDUMP
+            | VmaFlag::DONTCOPY;
         with_desc(&mut raw, |d| {
-            let wc = CacheMode::WriteCombine;
-            assert_eq!(d.map_device_memory(memory.as_arc_borrow(), wc), Ok(()));
-            assert!(d.flags().contains(VmaFlag::DONTCOPY));
-            // What would take the VMA out of the revocation's reach, or let a fork copy it.
+            assert_eq!(d.map_device_memory(memory.as_arc_borrow()), Ok(()));
+            let flags = d.flags();
+            assert!(flags.contains_all(special));
+            // Whatever would change what the fault handler and the revocation rely on: the
+            // operations, the flags (a fork copying the entries, MIXEDMAP with PFNMAP), the
+            // offset checked against the memory, an action that maps something else.
             assert_eq!(d.set_vm_ops::<UnitVm>(), Err(EINVAL));
-            assert_eq!(d.clear_flags(VmaFlag::DONTCOPY), Err(EINVAL));
-            assert_eq!(d.map_device_memory(memory.as_arc_borrow(), wc), Err(EINVAL));
+            for flag in [VmaFlag::DONTCOPY, VmaFlag::PFNMAP, VmaFlag::IO, VmaFlag::DONTEXPAND] {
+                assert_eq!(d.clear_flags(flag), Err(EINVAL));
+            }
+            assert_eq!(d.set_flags(VmaFlag::MIXEDMAP), Err(EINVAL));
+            assert_eq!(d.set_flags(VmaFlag::DONTDUMP), Err(EINVAL));
+            assert_eq!(d.map_device_memory(memory.as_arc_borrow()), Err(EINVAL));
             assert_eq!(d.set_action(MmapAction::nothing()), Err(EINVAL));
             assert_eq!(d.set_pgoff(1), Err(EINVAL));
-            assert!(d.flags().contains(VmaFlag::DONTCOPY));
+            assert_eq!(d.flags(), flags);
         });
-        assert_eq!(
-            raw.action.type_,
-            bindings::mmap_action_type_MMAP_SIMPLE_IO_REMAP
-        );
+        // Nothing is mapped by an action: the fault handler inserts the entries.
+        assert_eq!(raw.action.type_, bindings::mmap_action_type_MMAP_NOTHING);
+        // The memory's own type, on the descriptor's protection.
+        assert_ne!(cache_bits(raw.page_prot), cache_bits(before));
         // Refused before anything is set: a private mapping, a MIXEDMAP one, and mappings
-        // that do not fit the memory at their offset (`__simple_ioremap_prep()`'s rule).
+        // that do not fit the memory at their offset.
         let mut private = raw_desc(&f, VmaFlag::READ | VmaFlag::MAYREAD);
         let mut mixed = raw_desc(&f, shared_ro() | VmaFlag::MIXEDMAP);
         let mut shifted = raw_desc(&f, shared_ro());
@@ -453,25 +466,44 @@ mod tests {
         let mut past = raw_desc(&f, shared_ro());
         past.pgoff = PAGES + 1;
         for raw in [&mut private, &mut mixed, &mut shifted, &mut past] {
+            let flags = raw.vma_flags.__vma_flags[0];
             with_desc(&mut *raw, |d| {
-                assert_eq!(
-                    d.map_device_memory(memory.as_arc_borrow(), CacheMode::Uncached),
-                    Err(EINVAL)
-                );
+                assert_eq!(d.map_device_memory(memory.as_arc_borrow()), Err(EINVAL));
             });
-            assert_eq!(raw.action.type_, bindings::mmap_action_type_MMAP_NOTHING);
+            assert_eq!(raw.vma_flags.__vma_flags[0], flags);
             assert!(raw.vm_ops.is_null());
         }
         // Installing the driver's operations first is fine; the device memory ones replace them.
         let mut raw = raw_desc(&f, shared_ro());
         with_desc(&mut raw, |d| {
             assert_eq!(d.set_vm_ops::<UnitVm>(), Ok(()));
-            assert_eq!(
-                d.map_device_memory(memory.as_arc_borrow(), CacheMode::Uncached),
-                Ok(())
-            );
+            assert_eq!(d.map_device_memory(memory.as_arc_borrow()), Ok(()));
             assert_eq!(d.set_vm_ops::<UnitVm>(), Err(EINVAL));
         });
+        // Revoked memory is refused with nothing set.
+        memory.revoke();
+        let mut raw = raw_desc(&f, shared_ro());
+        with_desc(&mut raw, |d| {
+            assert_eq!(d.map_device_memory(memory.as_arc_borrow()), Err(ENODEV));
+        });
+        assert!(raw.vm_ops.is_null());
+        Ok(())
+    }
+
+    #[test]
+    fn device_memory_types_reach_the_protection() -> Result {
+        let f = file();
+        let mut bits = KVec::new();
+        for cache in [CacheMode::Uncached, CacheMode::WriteCombine] {
+            let memory = unmapped_device_memory(cache)?;
+            let mut raw = raw_desc(&f, shared_ro());
+            with_desc(&mut raw, |d| {
+                assert_eq!(d.map_device_memory(memory.as_arc_borrow()), Ok(()));
+            });
+            bits.push(cache_bits(raw.page_prot), GFP_KERNEL)?;
+        }
+        let write_back = cache_bits(raw_desc(&f, shared_ro()).page_prot);
+        assert!(bits[0] != write_back && bits[1] != write_back && bits[0] != bits[1]);
         Ok(())
     }
 
@@ -520,56 +552,28 @@ mod tests {
         done.load(Acquire)
     }
 
-    /// A mapping prepared by `map_device_memory` whose mmap call has not ended may not be
-    /// linked where a zap finds it yet: `revoke()` waits for the call (its mmap lock) to end,
-    /// and so does a second `revoke()` that starts meanwhile.
+    /// `revoke()` takes no lock of any address space: it returns while an mmap call of the
+    /// memory holds its mmap lock for writing, called from other threads and from that very
+    /// thread, as `mmap_prepare`, `mapped` or `close` would call it. (It used to wait for such a
+    /// call under its mmap lock: a driver revoking from its own mmap call hung in D state, and
+    /// lockdep reported the recursion.)
     #[test]
-    fn revoke_waits_for_a_mapping_in_flight() -> Result {
+    fn revoke_takes_no_mmap_lock() -> Result {
         let f = file();
-        let memory = unmapped_device_memory()?;
-        // How many revocations returned.
+        let memory = unmapped_device_memory(CacheMode::Uncached)?;
         let done = Arc::new(Atomic::new(0usize), GFP_KERNEL)?;
-        // An mmap call holds its mmap lock for writing from `mmap_prepare` to its end: this
-        // thread's call is "in flight" from `map_device_memory` until it unlocks. The first
-        // revocation takes the call's record and waits; a second one, started while the first
-        // waits, must not return either.
-        let early = {
+        let others = {
             let _call = MmapWriteLock::lock()?;
             prepare(&f, &memory)?;
             spawn_revoke(&memory, &done)?;
-            fsleep(Delta::from_millis(100));
             spawn_revoke(&memory, &done)?;
-            fsleep(Delta::from_millis(200));
-            done.load(Acquire)
+            let others = wait_for(&done, 2);
+            memory.revoke();
+            others
         };
-        // Without the wait, both returned at once; without serialization, the second did.
-        assert_eq!(early, 0);
-        assert_eq!(wait_for(&done, 2), 2);
+        assert_eq!(others, 2);
+        assert!(memory.is_revoked());
         assert_eq!(prepare(&f, &memory), Err(ENODEV));
-        Ok(())
-    }
-
-    /// A call that ended without reaching `mapped` (refused later by the core, say) leaves its
-    /// record; `revoke()` must not wait for that address space's later, unrelated holders of its
-    /// mmap lock (a process could hold it for long, e.g. faulting on a stalled FUSE file).
-    #[test]
-    fn revoke_skips_calls_that_ended() -> Result {
-        let f = file();
-        let memory = unmapped_device_memory()?;
-        {
-            let _call = MmapWriteLock::lock()?;
-            prepare(&f, &memory)?;
-        }
-        let done = Arc::new(Atomic::new(0usize), GFP_KERNEL)?;
-        // Another write-locked section of the same address space, which has nothing to do with
-        // the memory.
-        let returned = {
-            let _other = MmapWriteLock::lock()?;
-            spawn_revoke(&memory, &done)?;
-            wait_for(&done, 1)
-        };
-        // Old code: `revoke()` waited for this section to end.
-        assert_eq!(returned, 1);
         Ok(())
     }
 

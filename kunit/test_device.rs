@@ -23,8 +23,8 @@ use kernel::{
 };
 use mmap_prepare::{
     CacheMode, ClosingArea, DeviceMemory, FaultError, FaultResult, IntoRef, KernelPages,
-    MappedArea, MmapAction, MmapMiscDevice, MmapMiscDeviceRegistration, VmAreaDesc, VmAreaRef,
-    VmFault, VmOperations, VmaFlag, VmaFlags,
+    MappedArea, MmapAction, MmapMiscDevice, MmapMiscDeviceRegistration, OpeningArea, OwnVmArea,
+    UserContext, VmAreaDesc, VmAreaRef, VmFault, VmOperations, VmaFlag, VmaFlags,
 };
 
 /// The device node the tests open.
@@ -73,8 +73,17 @@ pub(crate) enum Mode {
     ObserveHidden = 15,
     /// The action maps the file's pages from index `n`; no VMA operations.
     BareMapPages = 16,
-    /// The action remaps page `n` (PFN mapping); no VMA operations.
+    /// The action remaps page `n` (PFN mapping); no VMA operations. The one mode that accepts
+    /// private mappings (a copy-on-write one is refused by the crate).
     BareRemapPage = 17,
+    /// `mmap_prepare` maps the file's [`DeviceMemory`], then revokes it (under the mmap write
+    /// lock): the mapping is refused (`ENODEV`).
+    RevokeInPrepare = 18,
+    /// `mapped` revokes the file's [`DeviceMemory`] (under the mmap write lock).
+    RevokeInMapped = 19,
+    /// `fault` revokes the file's [`DeviceMemory`] (under the VMA or mmap read lock), then
+    /// answers `SIGBUS`.
+    RevokeInFault = 20,
 }
 
 pub(crate) const MODE_STRIDE: usize = 0x100;
@@ -100,6 +109,9 @@ impl Mode {
             15 => Mode::ObserveHidden,
             16 => Mode::BareMapPages,
             17 => Mode::BareRemapPage,
+            18 => Mode::RevokeInPrepare,
+            19 => Mode::RevokeInMapped,
+            20 => Mode::RevokeInFault,
             _ => return None,
         })
     }
@@ -200,7 +212,13 @@ impl TestFile {
         // SAFETY: Test-only stand-in (see `TestFile::device_memory`): one page of `pages`, which
         // outlives every mapping of the file (the file's data holds it and is dropped at
         // release), mapped write-back only by `Mode::DeviceMemory`.
-        let device_memory = unsafe { DeviceMemory::new(crate::util::page_phys(&page), PAGE_SIZE)? };
+        let device_memory = unsafe {
+            DeviceMemory::new(
+                crate::util::page_phys(&page),
+                PAGE_SIZE,
+                CacheMode::WriteBack,
+            )?
+        };
         FILES_LIVE.add(1, Relaxed);
         Ok(Arc::new(
             TestFile {
@@ -257,19 +275,19 @@ impl MmapMiscDevice for TestDev {
         desc: &mut VmAreaDesc<'a, Arc<TestFile>>,
     ) -> Result {
         PREPARE.add(1, Relaxed);
-        if !desc.is_shared() {
-            return Err(EINVAL);
-        }
         let dev = dev.into_ref();
         let n = desc.pgoff() % MODE_STRIDE;
         let mode = Mode::of(desc.pgoff()).ok_or(EINVAL)?;
+        if !desc.is_shared() && mode != Mode::BareRemapPage {
+            return Err(EINVAL);
+        }
         if mode == Mode::MixedTypes && n % 2 == 1 {
             return desc.set_vm_ops::<OtherVm>();
         }
         // The device memory mapping brings its own VMA operations; the bare modes have none.
         if !matches!(
             mode,
-            Mode::DeviceMemory | Mode::BareMapPages | Mode::BareRemapPage
+            Mode::DeviceMemory | Mode::BareMapPages | Mode::BareRemapPage | Mode::RevokeInPrepare
         ) {
             desc.set_vm_ops::<TestVm>()?;
         }
@@ -293,19 +311,38 @@ impl MmapMiscDevice for TestDev {
             Mode::Observe | Mode::BareMapPages => {
                 desc.set_action(MmapAction::map_kernel_pages(&dev.pages, n))
             }
-            Mode::ObserveHidden => desc.set_action(
-                MmapAction::map_kernel_pages(&dev.pages, n).hide_from_rmap_until_complete(),
-            ),
+            Mode::ObserveHidden => {
+                // SAFETY: `TestVm::mapped` only records the reference count and probes rmap with
+                // a trylock (`rmap_probe()`); it takes no `i_mmap_rwsem` and revokes nothing in
+                // this mode.
+                let action = unsafe {
+                    MmapAction::map_kernel_pages(&dev.pages, n).hide_from_rmap_until_complete()
+                };
+                desc.set_action(action)
+            }
             Mode::BareRemapPage => desc.set_action(MmapAction::remap_kernel_page(&dev.pages, n)),
             Mode::DeviceMemory => {
                 // The offset selects the mode; the memory is mapped from `n`.
                 desc.set_pgoff(n)?;
-                desc.map_device_memory(dev.device_memory.as_arc_borrow(), CacheMode::WriteBack)
+                desc.map_device_memory(dev.device_memory.as_arc_borrow())
             }
+            Mode::RevokeInPrepare => {
+                desc.set_pgoff(n)?;
+                desc.map_device_memory(dev.device_memory.as_arc_borrow())?;
+                dev.device_memory.revoke();
+                Ok(())
+            }
+            Mode::RevokeInMapped | Mode::RevokeInFault => Ok(()),
         }
     }
 
-    fn ioctl(_dev: ArcBorrow<'_, TestFile>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(
+        _dev: ArcBorrow<'_, TestFile>,
+        _file: &File,
+        cmd: u32,
+        arg: usize,
+        _user: &mut UserContext,
+    ) -> Result<isize> {
         match cmd {
             RMP_KUNIT_IOC_STATS => UserSlice::new(UserPtr::from_addr(arg), size_of::<Stats>())
                 .writer()
@@ -342,10 +379,13 @@ impl VmOperations for TestVm {
             let rmap = rmap_probe(area.file.as_ptr(), area.start, area.pgoff)?;
             MAPPED_RMAP.store(RMAP_SEEN | rmap, Relaxed);
         }
+        if mode == Some(Mode::RevokeInMapped) {
+            file.device_memory.revoke();
+        }
         VmaState::new(file.into(), area.start)
     }
 
-    fn open(_vma: &VmAreaRef, _data: ArcBorrow<'_, VmaState>) {
+    fn open(_area: &OpeningArea, _data: ArcBorrow<'_, VmaState>) {
         OPEN.add(1, Relaxed);
     }
 
@@ -357,7 +397,12 @@ impl VmOperations for TestVm {
     }
 
     /// Refuses to make a mapping executable; anything else may change.
-    fn mprotect(_vma: &VmAreaRef, _start: usize, _end: usize, new_flags: VmaFlags) -> Result {
+    fn mprotect(
+        _vma: &OwnVmArea<Self>,
+        _start: usize,
+        _end: usize,
+        new_flags: VmaFlags,
+    ) -> Result {
         if new_flags.contains(VmaFlag::EXEC) {
             return Err(EACCES);
         }
@@ -368,6 +413,11 @@ impl VmOperations for TestVm {
         FAULT.add(1, Relaxed);
         let index = vmf.pgoff() % PAGES;
         let mode = Mode::of(vmf.pgoff());
+        if mode == Some(Mode::RevokeInFault) {
+            let state = vmf.data().ok_or(FaultError::SIGBUS)?;
+            state.file.device_memory.revoke();
+            return Err(FaultError::SIGBUS);
+        }
         if matches!(mode, Some(Mode::PfnFault | Mode::PfnIntoIo)) {
             return vmf.insert_pfn_from(|state| Some((&state.file.pages, index)));
         }

@@ -203,6 +203,11 @@ impl<'a> MmapAction<'a> {
     /// Safe because `pages` is borrowed from the file's private data (`'a`), which outlives every
     /// mapping of the file: the page cannot be freed while userspace can reach it.
     ///
+    /// Refused (`EINVAL`) on a copy-on-write mapping (private, with `VM_MAYWRITE`): the core would
+    /// make the VMA's offset the page's frame number, a kernel physical address that
+    /// `/proc/<pid>/maps` shows. A private mapping may use it once `MAYWRITE` is cleared
+    /// ([`VmAreaDesc::clear_flags`](crate::VmAreaDesc::clear_flags)).
+    ///
     /// `pages` must be borrowed for `'a`: a borrow through the file data's smart pointer
     /// (`&data.pages` on an `ArcBorrow`) only lives as long as the local variable and fails with
     /// E0597; write `&data.into_ref().pages` ([`IntoRef`](crate::IntoRef)) instead:
@@ -324,9 +329,19 @@ impl<'a> MmapAction<'a> {
         self
     }
 
-    /// Keeps rmap from reaching the VMA until the action completed (`mapped` then runs with the
-    /// file's `i_mmap_rwsem` held). Ignored on the stacked-caller path (`compat_vma_mmap()`).
-    pub const fn hide_from_rmap_until_complete(mut self) -> Self {
+    /// Keeps rmap from reaching the VMA until the action completed: `vma_link_file()` keeps the
+    /// file's `i_mmap_rwsem` held for writing from the VMA's insertion until `mapped` returned
+    /// (`mm/vma.c`, `maybe_rmap_unlock_action()` in `mm/internal.h`). Ignored on the
+    /// stacked-caller path (`compat_vma_mmap()`).
+    ///
+    /// # Safety
+    ///
+    /// The mapping's `mapped` (and anything it calls) must not take that lock, nor wait for a
+    /// task that may be waiting for it: in particular it must not call
+    /// [`DeviceMemory::revoke`](crate::DeviceMemory::revoke) or zap a mapping of the same file
+    /// (`unmap_mapping_range()` takes `i_mmap_rwsem` for reading: the task deadlocks on itself),
+    /// nor allocate memory whose reclaim could wait for such a task.
+    pub const unsafe fn hide_from_rmap_until_complete(mut self) -> Self {
         self.hide_from_rmap = true;
         self
     }
@@ -385,6 +400,17 @@ impl<'a> MmapAction<'a> {
                     return Err((
                         EINVAL,
                         "remap_kernel_page needs a mapping of exactly one page",
+                    ));
+                }
+                // For a copy-on-write remap the core makes the VMA's offset the page frame number
+                // (`get_remap_pgoff()`, `mm/memory.c`), which `/proc/<pid>/maps` shows to the
+                // mapping's owner: the physical address of a kernel page, which the kernel hides
+                // from unprivileged `pagemap` readers.
+                if !device && !flags.contains(VmaFlag::SHARED) && flags.contains(VmaFlag::MAYWRITE)
+                {
+                    return Err((
+                        EINVAL,
+                        "remap_kernel_page on a copy-on-write mapping (the offset would be the page's PFN)",
                     ));
                 }
                 // The core adds PFNMAP: MIXEDMAP and PFNMAP are never set together (the PFN

@@ -5,7 +5,7 @@
 
 use kernel::{
     bindings,
-    ffi::{c_int, c_void},
+    ffi::{c_char, c_int, c_void},
 };
 
 // bindgen renders some members of `struct page` as empty structs, which the lint flags; these
@@ -48,10 +48,26 @@ extern "C" {
         src: *const c_void,
         len: usize,
     ) -> usize;
-    pub(crate) fn rmp_mmap_lock_seq(mm: *mut bindings::mm_struct) -> u32;
     pub(crate) fn rmp_new_vma_is_linked(
         start: usize,
         vm_ops: *const bindings::vm_operations_struct,
         vm_private_data: *mut c_void,
     ) -> bool;
+    pub(crate) fn rmp_request_mem_region(
+        start: bindings::resource_size_t,
+        n: bindings::resource_size_t,
+        name: *const c_char,
+    ) -> bool;
+    pub(crate) fn rmp_release_mem_region(
+        start: bindings::resource_size_t,
+        n: bindings::resource_size_t,
+    );
+    pub(crate) fn rmp_io_reserve_memtype_wc(
+        start: bindings::resource_size_t,
+        size: bindings::resource_size_t,
+    ) -> c_int;
+    pub(crate) fn rmp_io_free_memtype_wc(
+        start: bindings::resource_size_t,
+        size: bindings::resource_size_t,
+    );
 }

@@ -6,7 +6,7 @@
 //! Contract: [`Documentation/filesystems/mmap_prepare.rst`](srctree/Documentation/filesystems/mmap_prepare.rst).
 
 use crate::{
-    action::{ActionKind, CacheMode, MmapAction},
+    action::{ActionKind, MmapAction},
     device_memory::{borrowed_tag, DeviceMemory, DEVICE_MEMORY_VM_OPS},
     flags::{VmaFlag, VmaFlags},
     log::driver_warn,
@@ -15,7 +15,7 @@ use crate::{
 use core::marker::PhantomData;
 use kernel::{
     bindings,
-    error::code::{EINVAL, EOVERFLOW, EPERM},
+    error::code::{EINVAL, ENODEV, EOVERFLOW, EPERM},
     fs::File,
     page::PAGE_SIZE,
     prelude::*,
@@ -209,6 +209,7 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
     /// The checks fold away when `flags` is a constant, as it usually is.
     #[inline]
     pub fn set_flags(&mut self, flags: impl Into<VmaFlags>) -> Result {
+        self.refuse_if_sealed("set_flags")?;
         let flags = flags.into();
         let old = self.flags();
         let gained = flags.difference(old);
@@ -251,20 +252,12 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
     /// A `MAY` flag may be cleared (`MAYREAD`, `MAYWRITE`, `MAYEXEC`) so that `mprotect()` cannot
     /// add the access later, but not while the access itself is set: `EINVAL`. The access flags
     /// the user asked for, `MAYSHARE` and the flags the core owns cannot be cleared: `EINVAL`.
-    /// After [`VmAreaDesc::map_device_memory`], neither can `DONTCOPY`, which keeps a fork from
-    /// copying entries that a concurrent revocation has already walked past.
     #[inline]
     pub fn clear_flags(&mut self, flags: impl Into<VmaFlags>) -> Result {
+        self.refuse_if_sealed("clear_flags")?;
         let flags = flags.into();
         let old = self.flags();
         let lost = flags.intersection(old);
-        if lost.contains(VmaFlag::DONTCOPY) && self.maps_device_memory() {
-            return Err(refuse!(
-                self,
-                EINVAL,
-                "clear_flags: DONTCOPY of a device memory mapping"
-            ));
-        }
         let clearable =
             Self::DRIVER_FLAGS | VmaFlag::MAYREAD | VmaFlag::MAYWRITE | VmaFlag::MAYEXEC;
         if !clearable.contains_all(lost) {
@@ -327,6 +320,7 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
     /// once an action is set (the action was checked against the old offset): set the offset
     /// first.
     pub fn set_pgoff(&mut self, pgoff: usize) -> Result {
+        self.refuse_if_sealed("set_pgoff")?;
         if MmapAction::kind_of(&self.raw().action) != ActionKind::Nothing {
             return Err(refuse!(self, EINVAL, "set_pgoff after set_action"));
         }
@@ -352,12 +346,11 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
     /// system changed it): `mapped` could then not find this file's data.
     ///
     /// Fails with `EINVAL` after [`VmAreaDesc::map_device_memory`], whose VMA operations keep
-    /// the device memory alive and let [`DeviceMemory::revoke`] find the mapping.
+    /// the device memory alive, insert its entries and let [`DeviceMemory::revoke`] find the
+    /// mapping.
     #[inline]
     pub fn set_vm_ops<V: VmOperations<FileData = F>>(&mut self) -> Result {
-        if self.maps_device_memory() {
-            return Err(refuse!(self, EINVAL, "set_vm_ops after map_device_memory"));
-        }
+        self.refuse_if_sealed("set_vm_ops")?;
         if self.raw().vm_file != self.raw().file {
             return Err(refuse!(
                 self,
@@ -385,6 +378,7 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
     ///
     /// The cache mode is applied to the descriptor's own protection, which the mapping keeps.
     pub fn set_action(&mut self, action: MmapAction<'a>) -> Result {
+        self.refuse_if_sealed("set_action")?;
         if MmapAction::kind_of(&self.raw().action) != ActionKind::Nothing {
             return Err(refuse!(
                 self,
@@ -417,24 +411,48 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
         core::ptr::eq(self.raw().vm_ops, DEVICE_MEMORY_VM_OPS.as_raw())
     }
 
+    /// `EINVAL` (logged, naming `what`) once [`VmAreaDesc::map_device_memory`] set the mapping up:
+    /// its flags, offset, protection and operations are what the device memory's fault handler
+    /// and revocation rely on, so nothing may change them afterwards.
+    fn refuse_if_sealed(&self, what: &str) -> Result {
+        if self.maps_device_memory() {
+            return Err(refuse!(
+                self,
+                EINVAL,
+                "{} after map_device_memory",
+                what
+            ));
+        }
+        Ok(())
+    }
+
     /// Maps `memory` (device memory, e.g. a PCI BAR: see
-    /// [`PciBarMemory`](crate::device_memory::PciBarMemory)) over the mapping, offset by the
-    /// mapping's page offset, with memory type `cache`. The core checks that the mapping fits
-    /// the range (`EINVAL` otherwise); the VMA becomes `IO | PFNMAP | DONTEXPAND | DONTDUMP |
-    /// DONTCOPY` and gets the crate's own VMA operations, which keep `memory` alive and refuse a
-    /// mapping that completes after [`DeviceMemory::revoke`] started.
+    /// [`DeviceMemory::pci_bar`](crate::DeviceMemory::pci_bar)) over the mapping, offset by the
+    /// mapping's page offset, with the memory's own [`CacheMode`](crate::CacheMode).
     ///
-    /// Refused: `ENODEV` once `memory` is revoked; `EINVAL` for a private mapping (device memory
-    /// is shared), if an action is already set, on a `VM_MIXEDMAP` mapping, and on the
-    /// stacked-caller path (`compat_vma_mmap()`): here if the VMA will map another file, in
-    /// `mapped` otherwise, because a revocation cannot find the VMA until the stacking `->mmap`
-    /// returned. This replaces [`VmAreaDesc::set_action`] and [`VmAreaDesc::set_vm_ops`] for the
-    /// mapping (both are then refused, as is clearing `DONTCOPY`).
-    pub fn map_device_memory(
-        &mut self,
-        memory: ArcBorrow<'a, DeviceMemory>,
-        cache: CacheMode,
-    ) -> Result {
+    /// Nothing is mapped yet: the crate's VMA operations insert one PFN entry per fault while the
+    /// memory is not revoked (and `SIGBUS` after), and keep `memory` alive. The VMA becomes
+    /// `IO | PFNMAP | DONTEXPAND | DONTDUMP | DONTCOPY`. Afterwards the descriptor is sealed:
+    /// every other change ([`VmAreaDesc::set_flags`], [`VmAreaDesc::clear_flags`],
+    /// [`VmAreaDesc::set_pgoff`], [`VmAreaDesc::set_vm_ops`], [`VmAreaDesc::set_action`], a second
+    /// `map_device_memory`) is refused with `EINVAL`.
+    ///
+    /// Refused, with nothing changed: `ENODEV` once `memory` is revoked (and in `mapped`, if it
+    /// is revoked before the VMA is counted); `EINVAL` for a private mapping (device memory is
+    /// shared: a private write would copy the device's bytes into an anonymous page), if an action
+    /// is set, on a `VM_MIXEDMAP` mapping, if the mapping does not fit the memory at its offset,
+    /// and on the stacked-caller path (`compat_vma_mmap()`): here if the VMA will map another
+    /// file, in `mapped` otherwise, because the VMA is not in the address space yet and a
+    /// failing stacking `->mmap` would free it without `close`.
+    pub fn map_device_memory(&mut self, memory: ArcBorrow<'a, DeviceMemory>) -> Result {
+        self.refuse_if_sealed("map_device_memory")?;
+        if memory.is_revoked() {
+            return Err(refuse!(
+                self,
+                ENODEV,
+                "map_device_memory: the memory is revoked"
+            ));
+        }
         if MmapAction::kind_of(&self.raw().action) != ActionKind::Nothing {
             return Err(refuse!(
                 self,
@@ -449,8 +467,15 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
                 "map_device_memory: a private mapping"
             ));
         }
-        // As for the PFN remaps of `set_action`; a stacked caller that gave the VMA to this file
-        // (`vm_file == file`) is refused in `mapped`, where the VMA is seen not to be linked.
+        if self.flags().contains(VmaFlag::MIXEDMAP) {
+            return Err(refuse!(
+                self,
+                EINVAL,
+                "map_device_memory: a VM_MIXEDMAP mapping"
+            ));
+        }
+        // A stacked caller that gave the VMA to this file (`vm_file == file`) is refused in
+        // `mapped`, where the VMA is seen not to be linked.
         if self.raw().vm_file != self.raw().file {
             return Err(refuse!(
                 self,
@@ -458,30 +483,25 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
                 "map_device_memory: the VMA will map another file"
             ));
         }
-        // SAFETY: Written below with the device memory operations and tag, after
-        // `begin_mapping` succeeded; a refusal in between drops it unused.
-        let action = unsafe { memory.action(cache) };
-        let (start, end, flags, pgoff) = (self.start(), self.end(), self.flags(), self.pgoff());
-        if let Err((err, why)) = action.check(start, end, flags) {
-            return Err(refuse!(self, err, "map_device_memory: {}", why));
-        }
-        // `simple_ioremap_prepare()`'s own check (`__simple_ioremap_prep()`), made here so that
-        // every refusal comes before the call is recorded for `revoke()`, and is logged.
         let pages = memory.len() / PAGE_SIZE;
-        if pgoff > pages || self.pages() > pages - pgoff {
+        if self.pgoff() > pages || self.pages() > pages - self.pgoff() {
             return Err(refuse!(
                 self,
                 EINVAL,
                 "map_device_memory: the mapping does not fit the memory at its offset"
             ));
         }
-        // Last, so that a refusal above leaves nothing for a revocation to wait for.
-        memory.begin_mapping()?;
+        let flags = self.flags().union(
+            VmaFlag::IO
+                | VmaFlag::PFNMAP
+                | VmaFlag::DONTEXPAND
+                | VmaFlag::DONTDUMP
+                | VmaFlag::DONTCOPY,
+        );
+        let cache = memory.cache_mode();
         let raw = self.raw_mut();
-        raw.vma_flags = flags.union(VmaFlag::DONTCOPY.set()).to_raw();
+        raw.vma_flags = flags.to_raw();
         raw.page_prot = cache.apply(raw.page_prot);
-        let prot = raw.page_prot;
-        action.write(&mut raw.action, start, end, prot, pgoff);
         raw.vm_ops = DEVICE_MEMORY_VM_OPS.as_raw();
         raw.private_data = borrowed_tag(&memory);
         Ok(())

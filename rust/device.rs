@@ -6,7 +6,7 @@
 //! legacy `mmap`, so this module provides the same kind of registration with `mmap_prepare`.
 //! It reuses [`MiscDeviceOptions`] for the device's name.
 
-use crate::desc::VmAreaDesc;
+use crate::{desc::VmAreaDesc, user::UserContext};
 use core::marker::PhantomData;
 use kernel::{
     bindings,
@@ -137,12 +137,14 @@ pub trait MmapMiscDevice: Sized {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// Handles an ioctl.
+    /// Handles an ioctl. It runs outside any lock of the calling task's address space, hence
+    /// `user`, which lets it copy from and pin the caller's memory (see [`UserContext`]).
     fn ioctl(
         _device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
         _file: &File,
         _cmd: u32,
         _arg: usize,
+        _user: &mut UserContext,
     ) -> Result<isize> {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
@@ -223,7 +225,10 @@ impl<T: MmapMiscDevice> MmapMiscDeviceVTable<T> {
         let device = unsafe { T::Ptr::borrow((*file).private_data) };
         // SAFETY: The file is valid for the call, with no active `fdget_pos` region.
         let file = unsafe { File::from_raw_file(file) };
-        match T::ioctl(device, file, cmd, arg) {
+        // SAFETY: `->unlocked_ioctl` is called from the `ioctl()` system call (`vfs_ioctl()`),
+        // in process context, with no lock of the caller's address space held.
+        let ret = unsafe { UserContext::with(|user| T::ioctl(device, file, cmd, arg, user)) };
+        match ret {
             Ok(ret) => ret as c_long,
             Err(err) => err.to_errno() as c_long,
         }

@@ -2,30 +2,47 @@
 
 //! Device memory (a PCI BAR, say) mapped to userspace through `mmap_prepare`, revocably.
 //!
-//! C: [`mm/memory.c`](srctree/mm/memory.c) (`simple_ioremap_prepare`, `unmap_mapping_range`).
+//! C: [`mm/memory.c`](srctree/mm/memory.c) (`vmf_insert_pfn`, `unmap_mapping_range`),
+//! [`drivers/vfio/pci/vfio_pci_core.c`](srctree/drivers/vfio/pci/vfio_pci_core.c) (the same
+//! design in C).
 //!
 //! A driver that maps device memory must make sure no user mapping of it survives the device:
 //! once the driver is unbound the physical range may be given to another device. The C way
 //! (vfio, uio, DRM) is to zap every user mapping on removal and refuse new ones. [`DeviceMemory`]
 //! does that for the driver, and it is the only way to map device memory without `unsafe`:
 //!
-//! - [`VmAreaDesc::map_device_memory`](crate::VmAreaDesc::map_device_memory) sets up the mapping
-//!   (a `simple_ioremap` action, so the core checks that the mapping, shifted by its offset, fits
-//!   the range) and installs this module's VMA operations, whose `mapped` refuses (`ENODEV`) a
-//!   mapping made while the memory was being revoked, and which keep a reference to the
-//!   [`DeviceMemory`] and count the VMAs of each file mapping it.
-//! - [`DeviceMemory::revoke`] zaps every VMA of every file mapping that maps it
-//!   (`unmap_mapping_range()`), and every later mapping is refused; a VMA that was zapped gets
-//!   `SIGBUS` on access (it has no fault handler).
-//! - [`PciBarMemory`] (with `CONFIG_PCI`) is the safe owner for a PCI BAR: it requests the region
-//!   while the driver is bound and revokes before releasing it.
+//! - [`VmAreaDesc::map_device_memory`](crate::VmAreaDesc::map_device_memory) sets the mapping up
+//!   with no entries at all and installs this module's VMA operations. Their `fault` handler
+//!   inserts one PFN entry per fault, inside a read-side section of the memory's SRCU, and only
+//!   while the memory is not revoked. Nothing is mapped while the mmap call runs, so there is
+//!   never a mapping "in flight" for a revocation to wait for (vfio-pci maps its BARs the same
+//!   way since 6.12).
+//! - [`DeviceMemory::revoke`] marks the memory revoked, waits for the faults that may not have
+//!   seen it ([`Srcu::synchronize`]), then zaps every VMA of every file mapping that maps it
+//!   (`unmap_mapping_range()`). Later faults get `SIGBUS`, later mappings `ENODEV`. It takes no
+//!   lock of any address space, so it may be called from any callback that may sleep.
+//! - [`DeviceMemory::pci_bar`] (with `CONFIG_PCI`) is the safe constructor for (part of) a PCI
+//!   BAR. It requests the range for the driver and ties the revocation and the release of the
+//!   range to the device's unbind through devres, whatever becomes of the Rust values: leaking
+//!   every `Arc` (`mem::forget`) still revokes at unbind.
 //!
-//! The mappings are `VM_DONTCOPY`: a fork copies PFN entries without the rmap locks, so a child
-//! could keep entries a concurrent revocation had already walked past.
+//! The memory type of the entries is fixed per [`DeviceMemory`] (its [`CacheMode`]), because on
+//! x86 the page attribute table keeps one type per physical range: `vmf_insert_pfn()` takes the
+//! type of the range's reservation (`pfnmap_setup_cachemode()`, `arch/x86/mm/pat/memtype.c`),
+//! uncached (UC-) for a range nobody reserved. A write-combining [`DeviceMemory::pci_bar`]
+//! reserves its range as such (`arch_io_reserve_memtype_wc()`) until it is revoked; on arm64 and
+//! other architectures without PAT the VMA's protection is used as is, so two types of one range
+//! would be mismatched aliases there.
+//!
+//! The mappings are `VM_DONTCOPY`: a fork copies PFN entries without the memory's SRCU, so a
+//! child could keep entries a concurrent revocation had already walked past.
 
 use crate::{
-    action::{CacheMode, MmapAction},
-    c_helpers::{rmp_mmap_lock_seq, rmp_new_vma_is_linked},
+    action::CacheMode,
+    c_helpers::{
+        rmp_io_free_memtype_wc, rmp_io_reserve_memtype_wc, rmp_new_vma_is_linked,
+        rmp_release_mem_region, rmp_request_mem_region,
+    },
     log::driver_warn,
 };
 use core::ptr::NonNull;
@@ -34,12 +51,13 @@ use kernel::{
     bindings,
     error::code::{EINVAL, ENODEV},
     fs::File,
-    mm::{Mm, MmWithUser},
-    new_mutex,
+    new_mutex, new_srcu,
     page::PAGE_SIZE,
     prelude::*,
-    sync::aref::ARef,
-    sync::{Arc, ArcBorrow, Mutex},
+    sync::{
+        atomic::{Acquire, Atomic, Release},
+        Arc, ArcBorrow, Mutex, Srcu,
+    },
     types::Opaque,
 };
 
@@ -50,7 +68,6 @@ struct FileMapping {
 }
 
 struct State {
-    revoked: bool,
     /// Every file mapping that has VMAs of this memory.
     ///
     /// INVARIANT: each entry counts live VMAs whose `vm_file->f_mapping` it is; each such VMA
@@ -61,29 +78,30 @@ struct State {
     ///
     /// INVARIANT: empty, with a capacity of at least `mappings.len()` until revoked.
     to_zap: KVec<(NonNull<bindings::address_space>, NonNull<bindings::inode>)>,
-    /// The address spaces whose mmap call may have a mapping of this memory in flight: one that
-    /// got its action from [`DeviceMemory::begin_mapping`] and whose `mapped` has not counted it
-    /// yet, with the mmap lock sequence of that call (see `mmap_lock_seq`). Its VMA may not be
-    /// linked where `revoke` can find it (`i_mmap`) yet, so `revoke` waits for the call to end
-    /// instead, under that address space's mmap lock. An entry may stay after a call that failed
-    /// before `mapped`; `revoke` sees from the sequence that the call is over.
-    mappers: KVec<(ARef<Mm>, u32)>,
 }
 
 /// A physical range of device memory that userspace may map until it is revoked.
 ///
 /// # Invariants
 ///
-/// `phys .. phys + len` is device memory that userspace may access, with any cache mode, until
-/// [`DeviceMemory::revoke`] has returned; after that no user mapping of it exists or can be made.
+/// - `phys .. phys + len` is memory that userspace may access with memory type `cache` until
+///   [`DeviceMemory::revoke`] has returned; after that no user mapping of it has an entry, and
+///   none can get one.
+/// - `revoked` only ever goes from `false` to `true`, under `state`'s lock, and is read by every
+///   fault inside a read-side section of `faults`.
 #[pin_data]
 pub struct DeviceMemory {
     phys: u64,
     len: usize,
+    cache: CacheMode,
+    revoked: Atomic<bool>,
+    /// Read-locked by each fault from its check of `revoked` to the end of its insertion.
+    #[pin]
+    faults: Srcu,
     #[pin]
     state: Mutex<State>,
-    /// Held by `revoke` from start to end: the first call takes the records of the mmap calls
-    /// in flight, and a concurrent call must not return before the first one waited for them.
+    /// Held by `revoke` from start to end, so that a second call does not return before the
+    /// first one zapped.
     #[pin]
     revoking: Mutex<()>,
 }
@@ -92,33 +110,37 @@ pub struct DeviceMemory {
 unsafe impl Send for State {}
 
 impl DeviceMemory {
-    /// Makes `phys .. phys + len` mappable.
+    /// Makes `phys .. phys + len` mappable with memory type `cache`.
     ///
     /// `EINVAL` unless `phys` and `len` are page aligned and `len` is not 0: the core maps whole
-    /// pages (`simple_ioremap` rounds the range out to pages), so a range that ends inside a page
-    /// would map the rest of that page too, which may be another device's registers.
+    /// pages, so a range that ends inside a page would map the rest of that page too, which may
+    /// be another device's registers.
     ///
     /// # Safety
     ///
-    /// The range must be device memory (not RAM) that userspace may read and write with any cache
-    /// mode, reserved for the caller (e.g. a requested PCI region), until [`DeviceMemory::revoke`]
-    /// has returned: the caller must call it before giving the range up. Nothing else may hold a
-    /// mapping of it with another memory type meanwhile (on x86 the kernel's own `ioremap()` of
-    /// the range would decide the type of every user mapping: see [`PciBarMemory`]).
-    pub unsafe fn new(phys: u64, len: usize) -> Result<Arc<Self>> {
+    /// The range must be memory that userspace may read and write with memory type `cache`,
+    /// reserved for the caller (e.g. a requested PCI region), until [`DeviceMemory::revoke`] has
+    /// returned: the caller must call it before giving the range up. It must be device memory
+    /// for any type but [`CacheMode::WriteBack`]. Nothing may map it with another memory type
+    /// meanwhile, and on x86 the type of the range's PAT reservation is the one the entries get
+    /// (none means uncached): a write-combining range must be reserved as such (see
+    /// [`DeviceMemory::pci_bar`]).
+    pub unsafe fn new(phys: u64, len: usize, cache: CacheMode) -> Result<Arc<Self>> {
         let page = PAGE_SIZE as u64;
         if len == 0 || phys % page != 0 || len as u64 % page != 0 {
             return Err(EINVAL);
         }
+        phys.checked_add(len as u64).ok_or(EINVAL)?;
         Arc::pin_init(
             try_pin_init!(Self {
                 phys,
                 len,
+                cache,
+                revoked: Atomic::new(false),
+                faults <- new_srcu!("DeviceMemory::faults"),
                 state <- new_mutex!(State {
-                    revoked: false,
                     mappings: KVec::new(),
                     to_zap: KVec::new(),
-                    mappers: KVec::new(),
                 }),
                 revoking <- new_mutex!(()),
             }),
@@ -136,59 +158,44 @@ impl DeviceMemory {
         self.len
     }
 
-    /// Whether the range is empty.
+    /// Whether the range is empty (never: [`DeviceMemory::new`] refuses that).
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
-    /// Whether the memory was revoked.
-    pub fn is_revoked(&self) -> bool {
-        self.state.lock().revoked
+    /// The memory type of every user mapping of the range.
+    pub fn cache_mode(&self) -> CacheMode {
+        self.cache
     }
 
-    /// Zaps every user mapping of the memory and refuses new ones (`ENODEV`). Idempotent; may
-    /// sleep, and takes the mmap lock of address spaces that were mapping the memory: call it
-    /// without holding any mmap lock or a lock taken under one (not from `mmap_prepare`, a VMA
-    /// callback or a fault handler): calls are serialized, so another task's `revoke` could wait
-    /// for this one while holding the mmap lock this one waits for. Lockdep reports the inverted
-    /// order.
+    /// Whether the memory was revoked.
+    pub fn is_revoked(&self) -> bool {
+        self.revoked.load(Acquire)
+    }
+
+    /// Zaps every user mapping of the memory and refuses new ones (`ENODEV`) and new entries
+    /// (`SIGBUS`). Idempotent. When it returns, no page table entry maps the range, even if
+    /// another `revoke` runs at the same time (calls are serialized).
     ///
-    /// When it returns, no page table entry maps the range, even if another `revoke` runs at the
-    /// same time (calls are serialized).
+    /// It may sleep, and takes no lock of any address space: the memory's own mutexes, its SRCU
+    /// (to wait for faults in progress) and each file mapping's `i_mmap_rwsem` for reading (the
+    /// zap). So it may be called from `mmap_prepare`, a VMA callback or a fault handler of
+    /// another mapping as well as from an ioctl or an unbind; no callback the crate offers runs
+    /// with `i_mmap_rwsem` held (only an action marked with the `unsafe`
+    /// [`MmapAction::hide_from_rmap_until_complete`](crate::MmapAction::hide_from_rmap_until_complete)
+    /// would, and its caller promises not to call this from `mapped`).
     pub fn revoke(&self) {
         let _serial = self.revoking.lock();
-        // A mapping whose `mapped` ran before `revoked` is set below is counted in `mappings`;
-        // one whose `mapped` runs after it refuses the VMA, which the core then unmaps before
-        // its mmap call returns. Such a call may not have linked its VMA into `i_mmap` yet, so a
-        // zap could miss its entries: wait for each call in flight to end, under its mmap lock.
-        let mappers = {
+        // Marked under the state lock, so that `mapped` either counted its VMA before (and the
+        // zap below finds it) or refuses it after.
+        let to_zap = {
             let mut state = self.state.lock();
-            if state.revoked {
+            if self.revoked.load(Acquire) {
                 // An earlier call, which this one waited for, did it all; nothing was mapped
                 // since.
                 return;
             }
-            state.revoked = true;
-            core::mem::take(&mut state.mappers)
-        };
-        for (mm, seq) in mappers {
-            // Still in the write-locked section that recorded it: the call is in flight.
-            if mmap_lock_seq(&mm) != seq {
-                continue;
-            }
-            if let Some(mm) = mm.mmget_not_zero() {
-                // Dropped through `mmput_async()`: the last user gone, its address space is torn
-                // down by a worker, not here (maybe under the caller's locks).
-                let mm = MmWithUser::into_mmput_async(mm);
-                drop(mm.mmap_read_lock());
-            }
-        }
-        // The mappings are listed under the mutex, each kept alive by a reference to the inode
-        // that owns it, and zapped after the mutex is dropped: `mapped` takes the mutex with
-        // `i_mmap_rwsem` held (the action hides the VMA from rmap until `mapped` returned), so
-        // zapping, which takes `i_mmap_rwsem`, under the mutex could deadlock.
-        let to_zap = {
-            let mut state = self.state.lock();
+            self.revoked.store(true, Release);
             let mut to_zap = core::mem::take(&mut state.to_zap);
             for entry in state.mappings.iter() {
                 // SAFETY: By the invariants of `State` the mapping is valid while it has VMAs,
@@ -208,71 +215,18 @@ impl DeviceMemory {
             }
             to_zap
         };
+        // Every fault that read `revoked` as false did so inside a read-side section that started
+        // before this point, and has inserted its entry when this returns; every later one sees
+        // `true` and inserts nothing (SRCU's grace-period guarantee, `synchronize_srcu()`).
+        self.faults.synchronize();
         for (mapping, inode) in to_zap {
-            // SAFETY: The inode reference keeps the mapping valid. The lock order is mmap lock,
-            // then `i_mmap_rwsem`, as in the core; this mutex is not held.
+            // SAFETY: The inode reference keeps the mapping valid. `unmap_mapping_range()` takes
+            // `i_mmap_rwsem` for reading and the page table locks, none of which a caller of
+            // `revoke` holds (see above); no lock of this memory is held.
             unsafe {
                 bindings::unmap_mapping_range(mapping.as_ptr(), 0, 0, 1);
                 bindings::iput(inode.as_ptr());
             }
-        }
-    }
-
-    /// The action for a mapping of this memory.
-    ///
-    /// # Safety
-    ///
-    /// The action is handed to the core (written into a descriptor whose `mmap_prepare` then
-    /// succeeds) only together with [`DEVICE_MEMORY_VM_OPS`] and [`borrowed_tag`] of `self`,
-    /// and only after [`DeviceMemory::begin_mapping`] succeeded for that call: then `revoke()`
-    /// refuses the mapping in `mapped` or zaps it, and waits for the call.
-    pub(crate) unsafe fn action(&self, cache: CacheMode) -> MmapAction<'static> {
-        // SAFETY: By the type invariants the range is device memory userspace may access with
-        // any cache mode until `revoke()` returned, and by this function's safety requirements
-        // no mapping made from the action outlives that. Hidden from rmap until `mapped`
-        // returned, so that a zap cannot walk the VMA while `mapped` decides.
-        unsafe { MmapAction::simple_ioremap(self.phys, self.len) }
-            .cache_mode(cache)
-            .hide_from_rmap_until_complete()
-    }
-
-    /// Records that the calling task's address space is mapping this memory (see `mappers`);
-    /// `ENODEV` if revoked. Called in `mmap_prepare`, under that address space's mmap lock.
-    pub(crate) fn begin_mapping(&self) -> Result {
-        let mm: ARef<Mm> = ARef::from(&**kernel::current!().mm().ok_or(EINVAL)?);
-        let seq = mmap_lock_seq(&mm);
-        let mut state = self.state.lock();
-        if state.revoked {
-            return Err(ENODEV);
-        }
-        // Entries of address spaces that are gone, and of calls that are over.
-        state
-            .mappers
-            .retain(|(m, seq)| has_users(m) && mmap_lock_seq(m) == *seq);
-        match state
-            .mappers
-            .iter_mut()
-            .find(|(m, _)| core::ptr::eq(&**m, &*mm))
-        {
-            Some(entry) => entry.1 = seq,
-            None => state.mappers.push((mm, seq), GFP_KERNEL)?,
-        }
-        Ok(())
-    }
-
-    /// The calling task's mmap call of this memory is over (see `mappers`).
-    fn end_mapping(&self) {
-        let Some(current) = kernel::current!().mm().map(|mm| mm.as_raw()) else {
-            return;
-        };
-        let mut state = self.state.lock();
-        if let Some(i) = state
-            .mappers
-            .iter()
-            .position(|(m, _)| m.as_raw() == current)
-        {
-            // Not the last reference: the calling task holds its address space.
-            let _ = state.mappers.remove(i);
         }
     }
 
@@ -281,7 +235,7 @@ impl DeviceMemory {
         // SAFETY: An open file's `f_mapping` is set at open and valid while the file is.
         let mapping = NonNull::new(unsafe { (*file.as_ptr()).f_mapping }).ok_or(ENODEV)?;
         let mut state = self.state.lock();
-        if state.revoked {
+        if self.revoked.load(Acquire) {
             return Err(ENODEV);
         }
         match state.mappings.iter_mut().find(|e| e.mapping == mapping) {
@@ -324,23 +278,16 @@ impl DeviceMemory {
             }
         }
     }
-}
 
-/// The mmap lock sequence of `mm` (`mm_lock_seq`, `CONFIG_PER_VMA_LOCK`): odd while the lock
-/// is held for writing, and changed once it is released, so two equal reads made while a writer
-/// held it mean that the same write-locked section still runs. Without `CONFIG_PER_VMA_LOCK` it
-/// is always 1, and `revoke` waits for every recorded address space.
-fn mmap_lock_seq(mm: &Mm) -> u32 {
-    // SAFETY: `mm` is a valid `mm_struct`; the helper only reads its sequence counter.
-    unsafe { rmp_mmap_lock_seq(mm.as_raw()) }
-}
-
-/// Whether `mm` still has users (tasks, or `mmget` references); once it has none it never
-/// gets any again (`mmget_not_zero()`), and its address space is torn down.
-fn has_users(mm: &Mm) -> bool {
-    // SAFETY: `mm` is a valid `mm_struct` (held by an `mmgrab` reference); `mm_users` is an
-    // atomic, read atomically.
-    unsafe { bindings::atomic_read(&(*mm.as_raw()).__bindgen_anon_1.mm_users) > 0 }
+    /// The page frame of page `pgoff` of the range, if the range has that page.
+    fn pfn(&self, pgoff: usize) -> Option<usize> {
+        if pgoff >= self.len / PAGE_SIZE {
+            return None;
+        }
+        usize::try_from(self.phys >> bindings::PAGE_SHIFT)
+            .ok()?
+            .checked_add(pgoff)
+    }
 }
 
 /// The VMA operations of device memory mappings.
@@ -348,8 +295,9 @@ fn has_users(mm: &Mm) -> bool {
 /// `vm_private_data` of such a VMA starts as a *tagged* pointer (low bit set) to its
 /// [`DeviceMemory`], borrowed from the file's data (see [`borrowed_tag`]); `mapped` replaces it
 /// with an owned reference (from `Arc::into_raw`), counted in the memory's `mappings`. A VMA
-/// whose action or `mapped` failed is closed with the tag still there (the core passes `mapped`
-/// a copy of the field and writes it back only on success), and `close` then releases nothing.
+/// whose `mapped` failed is closed with the tag still there (the core passes `mapped` a copy of
+/// the field and writes it back only on success): `close` then releases nothing and `fault`
+/// inserts nothing.
 pub(crate) struct DeviceMemoryVmOps(Opaque<bindings::vm_operations_struct>);
 
 // SAFETY: Written at compile time, read-only afterwards.
@@ -360,6 +308,7 @@ pub(crate) static DEVICE_MEMORY_VM_OPS: DeviceMemoryVmOps =
         mapped: Some(dm_mapped),
         open: Some(dm_open),
         close: Some(dm_close),
+        fault: Some(dm_fault),
         ..pin_init::zeroed()
     }));
 
@@ -409,16 +358,16 @@ unsafe extern "C" fn dm_mapped(
     let borrowed = unsafe { ArcBorrow::<DeviceMemory>::from_raw(ptr) };
     // SAFETY: The mmap call holds `file`; no `fdget_pos` region is active on it.
     let file = unsafe { File::from_raw_file(file) };
-    // A revocation finds VMAs through their file's `i_mmap` tree. On the stacked-caller path
-    // (`compat_vma_mmap()` from a stacking `->mmap`) the VMA is not linked there until that
-    // `->mmap` returns: a revocation in between would miss its entries for good. Refuse it.
+    // On the stacked-caller path (`compat_vma_mmap()` from a stacking `->mmap`) the VMA is not in
+    // the address space yet, and if that `->mmap` fails later, `__mmap_new_file_vma()` frees it
+    // without `close`: the count taken here would never be returned, and its mapping pointer
+    // would outlive the file. Refuse it.
     // SAFETY: `mapped` runs in the mmap call, under the mmap write lock of `current->mm`, which
     // `rmp_new_vma_is_linked()` needs; the other arguments are compared, not dereferenced.
     let linked = unsafe {
         rmp_new_vma_is_linked(start, DEVICE_MEMORY_VM_OPS.as_raw(), tagged as *mut c_void)
     };
     if !linked {
-        borrowed.end_mapping();
         driver_warn!(
             file,
             "mapped",
@@ -426,13 +375,10 @@ unsafe extern "C" fn dm_mapped(
         );
         return EINVAL.to_errno();
     }
-    // After the PTEs were installed: a revocation that started before this check refuses the
-    // mapping (the core then unmaps it before the mmap call, which the revocation waits for,
-    // returns); one that starts after it finds the VMA counted and zaps it.
-    let counted = borrowed.add_vma(file);
-    borrowed.end_mapping();
-    if let Err(err) = counted {
-        // The VMA keeps the tag, which `close` ignores.
+    // Counted before `mmap()` returns, hence before any fault can reach the VMA (it is
+    // write-locked until then): every entry a fault inserts is in a VMA that `revoke` finds.
+    if let Err(err) = borrowed.add_vma(file) {
+        // The VMA keeps the tag, which `close` and `fault` ignore.
         return err.to_errno();
     }
     let owned: Arc<DeviceMemory> = borrowed.into();
@@ -461,8 +407,8 @@ unsafe extern "C" fn dm_open(vma: *mut bindings::vm_area_struct) {
 
 /// # Safety
 ///
-/// Called by the core once for a device memory VMA being removed (detached, exclusively ours);
-/// it still holds its `vm_file`.
+/// Called by the core once for a device memory VMA being removed (detached, exclusively ours,
+/// its entries already unmapped); it still holds its `vm_file`.
 unsafe extern "C" fn dm_close(vma: *mut bindings::vm_area_struct) {
     // SAFETY: `vma` is valid and exclusively ours.
     let Some(ptr) = owned(unsafe { (*vma).vm_private_data }) else {
@@ -478,89 +424,190 @@ unsafe extern "C" fn dm_close(vma: *mut bindings::vm_area_struct) {
     owned.remove_vma(unsafe { vma_mapping(vma) });
 }
 
-/// A PCI BAR of a bound device, mappable to userspace through
-/// [`VmAreaDesc::map_device_memory`](crate::VmAreaDesc::map_device_memory).
+/// # Safety
 ///
-/// Requesting the region (`pci_request_region()`) reserves the BAR for this driver; this value
-/// lives in the driver's bound data (`'bound`), and dropping it (at unbind or removal) first
-/// revokes every user mapping, then releases the region. Files that outlive the binding keep only
-/// the [`DeviceMemory`], which then refuses mappings (`ENODEV`).
+/// Called by the core for a fault on a device memory VMA, with its VMA lock or the mmap read lock
+/// held: the VMA, its `vm_private_data` and its flags are stable for the call.
+unsafe extern "C" fn dm_fault(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t {
+    const SIGBUS: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_SIGBUS;
+    // SAFETY: `vmf` is the fault being handled.
+    let (vma, address, pgoff) = unsafe {
+        let fault = &(*vmf).__bindgen_anon_1;
+        (fault.vma, fault.address, fault.pgoff)
+    };
+    // Only a VMA whose `mapped` counted it owns a reference; a tagged one (its `mapped` failed,
+    // or never ran) gets no entry.
+    // SAFETY: `vma` is valid and locked (function requirements).
+    let Some(ptr) = owned(unsafe { (*vma).vm_private_data }) else {
+        return SIGBUS;
+    };
+    // SAFETY: The VMA owns this reference (`dm_mapped` or `dm_open`) and releases it only in
+    // `close`, which cannot run while the fault holds the VMA's lock.
+    let memory = unsafe { &*ptr };
+    // The mapping fitted the memory at its offset (`map_device_memory`) and cannot grow
+    // (`VM_DONTEXPAND`); checked again here all the same.
+    let Some(pfn) = memory.pfn(pgoff) else {
+        return SIGBUS;
+    };
+    let _section = memory.faults.read_lock();
+    if memory.is_revoked() {
+        return SIGBUS;
+    }
+    // SAFETY: The VMA is locked for the fault and was set up by `map_device_memory`: shared,
+    // `VM_IO | VM_PFNMAP`, not `VM_MIXEDMAP` (the core `BUG()`s otherwise), and no flag of those
+    // can be changed afterwards. By the invariants of `DeviceMemory` the page frame may be
+    // mapped to userspace with the VMA's memory type until `revoke()` returned, and `revoke()`
+    // waits for this read-side section before it zaps. `VM_FAULT_NOPAGE` means the entry is in
+    // place.
+    unsafe { bindings::vmf_insert_pfn(vma, address, pfn) }
+}
+
+/// A range of a PCI BAR requested for a [`DeviceMemory`] until the device is unbound: dropped by
+/// devres (or on a failure before that), it revokes the memory, if one was made, then gives the
+/// memory type reservation and the range back.
 ///
-/// The BAR is reserved, not mapped into the kernel: on x86, `pci_iomap()` (what
-/// [`kernel::pci::Device::iomap_region`] does) reserves the whole BAR as uncached (UC-) in the
-/// PAT memory type list, and every user mapping then gets that type whatever it asks for
-/// (`reserve_pfn_range()` turns a write-combining request into UC- without an error). A driver
-/// that also needs the registers from the kernel maps another BAR, or maps this one with the type
-/// its users want.
+/// # Invariants
 ///
-/// Only memory BARs of whole pages are accepted: an I/O port BAR's "start" is a port number, not
-/// a physical address (`ENODEV`), and a BAR smaller than a page or not page aligned would expose
-/// the rest of its pages (`EINVAL`). An empty or unassigned BAR is refused with `ENODEV`, one
-/// that another driver holds with `EBUSY`.
+/// `start .. start + len` was requested (`request_mem_region()`) for this value, and reserved as
+/// write-combining if `wc`; nothing but `memory`, if any, maps it.
 #[cfg(CONFIG_PCI)]
-pub struct PciBarMemory<'bound> {
-    memory: Arc<DeviceMemory>,
-    _region: PciRegion<'bound>,
+struct PciRange {
+    memory: Option<Arc<DeviceMemory>>,
+    start: bindings::resource_size_t,
+    len: bindings::resource_size_t,
+    wc: bool,
 }
 
 #[cfg(CONFIG_PCI)]
-impl<'bound> PciBarMemory<'bound> {
-    /// Requests BAR `bar` of `pdev` as `name` and makes it mappable.
-    ///
-    /// `ENODEV` for an I/O port, empty or unassigned BAR, or if the device is not enabled
-    /// (`enable_device_mem()` first); `EINVAL` for a BAR that is not whole pages or an index
-    /// past the device's resources; `EBUSY` if the region is taken.
-    pub fn new(
-        pdev: &'bound kernel::pci::Device<kernel::device::Bound>,
+impl Drop for PciRange {
+    fn drop(&mut self) {
+        // No entry maps the range once this returns, and none can be made.
+        if let Some(memory) = &self.memory {
+            memory.revoke();
+        }
+        // SAFETY: By the type invariants the reservation and the region are ours, and nothing
+        // maps the range any more (revoked above).
+        unsafe {
+            if self.wc {
+                rmp_io_free_memtype_wc(self.start, self.len);
+            }
+            rmp_release_mem_region(self.start, self.len);
+        }
+    }
+}
+
+#[cfg(CONFIG_PCI)]
+impl DeviceMemory {
+    /// BAR `bar` of a bound device, whole, mappable with memory type `cache`; see
+    /// [`DeviceMemory::pci_bar_range`].
+    pub fn pci_bar(
+        pdev: &kernel::pci::Device<kernel::device::Bound>,
         bar: u32,
+        cache: CacheMode,
         name: &'static CStr,
-    ) -> Result<Self> {
-        // `resource_start()` refuses an index past the device's resources (EINVAL).
-        let phys = pdev.resource_start(bar)?;
+    ) -> Result<Arc<Self>> {
         let len = usize::try_from(pdev.resource_len(bar)?)?;
+        Self::pci_bar_range(pdev, bar, 0, len, cache, name)
+    }
+
+    /// `len` bytes of BAR `bar` of a bound device from byte `offset`, mappable to userspace with
+    /// memory type `cache` until the device is unbound.
+    ///
+    /// The range is requested as `name` (`request_mem_region()`, so no other driver, and no other
+    /// `DeviceMemory`, can hold any of it), and released at unbind, after every user mapping was
+    /// revoked: devres owns that, not the returned value, so nothing a driver does with its `Arc`s
+    /// (not even leaking them) keeps a mapping past the unbind. Files that outlive the binding keep
+    /// only the revoked memory: their mappings get `SIGBUS` and new ones `ENODEV`.
+    ///
+    /// What the kernel's own BAR mappings allow (`drivers/pci/pci-sysfs.c`, `drivers/pci/mmap.c`)
+    /// is what is safe here:
+    /// - only the six standard BARs, of memory (`IORESOURCE_MEM`): not the ROM, the SR-IOV or
+    ///   bridge windows (`EINVAL` for an index of 6 or more), nor an I/O port BAR, whose "start"
+    ///   is a port number (`ENODEV`, as for an empty or unassigned BAR);
+    /// - [`CacheMode::Uncached`] or [`CacheMode::Device`] for any memory BAR,
+    ///   [`CacheMode::WriteCombine`] only for a prefetchable one (`IORESOURCE_PREFETCH`: reads have
+    ///   no side effects), reserved as write-combining in the page attribute table on x86; never
+    ///   [`CacheMode::WriteBack`], which on arm64 would be Normal cacheable memory, whose
+    ///   speculative reads reach device registers (`EINVAL` for both refusals);
+    /// - whole pages inside the BAR (`EINVAL`), of a device that decodes memory (`ENODEV` until
+    ///   `enable_device_mem()`).
+    ///
+    /// `EBUSY` if any of the range is taken, by another driver or an earlier call.
+    ///
+    /// Handing registers to whoever can open the device node is the driver's decision (a DMA
+    /// engine or an MSI-X table there gives them the machine; vfio requires an IOMMU, uio root):
+    /// the crate only guarantees that no mapping outlives the binding.
+    pub fn pci_bar_range(
+        pdev: &kernel::pci::Device<kernel::device::Bound>,
+        bar: u32,
+        offset: usize,
+        len: usize,
+        cache: CacheMode,
+        name: &'static CStr,
+    ) -> Result<Arc<Self>> {
+        if bar >= bindings::PCI_STD_NUM_BARS {
+            return Err(EINVAL);
+        }
+        let bar_start = pdev.resource_start(bar)?;
+        let bar_len = usize::try_from(pdev.resource_len(bar)?)?;
         let raw = pci_dev_of(pdev);
         // SAFETY: `raw` is the bound device's `struct pci_dev`, and `bar` is below
-        // `PCI_NUM_RESOURCES` (checked by `resource_start()`); a bound device's resources are not
-        // reassigned.
+        // `PCI_STD_NUM_BARS` (checked); a bound device's resources are not reassigned.
         let flags = unsafe { (*raw).resource[bar as usize].flags };
-        let mem = bindings::IORESOURCE_MEM as c_ulong;
-        let unset = bindings::IORESOURCE_UNSET as c_ulong;
-        if flags & mem == 0 || flags & unset != 0 || len == 0 {
+        let has = |flag: u32| flags & flag as c_ulong != 0;
+        if !has(bindings::IORESOURCE_MEM) || has(bindings::IORESOURCE_UNSET) || bar_len == 0 {
             return Err(ENODEV);
         }
-        let page = PAGE_SIZE as u64;
-        if phys % page != 0 || len as u64 % page != 0 {
+        let wc = match cache {
+            CacheMode::Uncached | CacheMode::Device => false,
+            CacheMode::WriteCombine if has(bindings::IORESOURCE_PREFETCH) => true,
+            CacheMode::WriteCombine | CacheMode::WriteBack => return Err(EINVAL),
+        };
+        match offset.checked_add(len) {
+            Some(end) if end <= bar_len && len != 0 => {}
+            _ => return Err(EINVAL),
+        }
+        let start = bar_start
+            .checked_add(offset.try_into()?)
+            .ok_or(EINVAL)?;
+        let size = bindings::resource_size_t::try_from(len)?;
+        let page = bindings::resource_size_t::try_from(PAGE_SIZE)?;
+        if start % page != 0 || size % page != 0 {
             return Err(EINVAL);
         }
         // A device that does not decode memory answers accesses to its BARs with unsupported
-        // requests, which some host bridges turn into a machine check: enable it first
-        // (`enable_device_mem()` in `probe`).
+        // requests, which some host bridges turn into a machine check: enable it first.
         // SAFETY: `raw` is the bound device's `struct pci_dev`; `enable_cnt` is an atomic.
         if unsafe { bindings::atomic_read(&(*raw).enable_cnt) } <= 0 {
             return Err(ENODEV);
         }
-        let region = PciRegion::request(pdev, bar, name)?;
-        // SAFETY: A memory BAR is device memory; `region` reserves it for this driver until it is
-        // dropped, which `Drop` below does only after `revoke()` returned, and nothing in this
-        // crate maps it into the kernel.
-        let memory = unsafe { DeviceMemory::new(phys, len)? };
-        Ok(Self {
-            memory,
-            _region: region,
-        })
-    }
-
-    /// The memory, to keep in the files' data.
-    pub fn memory(&self) -> &Arc<DeviceMemory> {
-        &self.memory
-    }
-}
-
-#[cfg(CONFIG_PCI)]
-impl Drop for PciBarMemory<'_> {
-    fn drop(&mut self) {
-        // Before `_region` releases the BAR.
-        self.memory.revoke();
+        // SAFETY: `name` is NUL-terminated and outlives the region: it is released at unbind,
+        // before the driver's module can be unloaded.
+        if !unsafe { rmp_request_mem_region(start, size, name.as_char_ptr()) } {
+            return Err(EBUSY);
+        }
+        // INVARIANT: requested just above; nothing maps it. From here on, returning early drops
+        // `range`, which gives everything back.
+        let mut range = PciRange {
+            memory: None,
+            start,
+            len: size,
+            wc: false,
+        };
+        if wc {
+            // SAFETY: The range is ours (requested above) and nothing maps it.
+            kernel::error::to_result(unsafe { rmp_io_reserve_memtype_wc(start, size) })?;
+            // INVARIANT: reserved as write-combining just above.
+            range.wc = true;
+        }
+        // SAFETY: A memory BAR is device memory; the range is requested for this memory and, if
+        // write-combining, reserved as such, and both are kept until `range` is dropped, which
+        // revokes the memory first. Nothing in this crate maps it into the kernel.
+        let memory = unsafe { Self::new(start.into(), len, cache)? };
+        range.memory = Some(memory.clone());
+        // On failure devres drops `range` at once, which revokes and releases.
+        kernel::devres::register(pdev.as_ref(), range, GFP_KERNEL)?;
+        Ok(memory)
     }
 }
 
@@ -574,48 +621,4 @@ fn pci_dev_of<Ctx: kernel::device::DeviceContext>(
     core::ptr::from_ref(pdev)
         .cast::<bindings::pci_dev>()
         .cast_mut()
-}
-
-/// A PCI BAR reserved with `pci_request_region()`, and released on drop; not mapped.
-///
-/// # Invariants
-///
-/// `pdev` is bound for `'bound`, and `pci_request_region(pdev, bar)` succeeded for a memory BAR
-/// of non-zero length.
-#[cfg(CONFIG_PCI)]
-struct PciRegion<'bound> {
-    pdev: &'bound kernel::pci::Device<kernel::device::Bound>,
-    bar: c_int,
-}
-
-#[cfg(CONFIG_PCI)]
-impl<'bound> PciRegion<'bound> {
-    /// Requests memory BAR `bar` of `pdev`, whose length is not 0; `EBUSY` if it is in use.
-    fn request(
-        pdev: &'bound kernel::pci::Device<kernel::device::Bound>,
-        bar: u32,
-        name: &'static CStr,
-    ) -> Result<Self> {
-        let bar = c_int::try_from(bar)?;
-        // SAFETY: `pci_request_region()` (drivers/pci/pci.c) needs a valid `struct pci_dev`,
-        // which a bound device is, and a NUL-terminated name that outlives the reservation (it
-        // is stored in the `struct resource`): `name` is `'static`. It checks the index itself.
-        kernel::error::to_result(unsafe {
-            bindings::pci_request_region(pci_dev_of(pdev), bar, name.as_char_ptr())
-        })?;
-        // INVARIANT: the caller checked that `bar` is a memory BAR of non-zero length, for which
-        // success means the region is now ours.
-        Ok(Self { pdev, bar })
-    }
-}
-
-#[cfg(CONFIG_PCI)]
-impl Drop for PciRegion<'_> {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariants the region was requested by us and the device is still
-        // bound; `pci_release_region()` wants "all use of the PCI regions has ceased", which for
-        // the only user, `PciBarMemory`, means after `revoke()` (its `Drop` runs before this
-        // field's).
-        unsafe { bindings::pci_release_region(pci_dev_of(self.pdev), self.bar) };
-    }
 }

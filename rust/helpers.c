@@ -10,6 +10,8 @@
 
 #include <linux/export.h>
 #include <linux/highmem.h>
+#include <linux/io.h>
+#include <linux/ioport.h>
 #include <linux/mmap_lock.h>
 #include <linux/uaccess.h>
 
@@ -165,16 +167,33 @@ bool rmp_new_vma_is_linked(unsigned long start, const struct vm_operations_struc
 EXPORT_SYMBOL_GPL(rmp_new_vma_is_linked);
 
 /*
- * mm->mm_lock_seq (CONFIG_PER_VMA_LOCK) is odd while the mmap lock is held for
- * writing and moves on when it is released. Without it, a constant: the
- * caller then cannot tell that a write-locked section ended.
+ * request_mem_region() and release_mem_region() are macros; the names must be
+ * NUL-terminated and outlive the region.
  */
-u32 rmp_mmap_lock_seq(struct mm_struct *mm)
+bool rmp_request_mem_region(resource_size_t start, resource_size_t n, const char *name)
 {
-#ifdef CONFIG_PER_VMA_LOCK
-	return READ_ONCE(mm->mm_lock_seq.sequence);
-#else
-	return 1;
-#endif
+	return request_mem_region(start, n, name);
 }
-EXPORT_SYMBOL_GPL(rmp_mmap_lock_seq);
+EXPORT_SYMBOL_GPL(rmp_request_mem_region);
+
+void rmp_release_mem_region(resource_size_t start, resource_size_t n)
+{
+	release_mem_region(start, n);
+}
+EXPORT_SYMBOL_GPL(rmp_release_mem_region);
+
+/*
+ * Static inlines that do nothing where there is no PAT (include/linux/io.h),
+ * and reserve or free the range's memory type on x86.
+ */
+int rmp_io_reserve_memtype_wc(resource_size_t start, resource_size_t size)
+{
+	return arch_io_reserve_memtype_wc(start, size);
+}
+EXPORT_SYMBOL_GPL(rmp_io_reserve_memtype_wc);
+
+void rmp_io_free_memtype_wc(resource_size_t start, resource_size_t size)
+{
+	arch_io_free_memtype_wc(start, size);
+}
+EXPORT_SYMBOL_GPL(rmp_io_free_memtype_wc);

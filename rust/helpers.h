@@ -26,8 +26,12 @@ unsigned long rmp_page_copy_from_user(struct page *page, size_t offset,
 				      const void __user *src, size_t len);
 int rmp_pin_user_pages(unsigned long start, int nr, struct page **pages);
 void rmp_unpin_user_pages(struct page **pages, unsigned long nr);
-u32 rmp_mmap_lock_seq(struct mm_struct *mm);
 bool rmp_new_vma_is_linked(unsigned long start, const struct vm_operations_struct *vm_ops,
 			   void *vm_private_data);
+
+bool rmp_request_mem_region(resource_size_t start, resource_size_t n, const char *name);
+void rmp_release_mem_region(resource_size_t start, resource_size_t n);
+int rmp_io_reserve_memtype_wc(resource_size_t start, resource_size_t size);
+void rmp_io_free_memtype_wc(resource_size_t start, resource_size_t size);
 
 #endif /* RMP_HELPERS_H */

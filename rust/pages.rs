@@ -19,9 +19,12 @@
 //! producer can keep writing into pages it shares through the file's data; if several kernel
 //! writers must not interleave, the driver orders them (e.g. a producer lock).
 
-use crate::c_helpers::{
-    rmp_page_copy_from_user, rmp_page_copy_page, rmp_page_read, rmp_page_write, rmp_page_zero,
-    rmp_pin_user_pages, rmp_unpin_user_pages,
+use crate::{
+    c_helpers::{
+        rmp_page_copy_from_user, rmp_page_copy_page, rmp_page_read, rmp_page_write,
+        rmp_page_zero, rmp_pin_user_pages, rmp_unpin_user_pages,
+    },
+    user::UserContext,
 };
 use core::ptr::{null_mut, NonNull};
 use kernel::ffi::c_int;
@@ -99,13 +102,16 @@ pub trait PageCopy: sealed::OwnPage {
         Ok(())
     }
 
-    /// Copies `len` bytes from the user address `src` into the page at `offset`. `EFAULT` if
-    /// any byte could not be read; the page may then hold part of the data.
-    fn copy_from_user(&self, offset: usize, src: UserPtr, len: usize) -> Result {
+    /// Copies `len` bytes from the calling task's address `src` into the page at `offset`.
+    /// `EFAULT` if any byte could not be read; the page may then hold part of the data. The copy
+    /// may fault the source in, which takes a lock of the task's address space: hence `user`
+    /// (see [`UserContext`]).
+    fn copy_from_user(&self, user: &UserContext, offset: usize, src: UserPtr, len: usize) -> Result {
+        let _ = user;
         in_page(offset, len)?;
         let page = self.own_page().as_ptr();
         // SAFETY: As for `write_bytes`; `copy_from_user` checks the user range itself
-        // (`access_ok`) and handles faults.
+        // (`access_ok`) and handles faults, which `user` proves may take the task's mm locks.
         let left = unsafe { rmp_page_copy_from_user(page, offset, src.as_const_ptr(), len) };
         if left != 0 {
             return Err(EFAULT);
@@ -464,10 +470,18 @@ impl KernelPages {
         self.filled(index)?.zero_bytes(0, PAGE_SIZE)
     }
 
-    /// Copies `len` bytes from the user address `src` into slot `index` at `offset` (`EINVAL` if
-    /// empty or out of the page, `EFAULT` if the user range cannot be read).
-    pub fn copy_from_user(&self, index: usize, offset: usize, src: UserPtr, len: usize) -> Result {
-        self.filled(index)?.copy_from_user(offset, src, len)
+    /// Copies `len` bytes from the calling task's address `src` into slot `index` at `offset`
+    /// (`EINVAL` if empty or out of the page, `EFAULT` if the user range cannot be read); see
+    /// [`PageCopy::copy_from_user`].
+    pub fn copy_from_user(
+        &self,
+        user: &UserContext,
+        index: usize,
+        offset: usize,
+        src: UserPtr,
+        len: usize,
+    ) -> Result {
+        self.filled(index)?.copy_from_user(user, offset, src, len)
     }
 
     /// The raw array from slot `first`, for the mm core. The caller checks `are_present`.
@@ -524,8 +538,10 @@ impl PinnedUserBuffer {
     pub const INLINE: usize = 4;
 
     /// Pins the `len` bytes at `src` of the calling task's memory; `EFAULT` unless every page of
-    /// the range can be pinned (nothing stays pinned then).
-    pub fn pin(src: UserPtr, len: usize) -> Result<Self> {
+    /// the range can be pinned (nothing stays pinned then). Pinning a page that is not present
+    /// takes the task's mmap lock: hence `user` (see [`UserContext`]).
+    pub fn pin(user: &UserContext, src: UserPtr, len: usize) -> Result<Self> {
+        let _ = user;
         let start = src.as_const_ptr() as usize;
         let offset = start % PAGE_SIZE;
         let count = if len == 0 {
@@ -551,7 +567,8 @@ impl PinnedUserBuffer {
             None => pinned.inline.as_mut_ptr(),
         };
         // SAFETY: `array` has room for `count` pointers; the function pins pages of the current
-        // task's address space and writes one pointer per pinned page.
+        // task's address space and writes one pointer per pinned page; `user` proves that its
+        // slow path may take the task's mmap lock.
         let got = unsafe { rmp_pin_user_pages(start - offset, nr, array) };
         // INVARIANT: The function pinned `got <= count` pages; if that is not all, `drop` unpins
         // them.

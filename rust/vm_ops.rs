@@ -19,7 +19,7 @@ use crate::{
     flags::{VmaFlag, VmaFlags},
     log::driver_warn,
     pages::{KernelPages, MappablePage},
-    vma::VmAreaRef,
+    vma::{OwnVmArea, VmAreaRef},
 };
 use core::marker::PhantomData;
 use kernel::{
@@ -70,6 +70,27 @@ pub struct MappedArea<'a> {
     pub pgoff: usize,
     /// The file mapped.
     pub file: &'a File,
+}
+
+/// The new copy of a VMA, as `open` sees it: plain values, no reference to the VMA.
+///
+/// The core calls `open` before it fills the copy's page tables: `dup_mmap()` copies the parent's
+/// entries into a fork child's VMA after `open` (`copy_page_range()`), and `copy_vma()` opens
+/// the destination of an `mremap()` move before `move_page_tables()` moves the entries into it;
+/// after a split the copy shares the original's page tables. An entry inserted into the copy in
+/// `open` would be overwritten by the moved or copied ones (leaking its page reference and
+/// mapcount, and corrupting the rss counters), so nothing that reaches the VMA, its page tables
+/// or its address space is offered.
+#[derive(Copy, Clone, Debug)]
+pub struct OpeningArea {
+    /// Start address (inclusive).
+    pub start: usize,
+    /// End address (exclusive).
+    pub end: usize,
+    /// Offset in the file, in pages.
+    pub pgoff: usize,
+    /// The VMA's flags.
+    pub flags: VmaFlags,
 }
 
 /// The VMA being closed, as `close` sees it: plain values, no reference to the VMA.
@@ -184,11 +205,11 @@ impl<V: VmOperations> VmFault<V> {
         unsafe { &*self.vmf.get() }
     }
 
-    /// The VMA that faulted.
-    pub fn vma(&self) -> &VmAreaRef {
+    /// The VMA that faulted, `V`'s own.
+    pub fn vma(&self) -> &OwnVmArea<V> {
         // SAFETY: By the type invariants the VMA or mmap read lock is held during the callback,
-        // which the returned borrow cannot outlive.
-        unsafe { VmAreaRef::from_raw(self.raw().__bindgen_anon_1.vma) }
+        // which the returned borrow cannot outlive, and the VMA has `V`'s operations.
+        unsafe { OwnVmArea::from_raw(self.raw().__bindgen_anon_1.vma) }
     }
 
     /// The mapped file (the VMA holds a reference to it).
@@ -218,7 +239,7 @@ impl<V: VmOperations> VmFault<V> {
     /// not expected (unless a stacking driver kept a VMA whose `mapped` failed); the glue turns
     /// it into `SIGBUS` before calling the driver.
     pub fn data(&self) -> Option<<V::Data as ForeignOwnable>::Borrowed<'_>> {
-        self.vma().data::<V>()
+        self.vma().data()
     }
 
     /// The private data of the mapped file (the registration's per-open data).
@@ -388,9 +409,10 @@ pub trait VmOperations: Sized + Send + Sync + 'static {
     ) -> Result<Self::Data>;
 
     /// Called for a copy of a VMA (split, fork, `mremap`) after its data was duplicated, with the
-    /// mmap write lock held. For `mremap` the copy may still be undone: see
-    /// [`VmOperations::mremap`].
-    fn open(_vma: &VmAreaRef, _data: <Self::Data as ForeignOwnable>::Borrowed<'_>) {
+    /// mmap write lock held (on fork, the parent's and the child's). For `mremap` the copy may
+    /// still be undone: see [`VmOperations::mremap`]. The copy's page tables are not filled yet,
+    /// so `open` only gets its values ([`OpeningArea`]).
+    fn open(_area: &OpeningArea, _data: <Self::Data as ForeignOwnable>::Borrowed<'_>) {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -410,13 +432,20 @@ pub trait VmOperations: Sized + Send + Sync + 'static {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// Whether the VMA may be split at `address` (`EINVAL` or another error refuses).
-    fn may_split(_vma: &VmAreaRef, _address: usize) -> Result {
+    /// Whether the VMA may be split at `address` (`EINVAL` or another error refuses), under the
+    /// mmap write lock.
+    fn may_split(_vma: &OwnVmArea<Self>, _address: usize) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
     /// Whether `mprotect()` may change `[start, end)` to `new_flags`; the VMA is not changed yet.
-    fn mprotect(_vma: &VmAreaRef, _start: usize, _end: usize, _new_flags: VmaFlags) -> Result {
+    /// Under the mmap write lock.
+    fn mprotect(
+        _vma: &OwnVmArea<Self>,
+        _start: usize,
+        _end: usize,
+        _new_flags: VmaFlags,
+    ) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -560,10 +589,20 @@ impl<V: VmOperations> VmOpsTable<V> {
     /// Called by the core, with the mmap write lock held, for a new copy of a VMA whose
     /// `vm_ops` are this table; the copy's `vm_private_data` is the original's.
     unsafe extern "C" fn open(vma: *mut bindings::vm_area_struct) {
-        // SAFETY: The core holds the mmap write lock and `vma` is valid during the call.
-        let area = unsafe { VmAreaRef::from_raw(vma) };
-        // SAFETY: As above: the write lock makes this access exclusive.
-        let ptr = unsafe { (*vma).vm_private_data };
+        // SAFETY: The core holds the mmap write lock and `vma` is valid during the call; these
+        // fields are plain values, and the write lock makes the access exclusive.
+        let (area, ptr) = unsafe {
+            let raw = &*vma;
+            (
+                OpeningArea {
+                    start: raw.__bindgen_anon_1.__bindgen_anon_1.vm_start,
+                    end: raw.__bindgen_anon_1.__bindgen_anon_1.vm_end,
+                    pgoff: raw.vm_pgoff,
+                    flags: VmaFlags::from_bits(raw.__bindgen_anon_2.vm_flags),
+                },
+                raw.vm_private_data,
+            )
+        };
         // SAFETY: The pointer is NULL or `V::Data`'s, owned by the original VMA, which stays
         // alive for this call.
         let Some(data) = (unsafe { borrow_data::<V::Data>(ptr) }) else {
@@ -574,7 +613,7 @@ impl<V: VmOperations> VmOpsTable<V> {
         unsafe { (*vma).vm_private_data = copy };
         if V::HAS_OPEN {
             // SAFETY: `copy` came from `into_foreign` just above and is released only in `close`.
-            V::open(area, unsafe { V::Data::borrow(copy) });
+            V::open(&area, unsafe { V::Data::borrow(copy) });
         }
     }
 
@@ -667,8 +706,8 @@ impl<V: VmOperations> VmOpsTable<V> {
     ///
     /// Called by the core, with the mmap write lock held, for a VMA of this table.
     unsafe extern "C" fn may_split(vma: *mut bindings::vm_area_struct, addr: c_ulong) -> c_int {
-        // SAFETY: The VMA is valid and locked during the call.
-        let area = unsafe { VmAreaRef::from_raw(vma) };
+        // SAFETY: The VMA is valid and locked during the call, and has this table.
+        let area = unsafe { OwnVmArea::from_raw(vma) };
         match V::may_split(area, addr) {
             Ok(()) => 0,
             Err(err) => err.to_errno(),
@@ -684,8 +723,8 @@ impl<V: VmOperations> VmOpsTable<V> {
         end: c_ulong,
         newflags: c_ulong,
     ) -> c_int {
-        // SAFETY: The VMA is valid and locked during the call.
-        let area = unsafe { VmAreaRef::from_raw(vma) };
+        // SAFETY: The VMA is valid and locked during the call, and has this table.
+        let area = unsafe { OwnVmArea::from_raw(vma) };
         let flags = VmaFlags::from_bits(newflags);
         match V::mprotect(area, start, end, flags) {
             Ok(()) => 0,

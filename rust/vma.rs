@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Live VMAs of a driver: [`VmAreaRef`] and [`VmAreaMixedMapRef`].
+//! Live VMAs of a driver: [`VmAreaRef`], [`OwnVmArea`] and [`VmAreaMixedMapRef`].
 //!
 //! These are the in-tree [`VmaRef`] and [`VmaMixedMap`] (`kernel::mm::virt`) seen from a driver
 //! on `mmap_prepare`: the same lock levels, with what such drivers need — the page offset, typed
-//! flags, and a proof that a VMA is the driver's own before its data is handed out. They do not
-//! dereference to the in-tree types, so that `flags()` means one thing (a typed [`VmaFlags`], as
-//! on [`VmAreaDesc`](crate::VmAreaDesc)), and so that what they hand out stays within what the
-//! callbacks may do: no `mm()` (whose lock a callback may already hold, and which may have no
-//! users left in `close`), and no `vm_insert_page(&Page)`, which would map any page, including
-//! memory Rust code uses (only a [`MappablePage`] can be inserted).
+//! flags, and a proof that a VMA is the driver's own before anything acts on it. A [`VmAreaRef`]
+//! (any VMA under a read lock) only reads; [`VmAreaRef::as_own`] proves the VMA is `V`'s
+//! ([`OwnVmArea`]), which hands out its data, zaps its pages and proves it `VM_MIXEDMAP`
+//! ([`VmAreaMixedMapRef`]) for inserting pages. So a driver cannot insert pages into, or zap,
+//! another driver's VMA that it found by address (a VMA of the same file that merged, or anything
+//! at an address userspace chose). They do not dereference to the in-tree types, so that
+//! `flags()` means one thing (a typed [`VmaFlags`], as on [`VmAreaDesc`](crate::VmAreaDesc)),
+//! and so that what they hand out stays within what the callbacks may do: no `mm()` (whose lock
+//! a callback may already hold, and which may have no users left in `close`), and no
+//! `vm_insert_page(&Page)`, which would map any page, including memory Rust code uses (only a
+//! [`MappablePage`] can be inserted).
 //!
 //! C header: [`include/linux/mm_types.h`](srctree/include/linux/mm_types.h).
 
@@ -19,21 +24,23 @@ use crate::{
     pages::{KernelPages, MappablePage},
     vm_ops::VmOperations,
 };
-use core::ops::Deref;
+use core::{marker::PhantomData, ops::Deref};
 use kernel::{
     bindings,
     error::{code::EINVAL, to_result},
-    mm::virt::{VmaMixedMap, VmaRef},
+    mm::virt::VmaRef,
     prelude::*,
     types::ForeignOwnable,
 };
 
 /// A VMA under its mmap read lock or its VMA read lock (or stronger).
 ///
-/// Reached in VMA callbacks (`open`, `fault`, `may_split`, `mprotect`, `mremap`), or by address
-/// through the in-tree lock guards, e.g. [`MmWithUser::lock_vma_under_rcu`] or
-/// [`MmapReadGuard::vma_lookup`] followed by [`VmAreaRef::from_vma_ref`]. Never in `close`, where
-/// the VMA is already detached (see [`ClosingArea`](crate::ClosingArea)).
+/// Reached in the `mremap` callback (whose VMA may be a neighbour the core merged), or by
+/// address through the in-tree lock guards, e.g. [`MmWithUser::lock_vma_under_rcu`] or
+/// [`MmapReadGuard::vma_lookup`] followed by [`VmAreaRef::from_vma_ref`]. It only reads: prove
+/// the VMA is yours with [`VmAreaRef::as_own`] before acting on it. Never in `open`, whose VMA
+/// has no page tables yet (see [`OpeningArea`](crate::OpeningArea)), nor in `close`, where the
+/// VMA is already detached (see [`ClosingArea`](crate::ClosingArea)).
 ///
 /// # Invariants
 ///
@@ -115,36 +122,89 @@ impl VmAreaRef {
         core::ptr::eq(ops, V::table().as_raw())
     }
 
-    /// The data [`VmOperations::mapped`] (or `open`) attached to this VMA, if the VMA is `V`'s
-    /// own; `None` for any other VMA.
+    /// Proves that the VMA is `V`'s own (its `vm_ops` are `V`'s table); `None` for any other
+    /// VMA.
     ///
     /// This is the check to make before acting on a VMA found by address: the VMA that was
-    /// there may have been unmapped and replaced by another one.
-    pub fn data<V: VmOperations>(&self) -> Option<<V::Data as ForeignOwnable>::Borrowed<'_>> {
+    /// there may have been unmapped and replaced by another one, or be another driver's.
+    #[inline]
+    pub fn as_own<V: VmOperations>(&self) -> Option<&OwnVmArea<V>> {
         if !self.is_owned_by::<V>() {
             return None;
         }
-        // SAFETY: By the type invariants a read lock is held, so `vm_private_data` is stable.
-        let ptr = unsafe { (*self.as_ptr()).vm_private_data };
-        // SAFETY: The VMA is `V`'s own, so its private data is NULL or was produced by
-        // `V::Data::into_foreign`. It is released only in `close`, which the core calls after
-        // taking the mmap write lock, detaching the VMA and write-locking it (munmap may then
-        // downgrade to the read lock, but the VMA can no longer be found). So `close` cannot
-        // run while our lock on this VMA is held, i.e. during '_.
-        unsafe { crate::vm_ops::borrow_data::<V::Data>(ptr) }
+        // SAFETY: The VMA's `vm_ops` are `V`'s table (checked) and never change while the VMA is
+        // locked; our lock is held for the borrow (type invariants).
+        Some(unsafe { OwnVmArea::from_raw(self.as_ptr()) })
+    }
+
+    /// The data [`VmOperations::mapped`] (or `open`) attached to this VMA, if the VMA is `V`'s
+    /// own; `None` for any other VMA. Short for `self.as_own::<V>()?.data()`.
+    pub fn data<V: VmOperations>(&self) -> Option<<V::Data as ForeignOwnable>::Borrowed<'_>> {
+        self.as_own::<V>()?.data()
     }
 
     /// The private data of the file this VMA maps, if the VMA is `V`'s own; `None` otherwise.
     pub fn file_data<V: VmOperations>(
         &self,
     ) -> Option<<V::FileData as ForeignOwnable>::Borrowed<'_>> {
-        if !self.is_owned_by::<V>() {
-            return None;
-        }
+        Some(self.as_own::<V>()?.file_data())
+    }
+}
+
+/// A VMA under its mmap or VMA read lock (or stronger), proved to be `V`'s own: its `vm_ops` are
+/// `V`'s table, so its private data is `V::Data`'s and its file's is `V::FileData`'s.
+///
+/// Reached through [`VmAreaRef::as_own`], and in `V`'s own callbacks that have a VMA
+/// (`fault`, `may_split`, `mprotect`). Only here can a driver reach the VMA's data, zap its
+/// pages, or prove it `VM_MIXEDMAP` to insert pages. Dereferences to [`VmAreaRef`].
+///
+/// # Invariants
+///
+/// The invariants of [`VmAreaRef`] hold, and the VMA's `vm_ops` are `V::table()`.
+#[repr(transparent)]
+pub struct OwnVmArea<V: VmOperations> {
+    vma: VmAreaRef,
+    _p: PhantomData<V>,
+}
+
+impl<V: VmOperations> Deref for OwnVmArea<V> {
+    type Target = VmAreaRef;
+
+    #[inline]
+    fn deref(&self) -> &VmAreaRef {
+        &self.vma
+    }
+}
+
+impl<V: VmOperations> OwnVmArea<V> {
+    /// # Safety
+    ///
+    /// The invariants of [`VmAreaRef`] hold for `'a`, and the VMA's `vm_ops` are `V::table()`.
+    #[inline]
+    pub(crate) unsafe fn from_raw<'a>(vma: *const bindings::vm_area_struct) -> &'a Self {
+        // SAFETY: `repr(transparent)` over `VmAreaRef`; the caller guarantees the invariants.
+        unsafe { &*vma.cast() }
+    }
+
+    /// The data [`VmOperations::mapped`] (or `open`) attached to this VMA; `None` if its
+    /// `mapped` failed or never ran (a stacking driver may keep such a VMA).
+    pub fn data(&self) -> Option<<V::Data as ForeignOwnable>::Borrowed<'_>> {
+        // SAFETY: By the type invariants a read lock is held, so `vm_private_data` is stable.
+        let ptr = unsafe { (*self.as_ptr()).vm_private_data };
+        // SAFETY: The VMA is `V`'s own (type invariants), so its private data is NULL or was
+        // produced by `V::Data::into_foreign`. It is released only in `close`, which the core
+        // calls after taking the mmap write lock, detaching the VMA and write-locking it (munmap
+        // may then downgrade to the read lock, but the VMA can no longer be found). So `close`
+        // cannot run while our lock on this VMA is held, i.e. during '_.
+        unsafe { crate::vm_ops::borrow_data::<V::Data>(ptr) }
+    }
+
+    /// The private data of the file this VMA maps.
+    pub fn file_data(&self) -> <V::FileData as ForeignOwnable>::Borrowed<'_> {
         // SAFETY: The VMA is `V`'s own, so its `vm_file` has `V::FileData` private data (see
         // `VmAreaDesc::set_vm_ops`); the VMA holds the file, whose data is released only after
         // its last mapping is gone, and the VMA cannot go away while our read lock is held.
-        Some(unsafe { V::FileData::borrow((*(*self.as_ptr()).vm_file).private_data) })
+        unsafe { V::FileData::borrow((*(*self.as_ptr()).vm_file).private_data) }
     }
 
     /// Zaps (unmaps) the pages of `[address, address + size)`, which must lie inside the VMA
@@ -152,7 +212,7 @@ impl VmAreaRef {
     pub fn zap_range(&self, address: usize, size: usize) -> Result {
         match address.checked_add(size) {
             Some(end) if address >= self.start() && end <= self.end() => {
-                self.vma.zap_vma_range(address, size);
+                self.vma.vma.zap_vma_range(address, size);
                 Ok(())
             }
             _ => Err(EINVAL),
@@ -172,16 +232,17 @@ impl VmAreaRef {
     }
 }
 
-/// A VMA under its mmap or VMA read lock that has `VM_MIXEDMAP` set; pages may be inserted.
+/// A VMA of the driver's own under its mmap or VMA read lock that has `VM_MIXEDMAP` set; pages
+/// may be inserted.
 ///
-/// Only reachable through [`VmAreaRef::check_mixedmap`] (or from the in-tree [`VmaMixedMap`]),
-/// so a page can only be inserted into a VMA proved mixed-map. Dereferences to [`VmAreaRef`].
-/// Note that being mixed-map says nothing about whose VMA it is: check
-/// [`VmAreaRef::data`] first.
+/// Only reachable through [`OwnVmArea::check_mixedmap`], so a page can only be inserted into a
+/// VMA proved to be the driver's own and mixed-map. Dereferences to [`VmAreaRef`].
 ///
 /// # Invariants
 ///
-/// The same as [`VmaMixedMap`]: a read lock is held and `VM_MIXEDMAP` is set.
+/// The same as the in-tree [`VmaMixedMap`](kernel::mm::virt::VmaMixedMap): a read lock is held
+/// and `VM_MIXEDMAP` is set; and the VMA is the driver's own (its `vm_ops` are the table of the
+/// [`VmOperations`] that proved it).
 #[repr(transparent)]
 pub struct VmAreaMixedMapRef {
     vma: VmAreaRef,
@@ -204,13 +265,6 @@ impl VmAreaMixedMapRef {
     unsafe fn from_raw<'a>(vma: *const bindings::vm_area_struct) -> &'a Self {
         // SAFETY: `repr(transparent)` over `VmAreaRef`; the caller guarantees the invariants.
         unsafe { &*vma.cast() }
-    }
-
-    /// Views an in-tree [`VmaMixedMap`] as a [`VmAreaMixedMapRef`].
-    #[inline]
-    pub fn from_mixed_map(vma: &VmaMixedMap) -> &Self {
-        // SAFETY: `VmaMixedMap` has the same invariants, for the lifetime of the borrow.
-        unsafe { Self::from_raw(vma.as_ptr()) }
     }
 
     /// Inserts one page at `address` (`vm_insert_page`); the core takes its own reference. Only a

@@ -46,8 +46,8 @@ use kernel::{
 };
 use mmap_prepare::{
     ClosingArea, FaultError, FaultResult, KernelPage, KernelPages, MappedArea, MmapMiscDevice,
-    MmapMiscDeviceRegistration, PinnedUserBuffer, VmAreaDesc, VmAreaRef, VmFault, VmOperations,
-    VmaFlag,
+    MmapMiscDeviceRegistration, OwnVmArea, PinnedUserBuffer, UserContext, VmAreaDesc, VmAreaRef,
+    VmFault, VmOperations, VmaFlag,
 };
 
 module! {
@@ -187,14 +187,13 @@ impl Context {
         &self,
         reg: &Arc<Registration>,
         start: usize,
-        f: impl FnOnce(&VmAreaRef, &mut Current, &mut Inner) -> Result<R>,
+        f: impl FnOnce(&OwnVmArea<BinderVm>, &mut Current, &mut Inner) -> Result<R>,
     ) -> Result<R> {
         let mm: ARef<MmWithUser> = reg.mm.mmget_not_zero().ok_or(ESRCH)?;
         let check = |vma: &VmAreaRef| -> Result<R> {
             // The own-VMA proof: our operations, this very registration, at its start.
-            let ours = vma
-                .data::<BinderVm>()
-                .is_some_and(|r| core::ptr::eq(&*r, &**reg));
+            let vma = vma.as_own::<BinderVm>().ok_or(ESRCH)?;
+            let ours = vma.data().is_some_and(|r| core::ptr::eq(&*r, &**reg));
             if !ours || vma.start() != start || vma.check_mixedmap().is_none() {
                 return Err(ESRCH);
             }
@@ -218,7 +217,7 @@ impl Context {
         // which calls `close`, which takes `inner`.
     }
 
-    fn send(&self, arg: usize) -> Result {
+    fn send(&self, arg: usize, user: &UserContext) -> Result {
         let [offset, len, data]: RbpSend = read_arg(arg)?;
         if len == 0 {
             // Touches nothing; only the range is checked.
@@ -233,7 +232,7 @@ impl Context {
         };
         // Pin the whole message first: a bad pointer fails here, before anything is changed,
         // and the copies below cannot fault, so none of them can fail half way.
-        let message = PinnedUserBuffer::pin(UserPtr::from_addr(data as usize), len as usize)?;
+        let message = PinnedUserBuffer::pin(user, UserPtr::from_addr(data as usize), len as usize)?;
 
         // Every touched page exists (the common case): write in place, under the context lock
         // only. The pages are in the receiver's mapping, or come back on a fault.
@@ -368,9 +367,15 @@ impl MmapMiscDevice for BinderPages {
         desc.set_vm_ops::<BinderVm>()
     }
 
-    fn ioctl(ctx: ArcBorrow<'_, Context>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(
+        ctx: ArcBorrow<'_, Context>,
+        _file: &File,
+        cmd: u32,
+        arg: usize,
+        user: &mut UserContext,
+    ) -> Result<isize> {
         match cmd {
-            RBP_IOC_SEND => ctx.send(arg)?,
+            RBP_IOC_SEND => ctx.send(arg, user)?,
             RBP_IOC_FREE => ctx.free(arg)?,
             RBP_IOC_STATS => {
                 let stats = ctx.stats();
@@ -483,7 +488,7 @@ impl VmOperations for BinderVm {
     }
 
     /// One VMA per context: partial unmapping or `mprotect` of a part is refused.
-    fn may_split(_vma: &VmAreaRef, _address: usize) -> Result {
+    fn may_split(_vma: &OwnVmArea<Self>, _address: usize) -> Result {
         Err(EINVAL)
     }
 }

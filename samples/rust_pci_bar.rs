@@ -3,21 +3,25 @@
 //! A PCI BAR mapped to userspace through `mmap_prepare`, in safe Rust.
 //!
 //! The driver binds to QEMU's `ivshmem-plain` device (vendor 0x1af4, device 0x1110), whose BAR 2
-//! is shared memory, and exposes that BAR through two misc devices:
+//! is shared memory (prefetchable), and exposes its two halves through two misc devices:
 //!
-//! - `/dev/rust_pci_bar` maps it uncached ([`CacheMode::Uncached`], UC- on x86), as a driver
-//!   would map registers;
-//! - `/dev/rust_pci_bar_wc` maps it write-combined ([`CacheMode::WriteCombine`]), as a driver
-//!   would map a frame buffer or a buffer the CPU streams writes into.
+//! - `/dev/rust_pci_bar` maps the first half uncached ([`CacheMode::Uncached`], UC- on x86), as
+//!   a driver would map registers;
+//! - `/dev/rust_pci_bar_wc` maps the second half write-combined ([`CacheMode::WriteCombine`]), as
+//!   a driver would map a frame buffer or a buffer the CPU streams writes into.
 //!
-//! A mapping at file offset `k` pages sees the BAR from offset `k` pages; a mapping that does not
-//! fit the BAR is refused (`EINVAL`, by the core's `simple_ioremap` check), and so is a private
-//! one. When the device goes away (driver unbound, device removed), every user mapping is zapped
-//! before the BAR is released, later accesses get `SIGBUS`, and new mappings of files that are
-//! still open get `ENODEV`: see [`PciBarMemory`].
+//! Each half is its own [`DeviceMemory`] with one memory type: a physical range has one type on
+//! x86 (the page attribute table gives every mapping of a range the type of its reservation),
+//! and two types of one range are mismatched aliases on arm64.
 //!
-//! There is no `unsafe` here: the crate's [`PciBarMemory`] owns the BAR while the driver is
-//! bound and is the only thing that can vouch for its physical range.
+//! A mapping at file offset `k` pages sees page `k` of its half; a mapping that does not fit the
+//! half is refused (`EINVAL`), and so is a private one. When the device goes away (driver
+//! unbound, device removed), every user mapping is zapped before the BAR is released, later
+//! accesses get `SIGBUS`, and new mappings of files that are still open get `ENODEV`: the crate
+//! ties that to the unbind ([`DeviceMemory::pci_bar_range`]), not to anything this driver keeps.
+//!
+//! There is no `unsafe` here: [`DeviceMemory::pci_bar_range`] requests the range for the driver
+//! and is the only thing that can vouch for its physical addresses.
 
 use kernel::{
     device::Core,
@@ -28,7 +32,7 @@ use kernel::{
     sync::{Arc, ArcBorrow},
 };
 use mmap_prepare::{
-    CacheMode, DeviceMemory, MmapMiscDevice, MmapMiscDeviceRegistration, PciBarMemory, VmAreaDesc,
+    CacheMode, DeviceMemory, MmapMiscDevice, MmapMiscDeviceRegistration, VmAreaDesc,
 };
 
 /// ivshmem's shared memory BAR.
@@ -45,23 +49,20 @@ kernel::pci_device_table!(
     )]
 );
 
-/// What the driver holds while it is bound to a device.
-///
-/// Fields are dropped in declaration order at unbind: the misc devices go first, so that no new
-/// file can be opened, then the BAR, whose drop revokes every user mapping (files still open keep
-/// only the revoked [`DeviceMemory`]) before the region is released.
+/// What the driver holds while it is bound to a device: the misc devices, which go first at
+/// unbind, so that no new file can be opened. The halves of the BAR are revoked and released by
+/// the crate after that (devres); files still open keep only the revoked [`DeviceMemory`].
 #[pin_data]
-struct BarBinding<'bound> {
+struct BarBinding {
     #[pin]
-    _uncached: MmapMiscDeviceRegistration<UncachedBar>,
+    _uncached: MmapMiscDeviceRegistration<Bar>,
     #[pin]
-    _write_combined: MmapMiscDeviceRegistration<WriteCombinedBar>,
-    _bar: PciBarMemory<'bound>,
+    _write_combined: MmapMiscDeviceRegistration<Bar>,
 }
 
 impl pci::Driver for PciBarDriver {
     type IdInfo = ();
-    type Data<'bound> = BarBinding<'bound>;
+    type Data<'bound> = BarBinding;
 
     const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
 
@@ -71,58 +72,55 @@ impl pci::Driver for PciBarDriver {
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
         pin_init::pin_init_scope(move || {
             pdev.enable_device_mem()?;
-            let bar = PciBarMemory::new(pdev, SHMEM_BAR, c"rust_pci_bar")?;
-            let memory = bar.memory().clone();
+            let half = usize::try_from(pdev.resource_len(SHMEM_BAR)?)? / 2;
+            let uncached = DeviceMemory::pci_bar_range(
+                pdev,
+                SHMEM_BAR,
+                0,
+                half,
+                CacheMode::Uncached,
+                c"rust_pci_bar",
+            )?;
+            let write_combined = DeviceMemory::pci_bar_range(
+                pdev,
+                SHMEM_BAR,
+                half,
+                half,
+                CacheMode::WriteCombine,
+                c"rust_pci_bar_wc",
+            )?;
             dev_info!(
                 pdev,
-                "BAR {} ({} KiB at {:#x}) mappable through /dev/rust_pci_bar{{,_wc}}\n",
+                "BAR {}: {} KiB at {:#x} through /dev/rust_pci_bar, {} KiB at {:#x} through /dev/rust_pci_bar_wc\n",
                 SHMEM_BAR,
-                memory.len() / 1024,
-                memory.phys()
+                uncached.len() / 1024,
+                uncached.phys(),
+                write_combined.len() / 1024,
+                write_combined.phys()
             );
             Ok(try_pin_init!(BarBinding {
                 _uncached <- MmapMiscDeviceRegistration::register_with_data(
                     MiscDeviceOptions {
                         name: c"rust_pci_bar"
                     },
-                    memory.clone(),
+                    uncached,
                 ),
                 _write_combined <- MmapMiscDeviceRegistration::register_with_data(
                     MiscDeviceOptions {
                         name: c"rust_pci_bar_wc"
                     },
-                    memory,
+                    write_combined,
                 ),
-                _bar: bar,
             }))
         })
     }
 }
 
-/// Maps `memory` with memory type `cache`: shared mappings only.
-fn map_bar<'a>(
-    memory: ArcBorrow<'a, DeviceMemory>,
-    desc: &mut VmAreaDesc<'a, Arc<DeviceMemory>>,
-    cache: CacheMode,
-) -> Result {
-    // A private mapping of device memory makes no sense: its first write would copy the
-    // device's bytes into an anonymous page that the device never sees.
-    if !desc.is_shared() {
-        return Err(EINVAL);
-    }
-    desc.map_device_memory(memory, cache)
-}
-
-/// A misc device that maps the BAR write-combined or uncached.
-struct Bar<const WRITE_COMBINE: bool>;
-
-/// `/dev/rust_pci_bar`: the BAR, uncached.
-type UncachedBar = Bar<false>;
-/// `/dev/rust_pci_bar_wc`: the BAR, write-combined.
-type WriteCombinedBar = Bar<true>;
+/// A misc device that maps the device memory it was registered with.
+struct Bar;
 
 #[vtable]
-impl<const WRITE_COMBINE: bool> MmapMiscDevice for Bar<WRITE_COMBINE> {
+impl MmapMiscDevice for Bar {
     type Ptr = Arc<DeviceMemory>;
     type RegistrationData = Arc<DeviceMemory>;
 
@@ -135,12 +133,8 @@ impl<const WRITE_COMBINE: bool> MmapMiscDevice for Bar<WRITE_COMBINE> {
         _file: &'a File,
         desc: &mut VmAreaDesc<'a, Arc<DeviceMemory>>,
     ) -> Result {
-        let cache = if WRITE_COMBINE {
-            CacheMode::WriteCombine
-        } else {
-            CacheMode::Uncached
-        };
-        map_bar(memory, desc, cache)
+        // Private mappings, and mappings that do not fit, are refused by the crate.
+        desc.map_device_memory(memory)
     }
 }
 
