@@ -9,7 +9,7 @@ import unittest
 
 import pci_bar_backing as backing
 
-SIZE = 64 * backing.PAGE
+SIZE = 256 * backing.PAGE
 
 
 class BackingFileTest(unittest.TestCase):

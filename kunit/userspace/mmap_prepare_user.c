@@ -14,13 +14,15 @@
 #include <unistd.h>
 
 #include "ktap.h"
+#include "probe.h"
 #include "proc_maps.h"
 
 #define DEV "/dev/rmp_kunit"
 #define MODE_STRIDE 0x100
 enum {
 	FAULT = 0, MAPPED_FAILS = 1, MAP_PAGES = 2, BAD_RANGE = 5, PFN_FAULT = 6,
-	WIPE_ON_FORK = 10, MIXED_TYPES = 12,
+	WIPE_ON_FORK = 10, DEVICE_MEMORY = 11, MIXED_TYPES = 12, BARE_REMAP_PAGE = 17,
+	REVOKE_IN_PREPARE = 18, REVOKE_IN_MAPPED = 19, REVOKE_IN_FAULT = 20,
 };
 
 /* The line the library logs when the test device asks for VM_WIPEONFORK. */
@@ -149,13 +151,74 @@ static void test_mremap_into_foreign_neighbour(int dev)
 		munmap(a, 3 * page);
 }
 
+/*
+ * remap_kernel_page on a copy-on-write (private, writable-later) mapping is
+ * refused: the core would make the VMA's offset the page's frame number, which
+ * /proc/self/maps shows. A shared one keeps the offset the user asked for.
+ */
+static void test_cow_remap_of_a_kernel_page(int dev)
+{
+	int err = map_errno(dev, 1, PROT_READ, MAP_PRIVATE, offset(BARE_REMAP_PAGE, 1));
+	unsigned char *p = mmap(NULL, page, PROT_READ, MAP_SHARED, dev, offset(BARE_REMAP_PAGE, 1));
+	long long off = p == MAP_FAILED ? -1 : maps_offset((uintptr_t)p);
+
+	ktap_check(err == EINVAL && p != MAP_FAILED && page_matches(p, 1) &&
+		   off == (long long)offset(BARE_REMAP_PAGE, 1), "cow_remap_of_a_kernel_page_refused",
+		   "private: %s (wanted EINVAL); shared: %s, offset column %#llx (wanted %#llx)",
+		   strerror(err), p == MAP_FAILED ? strerror(errno) : "mapped", off,
+		   (long long)offset(BARE_REMAP_PAGE, 1));
+	if (p != MAP_FAILED)
+		munmap(p, page);
+}
+
+/*
+ * DeviceMemory::revoke() from inside the mm's own callbacks, under its mmap
+ * write lock (mmap_prepare, mapped) or a fault's read lock: it takes no lock
+ * of any address space, so it returns, and the device memory mapping made
+ * before it gets SIGBUS. Each case uses a file of its own (revocation is for
+ * good). The test device's device memory is its page 0.
+ */
+static void test_revoke_in_callback(int mode, const char *name)
+{
+	int fd = open(DEV, O_RDWR), err = -1, before = -1, after = -1, touched = -1, again = -1;
+	unsigned char *dm = MAP_FAILED, *p = MAP_FAILED;
+
+	if (fd >= 0)
+		dm = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, offset(DEVICE_MEMORY, 0));
+	if (dm != MAP_FAILED) {
+		before = page_matches(dm, 0);
+		p = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, offset(mode, 0));
+		err = p == MAP_FAILED ? errno : 0;
+		if (p != MAP_FAILED && mode == REVOKE_IN_FAULT)
+			touched = rmp_read_signal(p);
+		after = rmp_read_signal(dm);
+		again = map_errno(fd, 1, PROT_READ, MAP_SHARED, offset(DEVICE_MEMORY, 0));
+	}
+	if (mode == REVOKE_IN_PREPARE)
+		ktap_check(before && err == ENODEV && after == SIGBUS && again == ENODEV, name,
+			   "device memory read %d; mmap revoking in mmap_prepare: %s (wanted ENODEV); then signal %d (wanted SIGBUS), new mapping %s",
+			   before, strerror(err), after, strerror(again));
+	else
+		ktap_check(before && err == 0 && after == SIGBUS && again == ENODEV &&
+			   (mode != REVOKE_IN_FAULT || touched == SIGBUS), name,
+			   "device memory read %d; mmap: %s; fault %d; then signal %d (wanted SIGBUS), new mapping %s (wanted ENODEV)",
+			   before, strerror(err), touched, after, strerror(again));
+	if (p != MAP_FAILED)
+		munmap(p, page);
+	if (dm != MAP_FAILED)
+		munmap(dm, page);
+	if (fd >= 0)
+		close(fd);
+}
+
 int main(void)
 {
 	unsigned char *a, *b, buf[64];
 	int fd, err, lines;
 
 	page = sysconf(_SC_PAGESIZE);
-	ktap_begin("mmap_prepare_user", 11);
+	rmp_probe_catch_faults();
+	ktap_begin("mmap_prepare_user", 15);
 
 	fd = open(DEV, O_RDWR);
 	if (!ktap_check(fd >= 0, "open_device", "open(%s): %s", DEV, strerror(errno)))
@@ -222,6 +285,10 @@ int main(void)
 		ktap_check(0, "pfn_mapping_refuses_gup", "mmap: %s", strerror(errno));
 	}
 	test_mremap_into_foreign_neighbour(fd);
+	test_cow_remap_of_a_kernel_page(fd);
+	test_revoke_in_callback(REVOKE_IN_PREPARE, "revoke_in_mmap_prepare_refuses_the_mapping");
+	test_revoke_in_callback(REVOKE_IN_MAPPED, "revoke_in_mapped_zaps_the_device_memory");
+	test_revoke_in_callback(REVOKE_IN_FAULT, "revoke_in_fault_zaps_the_device_memory");
 	test_refusal_log(fd);
 	close(fd);
 	return ktap_end();

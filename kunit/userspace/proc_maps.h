@@ -23,4 +23,23 @@ static inline int maps_lines(uintptr_t start, uintptr_t end)
 	return n;
 }
 
+/* The offset column (bytes, hex in the file) of the line of /proc/self/maps at @addr; -1 if none. */
+static inline long long maps_offset(uintptr_t addr)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long lo, hi;
+	unsigned long long off;
+	long long found = -1;
+	char line[512], perms[8];
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %7s %llx", &lo, &hi, perms, &off) == 4 && lo <= addr &&
+		    addr < hi)
+			found = (long long)off;
+	fclose(f);
+	return found;
+}
+
 #endif /* RMP_PROC_MAPS_H */
