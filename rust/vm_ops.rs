@@ -260,18 +260,20 @@ impl<V: VmOperations> VmFault<V> {
     /// [`KernelPage`](crate::KernelPage)) can be mapped: any `&Page` could be memory Rust code
     /// uses, e.g. a page of a vmalloc allocation.
     ///
-    /// `SIGBUS`, with a log line, on a `VM_PFNMAP` VMA: the core would install a normal entry in
-    /// a VMA whose entries are treated as special, and on architectures without `pte_special`
-    /// (ARMv7 without LPAE, UML) the page would never be released. Use
+    /// `SIGBUS`, with a log line, on a `VM_PFNMAP` VMA: the core would install a normal entry
+    /// there, and on architectures without `pte_special` (ARMv7 without LPAE, UML)
+    /// `vm_normal_page()` decides by the VMA's flags and treats every entry of a `VM_PFNMAP` VMA
+    /// as special, so the page's reference would never be dropped. Use
     /// [`VmFault::insert_pfn_from`] there.
     pub fn set_page(&self, page: &MappablePage<'_>) -> FaultResult<'_> {
         if self.vma().flags().contains(VmaFlag::PFNMAP) {
             driver_warn!(self.file(), "fault", "set_page on a VM_PFNMAP VMA (SIGBUS)");
             return Err(FaultError::SIGBUS);
         }
-        // SAFETY: `page` is a valid order-0 page; the reference taken here is the one the fault
-        // path drops after mapping it (the `vmf->page` contract of `__do_fault`), or that the
-        // glue drops if the handler does not return success.
+        // SAFETY: `page` is a valid order-0 page. The reference taken here goes to the core with
+        // `vmf->page` (the contract of `__do_fault()`): the entry `finish_fault()` installs keeps
+        // it, a copy-on-write fault drops it once it copied the page (`do_cow_fault()`), and the
+        // glue drops it if the handler does not return success.
         unsafe { rmp_get_page(page.as_ptr()) };
         let vmf = self.vmf.get();
         // SAFETY: By the type invariants `vmf` is the fault of this callback; nothing else reads
@@ -423,11 +425,15 @@ pub trait VmOperations: Sized + Send + Sync + 'static {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// Handles a page fault, under the VMA or mmap read lock. Success is a [`FaultAnswer`], which
+    /// Handles a page fault, under the mmap read lock: the table has no `map_pages`, so the core
+    /// retries a fault that came in under the VMA lock alone with the mmap read lock
+    /// (`vmf_can_call_fault()`, `mm/memory.c`). Success is a [`FaultAnswer`], which
     /// only [`VmFault::set_page`] and [`VmFault::insert_pfn_from`] make.
     ///
-    /// Lock context: do not take the mmap lock of `current`'s address space here (it may already
-    /// be held for read: recursion deadlocks against a waiting writer).
+    /// Lock context: the mmap lock of the VMA's address space is held for reading (that may be
+    /// another task's, for a fault driven by GUP, e.g. `process_vm_readv()`). Taking it again
+    /// deadlocks against a waiting writer, which is why the crate's copies from and pins of user
+    /// memory need a [`UserContext`](crate::UserContext), which no fault handler gets.
     fn fault<'f>(_vmf: &'f VmFault<Self>) -> FaultResult<'f> {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
@@ -452,9 +458,11 @@ pub trait VmOperations: Sized + Send + Sync + 'static {
     /// `mremap()` moved the pages of a VMA to `vma`, a copy made by `open` (with its own data),
     /// under the mmap write lock. Returning `Ok` commits the move: the old VMA is unmapped (closed)
     /// next, unless `MREMAP_DONTUNMAP` keeps it, empty. An error moves the pages back, unmaps
-    /// `vma` (closed) and fails `mremap()`. Moves that fail in the core (no memory for the copy,
-    /// page tables that cannot be moved) never call this: `vma` is closed instead. So this is
-    /// where a driver that tracks where its VMA is learns the new address.
+    /// `vma` (closed) and fails `mremap()`. Moves that fail in the core never call this: if
+    /// `copy_vma()` fails before it made the copy, nothing is opened or closed; if it fails after
+    /// `open` (linking the copy), or `move_page_tables()` moves only part of the range, the copy
+    /// is closed (`mm/vma.c`, `mm/mremap.c`). So this is where a driver that tracks where its VMA
+    /// is learns the new address.
     ///
     /// `data` is `None` if `vma` is not `Self`'s: the core may have moved the pages into a
     /// neighbour of the same file that it expanded instead of making a copy (merges do not

@@ -577,19 +577,29 @@ static void test_reset_with_a_reader(void)
 		shared[0] = 0;	/* stop */
 		shared[1] = 0;	/* reads */
 		shared[2] = 0;	/* reads that were not the host's bytes */
+		shared[3] = 0;	/* the reader has mapped the page */
 		pid = fork();
 		if (pid == 0) {
+			/* Its own mapping: device memory is not inherited (VM_DONTCOPY). */
+			int cfd = open(PCI_BAR_DEV_UC, O_RDWR);
+			unsigned char *q = cfd < 0 ? MAP_FAILED : map_fd(cfd, 1, index, MAP_SHARED);
+
 			signal(SIGSEGV, SIG_DFL);
 			signal(SIGBUS, SIG_DFL);
+			if (q == MAP_FAILED)
+				_exit(2);
+			__atomic_store_n(&shared[3], 1, __ATOMIC_SEQ_CST);
 			while (!__atomic_load_n(&shared[0], __ATOMIC_SEQ_CST)) {
 				__atomic_fetch_add(&shared[1], 1, __ATOMIC_RELAXED);
-				if (!page_is(p, index, 0))
+				if (!page_is(q, index, 0))
 					__atomic_fetch_add(&shared[2], 1, __ATOMIC_RELAXED);
 			}
 			_exit(0);
 		}
 	}
 	if (pid > 0) {
+		for (int i = 0; i < 500 && !__atomic_load_n(&shared[3], __ATOMIC_SEQ_CST); i++)
+			usleep(10 * 1000);
 		usleep(100 * 1000);
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", bar.bdf);
 		reset = sysfs_write(path, "1");
