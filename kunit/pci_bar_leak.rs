@@ -111,12 +111,8 @@ impl pci::Driver for LeakDriver {
             for (slot, errno) in RECORDED.iter().zip(refusals(pdev)) {
                 slot.store(errno, Relaxed);
             }
-            let memory = DeviceMemory::pci_bar(
-                pdev,
-                SHMEM_BAR,
-                CacheMode::Uncached,
-                c"rmp_pci_leak",
-            )?;
+            let memory =
+                DeviceMemory::pci_bar(pdev, SHMEM_BAR, CacheMode::Uncached, c"rmp_pci_leak")?;
             // Leaked: nothing this driver drops at unbind holds it.
             let leaked = Arc::into_raw(memory.clone()) as usize;
             let earlier = LEAKED.xchg(leaked, Relaxed);

@@ -443,7 +443,12 @@ mod tests {
             // operations, the flags (a fork copying the entries, MIXEDMAP with PFNMAP), the
             // offset checked against the memory, an action that maps something else.
             assert_eq!(d.set_vm_ops::<UnitVm>(), Err(EINVAL));
-            for flag in [VmaFlag::DONTCOPY, VmaFlag::PFNMAP, VmaFlag::IO, VmaFlag::DONTEXPAND] {
+            for flag in [
+                VmaFlag::DONTCOPY,
+                VmaFlag::PFNMAP,
+                VmaFlag::IO,
+                VmaFlag::DONTEXPAND,
+            ] {
                 assert_eq!(d.clear_flags(flag), Err(EINVAL));
             }
             assert_eq!(d.set_flags(VmaFlag::MIXEDMAP), Err(EINVAL));

@@ -188,10 +188,9 @@ mod tests {
             let stacked = open_stacked(path)?;
             let offset = Mode::DeviceMemory.offset(0);
             // other: refused in mmap_prepare (vm_file != file). same: the VMA is the test device
-            // file's, but `mapped` finds it not linked yet: a revocation could not reach it until
-            // the stacking ->mmap returned, and its entries would outlive the memory (seen before
-            // this was refused: revoked from the stacking ->mmap right after vfs_mmap(), the page
-            // was still readable once mmap() returned).
+            // file's, but `mapped` finds it not in the address space yet: were it counted, a
+            // stacking ->mmap failing afterwards would free it without `close`, and the count
+            // and its file mapping pointer would outlive the file.
             assert_eq!(
                 stacked.stack.mmap(0, 1, PROT_READ, MAP_SHARED, offset),
                 Err(EINVAL)

@@ -397,12 +397,7 @@ impl VmOperations for TestVm {
     }
 
     /// Refuses to make a mapping executable; anything else may change.
-    fn mprotect(
-        _vma: &OwnVmArea<Self>,
-        _start: usize,
-        _end: usize,
-        new_flags: VmaFlags,
-    ) -> Result {
+    fn mprotect(_vma: &OwnVmArea<Self>, _start: usize, _end: usize, new_flags: VmaFlags) -> Result {
         if new_flags.contains(VmaFlag::EXEC) {
             return Err(EACCES);
         }

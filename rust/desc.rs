@@ -416,12 +416,7 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
     /// and revocation rely on, so nothing may change them afterwards.
     fn refuse_if_sealed(&self, what: &str) -> Result {
         if self.maps_device_memory() {
-            return Err(refuse!(
-                self,
-                EINVAL,
-                "{} after map_device_memory",
-                what
-            ));
+            return Err(refuse!(self, EINVAL, "{} after map_device_memory", what));
         }
         Ok(())
     }

@@ -4,19 +4,20 @@
 //!
 //! C: [`mm/memory.c`](srctree/mm/memory.c) (`vmf_insert_pfn`, `unmap_mapping_range`),
 //! [`drivers/vfio/pci/vfio_pci_core.c`](srctree/drivers/vfio/pci/vfio_pci_core.c) (the same
-//! design in C).
+//! design in C: `vfio_pci_mmap_page_fault()`, and `unmap_mapping_range()` on the device's own
+//! address space).
 //!
 //! A driver that maps device memory must make sure no user mapping of it survives the device:
-//! once the driver is unbound the physical range may be given to another device. The C way
-//! (vfio, uio, DRM) is to zap every user mapping on removal and refuse new ones. [`DeviceMemory`]
-//! does that for the driver, and it is the only way to map device memory without `unsafe`:
+//! once the driver is unbound the physical range may be given to another device. [`DeviceMemory`]
+//! zaps every user mapping when its memory is revoked and refuses new ones, and it is the only
+//! way to map device memory without `unsafe`:
 //!
 //! - [`VmAreaDesc::map_device_memory`](crate::VmAreaDesc::map_device_memory) sets the mapping up
 //!   with no entries at all and installs this module's VMA operations. Their `fault` handler
 //!   inserts one PFN entry per fault, inside a read-side section of the memory's SRCU, and only
 //!   while the memory is not revoked. Nothing is mapped while the mmap call runs, so there is
 //!   never a mapping "in flight" for a revocation to wait for (vfio-pci maps its BARs the same
-//!   way since 6.12).
+//!   way).
 //! - [`DeviceMemory::revoke`] marks the memory revoked, waits for the faults that may not have
 //!   seen it ([`Srcu::synchronize`]), then zaps every VMA of every file mapping that maps it
 //!   (`unmap_mapping_range()`). Later faults get `SIGBUS`, later mappings `ENODEV`. It takes no
@@ -34,8 +35,11 @@
 //! other architectures without PAT the VMA's protection is used as is, so two types of one range
 //! would be mismatched aliases there.
 //!
-//! The mappings are `VM_DONTCOPY`: a fork copies PFN entries without the memory's SRCU, so a
-//! child could keep entries a concurrent revocation had already walked past.
+//! The mappings are `VM_DONTCOPY`, a choice rather than a need: a fork child does not inherit
+//! access to the device. (A child's copy would not escape a revocation: `dup_mmap()` links it into
+//! the file's `i_mmap` right after the parent's VMA and before it copies the entries, under the
+//! parent's mmap write lock, so a concurrent zap either empties the parent first or finds the
+//! copies.)
 
 use crate::{
     action::CacheMode,
@@ -163,7 +167,10 @@ impl DeviceMemory {
         self.len == 0
     }
 
-    /// The memory type of every user mapping of the range.
+    /// The memory type the mappings of the range ask for. On x86 the entries get the type of
+    /// the range's PAT reservation: `arch_io_reserve_memtype_wc()` accepts an existing
+    /// reservation of a compatible, stronger type (uncached-minus) without saying so, and the
+    /// entries are then uncached. Never a weaker type than asked for.
     pub fn cache_mode(&self) -> CacheMode {
         self.cache
     }
@@ -567,9 +574,7 @@ impl DeviceMemory {
             Some(end) if end <= bar_len && len != 0 => {}
             _ => return Err(EINVAL),
         }
-        let start = bar_start
-            .checked_add(offset.try_into()?)
-            .ok_or(EINVAL)?;
+        let start = bar_start.checked_add(offset.try_into()?).ok_or(EINVAL)?;
         let size = bindings::resource_size_t::try_from(len)?;
         let page = bindings::resource_size_t::try_from(PAGE_SIZE)?;
         if start % page != 0 || size % page != 0 {
@@ -600,10 +605,12 @@ impl DeviceMemory {
             // INVARIANT: reserved as write-combining just above.
             range.wc = true;
         }
+        #[allow(clippy::useless_conversion)] // `resource_size_t` is `u32` on some 32-bit configs.
+        let phys = u64::from(start);
         // SAFETY: A memory BAR is device memory; the range is requested for this memory and, if
         // write-combining, reserved as such, and both are kept until `range` is dropped, which
         // revokes the memory first. Nothing in this crate maps it into the kernel.
-        let memory = unsafe { Self::new(start.into(), len, cache)? };
+        let memory = unsafe { Self::new(phys, len, cache)? };
         range.memory = Some(memory.clone());
         // On failure devres drops `range` at once, which revokes and releases.
         kernel::devres::register(pdev.as_ref(), range, GFP_KERNEL)?;

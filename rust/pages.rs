@@ -21,8 +21,8 @@
 
 use crate::{
     c_helpers::{
-        rmp_page_copy_from_user, rmp_page_copy_page, rmp_page_read, rmp_page_write,
-        rmp_page_zero, rmp_pin_user_pages, rmp_unpin_user_pages,
+        rmp_page_copy_from_user, rmp_page_copy_page, rmp_page_read, rmp_page_write, rmp_page_zero,
+        rmp_pin_user_pages, rmp_unpin_user_pages,
     },
     user::UserContext,
 };
@@ -106,7 +106,13 @@ pub trait PageCopy: sealed::OwnPage {
     /// `EFAULT` if any byte could not be read; the page may then hold part of the data. The copy
     /// may fault the source in, which takes a lock of the task's address space: hence `user`
     /// (see [`UserContext`]).
-    fn copy_from_user(&self, user: &UserContext, offset: usize, src: UserPtr, len: usize) -> Result {
+    fn copy_from_user(
+        &self,
+        user: &UserContext,
+        offset: usize,
+        src: UserPtr,
+        len: usize,
+    ) -> Result {
         let _ = user;
         in_page(offset, len)?;
         let page = self.own_page().as_ptr();

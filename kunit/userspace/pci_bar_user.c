@@ -212,14 +212,17 @@ static void test_memtypes(void)
 static void test_offsets(void)
 {
 	const unsigned long pgoffs[] = { 0, 5, 17, half / 2, half - 1 };
-	const char *devs[] = { PCI_BAR_DEV_UC, PCI_BAR_DEV_WC };
+	static const char * const devs[] = { PCI_BAR_DEV_UC, PCI_BAR_DEV_WC };
 	long bad = -1;
 
 	for (unsigned int d = 0; d < ARRAY_SIZE(devs) && bad < 0; d++) {
 		int fd = open(devs[d], O_RDWR);
 
 		for (unsigned int i = 0; i < ARRAY_SIZE(pgoffs) && bad < 0; i++) {
-			unsigned char *p = fd < 0 ? MAP_FAILED : map_fd(fd, 1, pgoffs[i], MAP_SHARED);
+			unsigned char *p = MAP_FAILED;
+
+			if (fd >= 0)
+				p = map_fd(fd, 1, pgoffs[i], MAP_SHARED);
 
 			if (p == MAP_FAILED || !page_is_expected(p, bar_page(devs[d], pgoffs[i])))
 				bad = bar_page(devs[d], pgoffs[i]);
@@ -339,7 +342,8 @@ static int live_map(struct live *l)
 		munmap(to, 2 * page);
 	return l->puc != MAP_FAILED && l->pwc != MAP_FAILED && l->moved == to &&
 	       rmp_read_signal(l->puc) == 0 && rmp_read_signal(l->pwc + page) == 0 &&
-	       page_is(l->head, 8, 0) && page_is(l->moved, 10, 0) && page_is(l->moved + page, 11, 0);
+	       page_is(l->head, 8, 0) && page_is(l->moved, 10, 0) &&
+	       page_is(l->moved + page, 11, 0);
 }
 
 static void live_unmap(struct live *l)
@@ -398,7 +402,8 @@ static void test_unbind_and_bind(void)
 	uc = iomem_has("rust_pci_bar :");
 	wc = iomem_has("rust_pci_bar_wc");
 	reserved = pat_overlapping(bar.phys, bar.phys + bar.size);
-	ktap_check(uc == 0 && wc == 0 && reserved == 0, "unbind_releases_the_ranges_and_the_memtype",
+	ktap_check(uc == 0 && wc == 0 && reserved == 0,
+		   "unbind_releases_the_ranges_and_the_memtype",
 		   "after unbind: /proc/iomem names rust_pci_bar %d, rust_pci_bar_wc %d; %d PAT reservations overlap the BAR (wanted 0, 0, 0)",
 		   uc, wc, reserved);
 	gone_errno = map_errno(PCI_BAR_DEV_UC, 1, 0, MAP_SHARED);
@@ -480,8 +485,9 @@ static void test_leaking_driver(void)
 	if (fd >= 0)
 		p = map_fd(fd, bar_pages, 0, MAP_SHARED);
 	if (p != MAP_FAILED) {
-		seen = page_is_expected(p, 0) && page_is_expected(p + (bar_pages - 1) * page,
-								   bar_pages - 1);
+		unsigned char *last = p + (bar_pages - 1) * page;
+
+		seen = page_is_expected(p, 0) && page_is_expected(last, bar_pages - 1);
 		named = iomem_has(LEAK_DRIVER);
 	}
 	ktap_check(seen && named == 1, "leaking_driver_maps_the_bar",

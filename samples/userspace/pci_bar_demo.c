@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * rust_pci_bar in one picture: QEMU's ivshmem-plain BAR 2, written through
- * /dev/rust_pci_bar_wc (write-combined) and read back through
- * /dev/rust_pci_bar (uncached); the VMA flags and the memory type the kernel
- * gave each mapping; then the driver unbound under a live mapping.
+ * rust_pci_bar in one picture: QEMU's ivshmem-plain BAR 2, whose first half
+ * /dev/rust_pci_bar maps uncached and whose second half /dev/rust_pci_bar_wc
+ * maps write-combined; a message written through each and read back through
+ * a new mapping; the VMA flags and the memory type reservation of each half;
+ * then the driver unbound under a live mapping.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -23,7 +24,7 @@
 #define DRIVER		"/sys/bus/pci/drivers/rust_pci_bar"
 #define PAT_LIST	"/sys/kernel/debug/x86/pat_memtype_list"
 #define PGOFF		5
-#define MESSAGE		"hello from pid %d, written through " DEV_WC
+#define MESSAGE		"hello from pid %d, written through %s"
 
 static long page;
 static char bdf[64];
@@ -83,7 +84,7 @@ static void show_mapping(const char *dev, const void *p, unsigned long long lo,
 			 unsigned long long hi)
 {
 	unsigned long long a, b;
-	char line[512], name[64], type[64] = "none";
+	char line[512], name[64], type[64] = "none: uncached-minus, the default";
 	unsigned long start, end;
 	int inside = 0;
 	FILE *f = fopen("/proc/self/smaps", "r");
@@ -104,8 +105,33 @@ static void show_mapping(const char *dev, const void *p, unsigned long long lo,
 			snprintf(type, sizeof(type), "%s", name);
 	if (f)
 		fclose(f);
-	printf("    %s memory type (pat_memtype_list, [mem %#llx-%#llx]): %s\n", dev, lo, hi,
-	       type);
+	printf("    %s: reservation of its half [mem %#llx-%#llx]: %s\n", dev, lo, hi, type);
+}
+
+/* Writes a message through a mapping of page PGOFF of @dev, reads it back through another. */
+static int write_and_read_back(const char *dev, unsigned long long lo, unsigned long long hi)
+{
+	char msg[128], *p;
+	int fd = open(dev, O_RDWR);
+
+	if (fd < 0)
+		return fail(dev);
+	p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, PGOFF * page);
+	if (p == MAP_FAILED)
+		return fail(dev);
+	snprintf(msg, sizeof(msg), MESSAGE, (int)getpid(), dev);
+	memcpy(p, msg, strlen(msg) + 1);
+	__sync_synchronize();
+	printf("write through %s, page %d of its half: \"%s\"\n", dev, PGOFF, msg);
+	show_mapping(dev, p, lo, hi);
+	munmap(p, page);
+	p = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, PGOFF * page);
+	if (p == MAP_FAILED)
+		return fail(dev);
+	printf("    read back through a new mapping: \"%.100s\"\n", p);
+	munmap(p, page);
+	close(fd);
+	return 0;
 }
 
 static const char *errname(int err)
@@ -139,53 +165,41 @@ static int write_sysfs(const char *path, const char *value)
 
 int main(void)
 {
-	unsigned long long lo, hi;
-	char msg[128], *wc, *uc;
-	int fdw, fdu, err;
+	unsigned long long half;
+	char *uc;
+	int fdu, err;
 	struct sigaction sa = { .sa_handler = on_sigbus };
 
 	page = sysconf(_SC_PAGESIZE);
 	mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
 	if (find_device())
 		return fail("no ivshmem-plain device (1af4:1110) with a BAR 2");
-	lo = phys + PGOFF * page;
-	hi = lo + page;
-	printf("QEMU's ivshmem-plain %s: BAR 2 at %#llx is a file on the host, mapped by\n", bdf,
-	       phys);
-	printf("samples/rust_pci_bar.rs through two devices, each with its own memory type.\n\n");
+	half = size / 2;
+	printf("QEMU's ivshmem-plain %s: BAR 2 at %#llx is a file on the host. samples/rust_pci_bar.rs\n",
+	       bdf, phys);
+	printf("maps its first half uncached and its second half write-combined: a physical range\n");
+	printf("has one memory type (x86 PAT keeps one per range; arm64 forbids mismatched aliases).\n");
+	printf("Entries are made at the first access to each page, not by mmap().\n\n");
 
-	fdw = open(DEV_WC, O_RDWR);
-	if (fdw < 0)
-		return fail("open " DEV_WC);
-	wc = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fdw, PGOFF * page);
-	if (wc == MAP_FAILED)
-		return fail("mmap " DEV_WC);
-	snprintf(msg, sizeof(msg), MESSAGE, (int)getpid());
-	memcpy(wc, msg, strlen(msg) + 1);
-	__sync_synchronize();
-	printf("write through %s at BAR offset %#lx: \"%s\"\n", DEV_WC, PGOFF * page, msg);
-	show_mapping(DEV_WC, wc, lo, hi);
-	munmap(wc, page);
+	if (write_and_read_back(DEV_UC, phys, phys + half) ||
+	    write_and_read_back(DEV_WC, phys + half, phys + size))
+		return 1;
+	printf("  (io pf de dd dc: I/O memory, PFN entries, no growth, not dumped, not inherited by a\n");
+	printf("   fork child. The write-combined half is reserved as such while the driver is\n");
+	printf("   bound; mappings add no reservation of their own.)\n");
 
 	fdu = open(DEV_UC, O_RDWR);
 	if (fdu < 0)
 		return fail("open " DEV_UC);
-	uc = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fdu, PGOFF * page);
-	if (uc == MAP_FAILED)
-		return fail("mmap " DEV_UC);
-	printf("read through %s at the same offset: \"%.100s\"\n", DEV_UC, uc);
-	show_mapping(DEV_UC, uc, lo, hi);
-	printf("  (io pf de dd: the core's flags for a PFN remap of I/O memory; dc: the crate's\n");
-	printf("   VM_DONTCOPY, so a fork child never holds entries a revocation has not seen.\n");
-	printf("   x86 PAT gives a range one memory type: had the write-combined mapping still\n");
-	printf("   existed, this one would have been write-combining too.)\n");
-
 	err = mmap(NULL, page, PROT_READ, MAP_PRIVATE, fdu, 0) == MAP_FAILED ? errno : 0;
 	printf("MAP_PRIVATE: %s; ", errname(err));
-	err = mmap(NULL, 2 * page, PROT_READ, MAP_SHARED, fdu, size - page) == MAP_FAILED ?
+	err = mmap(NULL, 2 * page, PROT_READ, MAP_SHARED, fdu, half - page) == MAP_FAILED ?
 	      errno : 0;
-	printf("2 pages from the BAR's last page: %s\n\n", errname(err));
+	printf("2 pages from the half's last page: %s\n\n", errname(err));
 
+	uc = mmap(NULL, page, PROT_READ, MAP_SHARED, fdu, PGOFF * page);
+	if (uc == MAP_FAILED)
+		return fail("mmap " DEV_UC);
 	printf("unbind the driver while %s is mapped:\n", DEV_UC);
 	fflush(stdout);
 	if (write_sysfs(DRIVER "/unbind", bdf))
@@ -196,12 +210,12 @@ int main(void)
 	if (!err)
 		(void)__atomic_load_n(uc, __ATOMIC_SEQ_CST);
 	printf("    reading the old mapping: %s\n",
-	       err == SIGBUS ? "SIGBUS (its entries were zapped)" : "readable!");
+	       err == SIGBUS ? "SIGBUS (revoked: no entry, and the fault handler refuses)" :
+	       "readable!");
 	err = mmap(NULL, page, PROT_READ, MAP_SHARED, fdu, 0) == MAP_FAILED ? errno : 0;
 	printf("    a new mmap of the file still open: %s\n", errname(err));
 	munmap(uc, page);
 	close(fdu);
-	close(fdw);
 	fflush(stdout);
 	if (write_sysfs(DRIVER "/bind", bdf))
 		return fail("bind");
