@@ -17,7 +17,9 @@
 # RMP_COMPILE_FAIL_DIR overrides the snippets' directory (to test the harness itself).
 # The library must have been built in the checkout first (`make`): the snippets link against
 # rust/libmmap_prepare.rmeta and Module.symvers, and nothing here rebuilds them. Each snippet
-# is built in $RMP_CACHE/compile-fail/<name>/, where its build log stays.
+# is built in $RMP_CACHE/compile-fail/<name>/, where its build log stays; RMP_COMPILE_FAIL_OUT
+# replaces $RMP_CACHE/compile-fail (it must lie under $RMP_CACHE, which the build root binds),
+# so that two checkouts (git worktrees) can run their snippets at the same time.
 
 # _rmp_cf_field FILE PREFIX [first]: the text after PREFIX on each line of FILE that starts
 # with it (only the first such line with `first`).
@@ -64,7 +66,7 @@ _rmp_cf_one() {
 		return 1
 	fi
 
-	dir=$RMP_CACHE/compile-fail/$name
+	dir=${RMP_COMPILE_FAIL_OUT:-$RMP_CACHE/compile-fail}/$name
 	log=$dir/build.log
 	rm -rf "$dir"
 	mkdir -p "$dir"
@@ -152,7 +154,14 @@ rmp_compile_fail() {
 		rmp_log "ERROR: compile-fail tests: no snippets in $dir"
 		return 1
 	fi
-	rmp_phase_begin "compile-fail tests: ${#srcs[@]} snippets in ${dir#"$RMP_TOP"/} (logs: $RMP_CACHE/compile-fail)"
+	case "${RMP_COMPILE_FAIL_OUT:-$RMP_CACHE}/" in
+	"$RMP_CACHE"/*) ;;
+	*)
+		rmp_log "ERROR: compile-fail tests: RMP_COMPILE_FAIL_OUT must lie under $RMP_CACHE"
+		return 1
+		;;
+	esac
+	rmp_phase_begin "compile-fail tests: ${#srcs[@]} snippets in ${dir#"$RMP_TOP"/} (logs: ${RMP_COMPILE_FAIL_OUT:-$RMP_CACHE/compile-fail})"
 	for src in "${srcs[@]}"; do
 		if [ ! -e "$src" ]; then
 			rmp_log "FAIL $(basename "$src" .rs): no such snippet: $src"
