@@ -10,8 +10,8 @@ use kernel::{
 };
 use mmap_prepare::{
     CacheMode, ClosingArea, FaultError, FaultResult, IntoRef, KernelPages, MappedArea, MmapAction,
-    MmapMiscDevice, MmapMiscDeviceRegistration, VmAreaDesc, VmAreaRef, VmFault, VmOperations,
-    VmaFlag,
+    MmapMiscDevice, MmapMiscDeviceRegistration, UserContext, VmAreaDesc, VmAreaRef, VmFault,
+    VmOperations, VmaFlag,
 };
 
 module! {
@@ -70,7 +70,13 @@ impl MmapMiscDevice for Dev {
         }
     }
 
-    fn ioctl(_dev: ArcBorrow<'_, Dev>, _file: &File, _cmd: u32, addr: usize) -> Result<isize> {
+    fn ioctl(
+        _dev: ArcBorrow<'_, Dev>,
+        _file: &File,
+        _cmd: u32,
+        addr: usize,
+        _user: &mut UserContext,
+    ) -> Result<isize> {
         let task = kernel::current!();
         let mm = task.mm().ok_or(EINVAL)?;
         let guard = mm.mmap_read_lock();

@@ -7,8 +7,17 @@
 // expect: E0308
 // expect: expected `&MappablePage<'_>`, found `&BorrowedPage<'_>`
 
-use kernel::{alloc::VVec, page::AsPageIter, prelude::*, uaccess::UserPtr};
-use mmap_prepare::{PageCopy, PinnedUserBuffer};
+use kernel::{
+    alloc::VVec,
+    fs::File,
+    page::AsPageIter,
+    prelude::*,
+    sync::{Arc, ArcBorrow},
+    uaccess::UserPtr,
+};
+use mmap_prepare::{
+    MmapMiscDevice, MmapMiscDeviceRegistration, PageCopy, PinnedUserBuffer, UserContext,
+};
 
 module! {
     type: Snippet,
@@ -22,14 +31,37 @@ struct Snippet;
 
 impl kernel::Module for Snippet {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        Ok(Snippet)
+    }
+}
+
+struct Dev;
+
+#[vtable]
+impl MmapMiscDevice for Dev {
+    type Ptr = Arc<Dev>;
+    type RegistrationData = ();
+
+    fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Dev>> {
+        Ok(Arc::new(Dev, GFP_KERNEL)?)
+    }
+
+    fn ioctl(
+        _dev: ArcBorrow<'_, Dev>,
+        _file: &File,
+        _cmd: u32,
+        arg: usize,
+        user: &mut UserContext,
+    ) -> Result<isize> {
         let mut flags = VVec::<bool>::with_capacity(4096, GFP_KERNEL)?;
         for _ in 0..4096 {
             flags.push(false, GFP_KERNEL)?;
         }
         let page = flags.page_iter().next().ok_or(EINVAL)?;
         page.write_bytes(0, &[2])?;
-        let message = PinnedUserBuffer::pin(UserPtr::from_addr(0), 0)?;
-        message.copy_to_page(0, &page, 0, 0)?;
-        Ok(Snippet)
+        // The caller's byte, pinned with the ioctl's proof, then copied into the same page.
+        let message = PinnedUserBuffer::pin(user, UserPtr::from_addr(arg), 1)?;
+        message.copy_to_page(0, &page, 0, 1)?;
+        Ok(0)
     }
 }

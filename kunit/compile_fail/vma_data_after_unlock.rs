@@ -10,7 +10,8 @@ use kernel::{
     sync::{Arc, ArcBorrow},
 };
 use mmap_prepare::{
-    MappedArea, MmapMiscDevice, MmapMiscDeviceRegistration, VmAreaRef, VmOperations, VmOpsTable,
+    MappedArea, MmapMiscDevice, MmapMiscDeviceRegistration, UserContext, VmAreaRef, VmOperations,
+    VmOpsTable,
 };
 
 module! {
@@ -60,7 +61,13 @@ impl MmapMiscDevice for Dev {
         Ok(Arc::new(Dev { value: 1 }, GFP_KERNEL)?)
     }
 
-    fn ioctl(_dev: ArcBorrow<'_, Dev>, _file: &File, _cmd: u32, addr: usize) -> Result<isize> {
+    fn ioctl(
+        _dev: ArcBorrow<'_, Dev>,
+        _file: &File,
+        _cmd: u32,
+        addr: usize,
+        _user: &mut UserContext,
+    ) -> Result<isize> {
         let task = kernel::current!();
         let mm = task.mm().ok_or(EINVAL)?;
         let guard = mm.mmap_read_lock();
