@@ -2,42 +2,16 @@
 
 //! Must compile: the control; every API the other snippets misuse, used as documented.
 
-use kernel::{
-    fs::File,
-    miscdevice::MiscDeviceOptions,
-    prelude::*,
-    sync::{Arc, ArcBorrow},
-};
-use mmap_prepare::{
-    CacheMode, ClosingArea, FaultError, FaultResult, IntoRef, KernelPages, MappedArea, MmapAction,
-    MmapMiscDevice, MmapMiscDeviceRegistration, UserContext, VmAreaDesc, VmAreaRef, VmFault,
-    VmOperations, VmaFlag,
-};
+use kernel::miscdevice::MiscDeviceOptions;
 
-module! {
-    type: Control,
-    name: "control_correct_use",
-    authors: ["rust-mmap-prepare developers"],
-    description: "compile-fail control: correct use of the mmap_prepare API",
-    license: "GPL",
-}
-
-#[pin_data]
-struct Control {
-    #[pin]
-    _dev: MmapMiscDeviceRegistration<Dev>,
-}
-
-impl kernel::InPlaceModule for Control {
-    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
-        try_pin_init!(Self {
-            _dev <- MmapMiscDeviceRegistration::register(MiscDeviceOptions { name: c"rmp_cf" }),
-        })
-    }
-}
-
-struct Dev {
-    pages: KernelPages,
+/// Registers the control's device, as a driver's module would. Never called (the prelude's
+/// module holds nothing): it is here so that the crate's glue for the device is built.
+pub fn register_devices() -> Result {
+    KBox::pin_init(
+        MmapMiscDeviceRegistration::<Dev>::register(MiscDeviceOptions { name: c"rmp_cf" }),
+        GFP_KERNEL,
+    )
+    .map(drop)
 }
 
 #[vtable]
@@ -46,8 +20,7 @@ impl MmapMiscDevice for Dev {
     type RegistrationData = ();
 
     fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Dev>> {
-        let pages = KernelPages::alloc(2, GFP_KERNEL | __GFP_ZERO)?;
-        Ok(Arc::new(Dev { pages }, GFP_KERNEL)?)
+        Dev::new()
     }
 
     fn mmap_prepare<'a>(

@@ -6,34 +6,6 @@
 // expect: E0599
 // expect: no method named `insert_page` found for reference `&OwnVmArea<DevVm>`
 
-use kernel::{
-    prelude::*,
-    sync::{Arc, ArcBorrow},
-};
-use mmap_prepare::{
-    FaultError, FaultResult, IntoRef, KernelPages, MappedArea, VmFault, VmOperations, VmOpsTable,
-};
-
-module! {
-    type: Snippet,
-    name: "insert_page_unproved_vma",
-    authors: ["rust-mmap-prepare developers"],
-    description: "compile-fail snippet: must not compile",
-    license: "GPL",
-}
-
-struct Snippet;
-
-impl kernel::Module for Snippet {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        Ok(Snippet)
-    }
-}
-
-struct Dev {
-    pages: KernelPages,
-}
-
 struct DevVm;
 
 static DEV_VM_OPS: VmOpsTable<DevVm> = VmOpsTable::new();

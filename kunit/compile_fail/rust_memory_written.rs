@@ -7,35 +7,7 @@
 // expect: E0308
 // expect: expected `&MappablePage<'_>`, found `&BorrowedPage<'_>`
 
-use kernel::{
-    alloc::VVec,
-    fs::File,
-    page::AsPageIter,
-    prelude::*,
-    sync::{Arc, ArcBorrow},
-    uaccess::UserPtr,
-};
-use mmap_prepare::{
-    MmapMiscDevice, MmapMiscDeviceRegistration, PageCopy, PinnedUserBuffer, UserContext,
-};
-
-module! {
-    type: Snippet,
-    name: "rust_memory_written",
-    authors: ["rust-mmap-prepare developers"],
-    description: "compile-fail snippet: must not compile",
-    license: "GPL",
-}
-
-struct Snippet;
-
-impl kernel::Module for Snippet {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        Ok(Snippet)
-    }
-}
-
-struct Dev;
+use kernel::page::AsPageIter;
 
 #[vtable]
 impl MmapMiscDevice for Dev {
@@ -43,7 +15,7 @@ impl MmapMiscDevice for Dev {
     type RegistrationData = ();
 
     fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Dev>> {
-        Ok(Arc::new(Dev, GFP_KERNEL)?)
+        Dev::new()
     }
 
     fn ioctl(
