@@ -12,12 +12,28 @@
 #   //! Must compile: <reason>       a control that must build, warning-free: it proves that
 #                                    the harness can build a consumer at all.
 #
+# A snippet holds only what it is about. What every snippet would repeat is in
+# kunit/compile_fail/prelude.rs.in (not a snippet: only *.rs files are), as rustdoc hides the
+# common lines of its examples: the `use` lines (the kernel's prelude, `File`, `Arc`,
+# `ArcBorrow`, and every name at the root of `mmap_prepare`), the `module!` block (`@NAME@`
+# becomes the snippet's name) with an empty module type, and `Dev`, a file data holding two
+# `KernelPages` (`Dev::new()` makes one in an `Arc`). The file built is the snippet followed by
+# the prelude, after a `// ---- prelude ... ----` marker line: a crate's `//!` lines must come
+# before its items, and the compiler's line numbers stay the snippet's own (the first lines of
+# the build log say where the prelude starts). So a snippet must not `use` a name the prelude
+# imports (E0252), nor define `Dev` or `Snippet`. A snippet that needs its own module type says
+# so:
+#
+#   //! Prelude: none                a complete module crate, built as it is.
+#
 # Sourced by scripts/rmp (`rmp_compile_fail`, a phase of `make check`), or run on its own:
 #   scripts/compile_fail.sh [NAME...]     NAME: a snippet's file name without `.rs`
 # RMP_COMPILE_FAIL_DIR overrides the snippets' directory (to test the harness itself).
 # The library must have been built in the checkout first (`make`): the snippets link against
 # rust/libmmap_prepare.rmeta and Module.symvers, and nothing here rebuilds them. Each snippet
-# is built in $RMP_CACHE/compile-fail/<name>/, where its build log stays.
+# is built in $RMP_CACHE/compile-fail/<name>/, where its build log stays; RMP_COMPILE_FAIL_OUT
+# replaces $RMP_CACHE/compile-fail (it must lie under $RMP_CACHE, which the build root binds),
+# so that two checkouts (git worktrees) can run their snippets at the same time.
 
 # _rmp_cf_field FILE PREFIX [first]: the text after PREFIX on each line of FILE that starts
 # with it (only the first such line with `first`).
@@ -36,6 +52,46 @@ _rmp_cf_field() {
 # The rustc diagnostics of a build log that are errors, one headline each.
 _rmp_cf_errors() {
 	grep -E '^error(\[E[0-9]{4}\])?: ' "$1" | grep -vE '^error: aborting due to ' || true
+}
+
+# _rmp_cf_source SRC NAME OUT LOG: write the crate to build for snippet SRC as OUT: the snippet,
+# then the prelude of its directory unless it says `//! Prelude: none`. Starts LOG with lines
+# (`compile_fail.sh: ...`) that map OUT's lines back to the files. Returns 1, with a message, if
+# the snippet names an unknown prelude or the prelude is missing.
+_rmp_cf_source() {
+	local src=$1 name=$2 out=$3 log=$4 prelude lines
+	prelude=$(_rmp_cf_field "$src" '//! Prelude: ' first)
+	case "$prelude" in
+	none)
+		cp "$src" "$out"
+		printf 'compile_fail.sh: %s is %s, built as it is (//! Prelude: none)\n' \
+			"$out" "$src" >"$log"
+		return 0
+		;;
+	"") prelude=$(dirname "$src")/prelude.rs.in ;;
+	*)
+		rmp_log "FAIL $name: unknown '//! Prelude: $prelude' (only 'none' is known)"
+		return 1
+		;;
+	esac
+	if [ ! -e "$prelude" ]; then
+		rmp_log "FAIL $name: no prelude $prelude (or say '//! Prelude: none')"
+		return 1
+	fi
+	lines=$(wc -l <"$src")
+	# A snippet without a final newline gets one, so that the marker starts a line.
+	[ -z "$(tail -c 1 "$src")" ] || lines=$((lines + 1))
+	{
+		cat "$src"
+		[ -z "$(tail -c 1 "$src")" ] || echo
+		printf '// ---- prelude %s, after snippet %s (lines 1-%s) ----\n' \
+			"${prelude#"$RMP_TOP"/}" "$name" "$lines"
+		sed "s/@NAME@/$name/g" "$prelude"
+	} >"$out"
+	{
+		printf 'compile_fail.sh: lines 1-%s of %s are the snippet %s\n' "$lines" "$out" "$src"
+		printf 'compile_fail.sh: from line %s on, the prelude %s\n' "$((lines + 2))" "$prelude"
+	} >"$log"
 }
 
 # _rmp_cf_one FILE: build one snippet and judge the result. Prints a verdict; returns 1 if the
@@ -64,14 +120,14 @@ _rmp_cf_one() {
 		return 1
 	fi
 
-	dir=$RMP_CACHE/compile-fail/$name
+	dir=${RMP_COMPILE_FAIL_OUT:-$RMP_CACHE/compile-fail}/$name
 	log=$dir/build.log
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	cp "$src" "$dir/$name.rs"
+	_rmp_cf_source "$src" "$name" "$dir/$name.rs" "$log" || return 1
 	printf 'include %s/rust/consumer.mk\nobj-m += %s.o\n' "$RMP_TOP" "$name" >"$dir/Kbuild"
 	# $dir is under $RMP_CACHE, which rmp_in_root binds already.
-	rmp_in_root make -C "$RMP_KDIR" M="$dir" LLVM=-"$RMP_LLVM" modules >"$log" 2>&1 || rc=$?
+	rmp_in_root make -C "$RMP_KDIR" M="$dir" LLVM=-"$RMP_LLVM" modules >>"$log" 2>&1 || rc=$?
 	mapfile -t errors < <(_rmp_cf_errors "$log")
 
 	if [ "$mode" = pass ]; then
@@ -105,7 +161,8 @@ _rmp_cf_one() {
 		return 1
 	fi
 	for e in "${expects[@]}"; do
-		if ! grep -qF -- "$e" "$log"; then
+		# Only the build's output: not the lines this script wrote first.
+		if ! grep -v '^compile_fail\.sh: ' "$log" | grep -qF -- "$e"; then
 			rmp_log "FAIL $name: must not compile: $reason"
 			rmp_log "       it failed, but not with the expected '$e': ${errors[0]}"
 			rmp_log "       log: $log"
@@ -152,7 +209,14 @@ rmp_compile_fail() {
 		rmp_log "ERROR: compile-fail tests: no snippets in $dir"
 		return 1
 	fi
-	rmp_phase_begin "compile-fail tests: ${#srcs[@]} snippets in ${dir#"$RMP_TOP"/} (logs: $RMP_CACHE/compile-fail)"
+	case "${RMP_COMPILE_FAIL_OUT:-$RMP_CACHE}/" in
+	"$RMP_CACHE"/*) ;;
+	*)
+		rmp_log "ERROR: compile-fail tests: RMP_COMPILE_FAIL_OUT must lie under $RMP_CACHE"
+		return 1
+		;;
+	esac
+	rmp_phase_begin "compile-fail tests: ${#srcs[@]} snippets in ${dir#"$RMP_TOP"/} (logs: ${RMP_COMPILE_FAIL_OUT:-$RMP_CACHE/compile-fail})"
 	for src in "${srcs[@]}"; do
 		if [ ! -e "$src" ]; then
 			rmp_log "FAIL $(basename "$src" .rs): no such snippet: $src"

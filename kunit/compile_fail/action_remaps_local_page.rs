@@ -4,40 +4,13 @@
 // expect: E0597
 // expect: `local_pages` does not live long enough
 
-use kernel::{
-    fs::File,
-    prelude::*,
-    sync::{Arc, ArcBorrow},
-};
-use mmap_prepare::{
-    KernelPages, MmapAction, MmapMiscDevice, MmapMiscDeviceRegistration, VmAreaDesc,
-};
-
-module! {
-    type: Snippet,
-    name: "action_remaps_local_page",
-    authors: ["rust-mmap-prepare developers"],
-    description: "compile-fail snippet: must not compile",
-    license: "GPL",
-}
-
-struct Snippet;
-
-impl kernel::Module for Snippet {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        Ok(Snippet)
-    }
-}
-
-struct Dev;
-
 #[vtable]
 impl MmapMiscDevice for Dev {
     type Ptr = Arc<Dev>;
     type RegistrationData = ();
 
     fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Dev>> {
-        Ok(Arc::new(Dev, GFP_KERNEL)?)
+        Dev::new()
     }
 
     fn mmap_prepare<'a>(

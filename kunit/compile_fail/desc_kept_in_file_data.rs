@@ -4,31 +4,6 @@
 // expect: lifetime may not live long enough
 // expect: this usage requires that `'1` must outlive `'a`
 
-use kernel::{
-    fs::File,
-    prelude::*,
-    sync::{Arc, ArcBorrow},
-};
-use mmap_prepare::{MmapMiscDevice, MmapMiscDeviceRegistration, VmAreaDesc};
-
-module! {
-    type: Snippet,
-    name: "desc_kept_in_file_data",
-    authors: ["rust-mmap-prepare developers"],
-    description: "compile-fail snippet: must not compile",
-    license: "GPL",
-}
-
-struct Snippet;
-
-impl kernel::Module for Snippet {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        Ok(Snippet)
-    }
-}
-
-struct Dev;
-
 /// A struct with the lifetime of the file's data, to change the mapping later.
 struct Kept<'a> {
     _desc: &'a VmAreaDesc<'a, Arc<Dev>>,
@@ -40,7 +15,7 @@ impl MmapMiscDevice for Dev {
     type RegistrationData = ();
 
     fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Dev>> {
-        Ok(Arc::new(Dev, GFP_KERNEL)?)
+        Dev::new()
     }
 
     fn mmap_prepare<'a>(

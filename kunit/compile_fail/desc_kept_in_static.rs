@@ -5,31 +5,6 @@
 // expect: `desc` escapes the associated function body here
 // expect: lifetime may not live long enough
 
-use kernel::{
-    fs::File,
-    prelude::*,
-    sync::{Arc, ArcBorrow},
-};
-use mmap_prepare::{MmapMiscDevice, MmapMiscDeviceRegistration, VmAreaDesc};
-
-module! {
-    type: Snippet,
-    name: "desc_kept_in_static",
-    authors: ["rust-mmap-prepare developers"],
-    description: "compile-fail snippet: must not compile",
-    license: "GPL",
-}
-
-struct Snippet;
-
-impl kernel::Module for Snippet {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        Ok(Snippet)
-    }
-}
-
-struct Dev;
-
 /// Anywhere that outlives the callback (a global, a work item, a leaked box) holds only
 /// `'static` values.
 fn keep_for_later<T: 'static>(_value: T) {}
@@ -40,7 +15,7 @@ impl MmapMiscDevice for Dev {
     type RegistrationData = ();
 
     fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Dev>> {
-        Ok(Arc::new(Dev, GFP_KERNEL)?)
+        Dev::new()
     }
 
     fn mmap_prepare<'a>(

@@ -6,54 +6,6 @@
 // expect: `vmf` escapes the associated function body here
 
 use kernel::sync::SetOnce;
-use kernel::{
-    fs::File,
-    prelude::*,
-    sync::{Arc, ArcBorrow},
-};
-use mmap_prepare::{
-    FaultAnswer, FaultError, FaultResult, IntoRef, KernelPage, MappedArea, MmapMiscDevice,
-    MmapMiscDeviceRegistration, VmAreaDesc, VmFault, VmOperations,
-};
-
-module! {
-    type: Snippet,
-    name: "fault_token_kept_in_static",
-    authors: ["rust-mmap-prepare developers"],
-    description: "compile-fail snippet: must not compile",
-    license: "GPL",
-}
-
-struct Snippet;
-
-impl kernel::Module for Snippet {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        Ok(Snippet)
-    }
-}
-
-struct Dev {
-    page: KernelPage,
-}
-
-#[vtable]
-impl MmapMiscDevice for Dev {
-    type Ptr = Arc<Dev>;
-    type RegistrationData = ();
-
-    fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Dev>> {
-        let page = KernelPage::alloc(GFP_KERNEL | __GFP_ZERO)?;
-        Ok(Arc::new(Dev { page }, GFP_KERNEL)?)
-    }
-
-    fn mmap_prepare<'a>(
-        _dev: ArcBorrow<'a, Dev>,
-        _file: &'a File,
-        desc: &mut VmAreaDesc<'a, Arc<Dev>>,
-    ) -> Result {
-        desc.set_vm_ops::<DevVm>()
-    }
-}
 
 struct DevVm;
 
@@ -70,8 +22,9 @@ impl VmOperations for DevVm {
 
     fn fault<'f>(vmf: &'f VmFault<Self>) -> FaultResult<'f> {
         static SAVED: SetOnce<FaultAnswer<'static>> = SetOnce::new();
-        let dev = vmf.file_data().into_ref();
-        let installed = vmf.set_page(&dev.page.mappable())?;
+        // The entry takes its own reference to the page.
+        let page = KernelPage::alloc(GFP_KERNEL).map_err(FaultError::from)?;
+        let installed = vmf.set_page(&page.mappable())?;
         SAVED.populate(installed);
         Err(FaultError::SIGBUS)
     }

@@ -1,36 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Must not compile: `insert_pages` on a `&VmAreaRef` not proved `VM_MIXEDMAP` (check_mixedmap).
+//! Must not compile: `insert_pages` into the faulting VMA (`&OwnVmArea`, the driver's own) without
+//! proving it `VM_MIXEDMAP` (`check_mixedmap`): `vm_insert_pages()` would set the flag itself,
+//! which needs the mmap write lock a fault does not hold.
 // expect: E0599
-// expect: no method named `insert_pages` found for reference `&VmAreaRef`
-
-use kernel::{
-    prelude::*,
-    sync::{Arc, ArcBorrow},
-};
-use mmap_prepare::{
-    FaultError, FaultResult, IntoRef, KernelPages, MappedArea, VmFault, VmOperations, VmOpsTable,
-};
-
-module! {
-    type: Snippet,
-    name: "insert_pages_unproved_vma",
-    authors: ["rust-mmap-prepare developers"],
-    description: "compile-fail snippet: must not compile",
-    license: "GPL",
-}
-
-struct Snippet;
-
-impl kernel::Module for Snippet {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        Ok(Snippet)
-    }
-}
-
-struct Dev {
-    pages: KernelPages,
-}
+// expect: no method named `insert_pages` found for reference `&OwnVmArea<DevVm>`
 
 struct DevVm;
 

@@ -4,34 +4,6 @@
 // expect: E0597
 // expect: `local_pages` does not live long enough
 
-use kernel::{
-    prelude::*,
-    sync::{Arc, ArcBorrow},
-};
-use mmap_prepare::{
-    FaultError, FaultResult, KernelPages, MappedArea, VmFault, VmOperations, VmOpsTable,
-};
-
-module! {
-    type: Snippet,
-    name: "pfn_from_local_pages",
-    authors: ["rust-mmap-prepare developers"],
-    description: "compile-fail snippet: must not compile",
-    license: "GPL",
-}
-
-struct Snippet;
-
-impl kernel::Module for Snippet {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        Ok(Snippet)
-    }
-}
-
-struct Dev {
-    pages: KernelPages,
-}
-
 struct DevVm;
 
 static DEV_VM_OPS: VmOpsTable<DevVm> = VmOpsTable::new();

@@ -4,31 +4,7 @@
 // expect: E0133
 // expect: call to unsafe function
 
-use kernel::{
-    fs::File,
-    page::PAGE_SIZE,
-    prelude::*,
-    sync::{Arc, ArcBorrow},
-};
-use mmap_prepare::{MmapAction, MmapMiscDevice, MmapMiscDeviceRegistration, VmAreaDesc};
-
-module! {
-    type: Snippet,
-    name: "remap_pfn_without_unsafe",
-    authors: ["rust-mmap-prepare developers"],
-    description: "compile-fail snippet: must not compile",
-    license: "GPL",
-}
-
-struct Snippet;
-
-impl kernel::Module for Snippet {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        Ok(Snippet)
-    }
-}
-
-struct Dev;
+use kernel::page::PAGE_SIZE;
 
 #[vtable]
 impl MmapMiscDevice for Dev {
@@ -36,7 +12,7 @@ impl MmapMiscDevice for Dev {
     type RegistrationData = ();
 
     fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Dev>> {
-        Ok(Arc::new(Dev, GFP_KERNEL)?)
+        Dev::new()
     }
 
     fn mmap_prepare<'a>(

@@ -7,29 +7,33 @@
 // expect: E0308
 // expect: expected `&MappablePage<'_>`, found `&BorrowedPage<'_>`
 
-use kernel::{alloc::VVec, page::AsPageIter, prelude::*, uaccess::UserPtr};
-use mmap_prepare::{PageCopy, PinnedUserBuffer};
+use kernel::page::AsPageIter;
 
-module! {
-    type: Snippet,
-    name: "rust_memory_written",
-    authors: ["rust-mmap-prepare developers"],
-    description: "compile-fail snippet: must not compile",
-    license: "GPL",
-}
+#[vtable]
+impl MmapMiscDevice for Dev {
+    type Ptr = Arc<Dev>;
+    type RegistrationData = ();
 
-struct Snippet;
+    fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Dev>> {
+        Dev::new()
+    }
 
-impl kernel::Module for Snippet {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
+    fn ioctl(
+        _dev: ArcBorrow<'_, Dev>,
+        _file: &File,
+        _cmd: u32,
+        arg: usize,
+        user: &mut UserContext,
+    ) -> Result<isize> {
         let mut flags = VVec::<bool>::with_capacity(4096, GFP_KERNEL)?;
         for _ in 0..4096 {
             flags.push(false, GFP_KERNEL)?;
         }
         let page = flags.page_iter().next().ok_or(EINVAL)?;
         page.write_bytes(0, &[2])?;
-        let message = PinnedUserBuffer::pin(UserPtr::from_addr(0), 0)?;
-        message.copy_to_page(0, &page, 0, 0)?;
-        Ok(Snippet)
+        // The caller's byte, pinned with the ioctl's proof, then copied into the same page.
+        let message = PinnedUserBuffer::pin(user, UserPtr::from_addr(arg), 1)?;
+        message.copy_to_page(0, &page, 0, 1)?;
+        Ok(0)
     }
 }

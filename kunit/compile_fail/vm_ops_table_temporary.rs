@@ -4,25 +4,6 @@
 // expect: E0515
 // expect: cannot return reference to temporary value
 
-use kernel::prelude::*;
-use mmap_prepare::{MappedArea, VmOperations, VmOpsTable};
-
-module! {
-    type: Snippet,
-    name: "vm_ops_table_temporary",
-    authors: ["rust-mmap-prepare developers"],
-    description: "compile-fail snippet: must not compile",
-    license: "GPL",
-}
-
-struct Snippet;
-
-impl kernel::Module for Snippet {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        Ok(Snippet)
-    }
-}
-
 struct DevVm;
 
 #[vtable]

@@ -4,33 +4,6 @@
 // expect: E0271
 // expect: type mismatch resolving `<BoxVm as VmOperations>::FileData == Arc<Dev>`
 
-use kernel::{
-    fs::File,
-    prelude::*,
-    sync::{Arc, ArcBorrow},
-};
-use mmap_prepare::{
-    MappedArea, MmapMiscDevice, MmapMiscDeviceRegistration, VmAreaDesc, VmOperations, VmOpsTable,
-};
-
-module! {
-    type: Snippet,
-    name: "vm_ops_wrong_file_data",
-    authors: ["rust-mmap-prepare developers"],
-    description: "compile-fail snippet: must not compile",
-    license: "GPL",
-}
-
-struct Snippet;
-
-impl kernel::Module for Snippet {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        Ok(Snippet)
-    }
-}
-
-struct Dev;
-
 /// Operations for files whose data is a `KBox<Dev>`: `mapped` would read an `Arc` as a box.
 struct BoxVm;
 
@@ -56,7 +29,7 @@ impl MmapMiscDevice for Dev {
     type RegistrationData = ();
 
     fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Dev>> {
-        Ok(Arc::new(Dev, GFP_KERNEL)?)
+        Dev::new()
     }
 
     fn mmap_prepare<'a>(

@@ -4,35 +4,6 @@
 // expect: E0505
 // expect: cannot move out of `guard` because it is borrowed
 
-use kernel::{
-    fs::File,
-    prelude::*,
-    sync::{Arc, ArcBorrow},
-};
-use mmap_prepare::{
-    MappedArea, MmapMiscDevice, MmapMiscDeviceRegistration, VmAreaRef, VmOperations, VmOpsTable,
-};
-
-module! {
-    type: Snippet,
-    name: "vma_data_after_unlock",
-    authors: ["rust-mmap-prepare developers"],
-    description: "compile-fail snippet: must not compile",
-    license: "GPL",
-}
-
-struct Snippet;
-
-impl kernel::Module for Snippet {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        Ok(Snippet)
-    }
-}
-
-struct Dev {
-    value: isize,
-}
-
 struct DevVm;
 
 static DEV_VM_OPS: VmOpsTable<DevVm> = VmOpsTable::new();
@@ -57,10 +28,16 @@ impl MmapMiscDevice for Dev {
     type RegistrationData = ();
 
     fn open(_file: &File, _misc: &MmapMiscDeviceRegistration<Self>) -> Result<Arc<Dev>> {
-        Ok(Arc::new(Dev { value: 1 }, GFP_KERNEL)?)
+        Dev::new()
     }
 
-    fn ioctl(_dev: ArcBorrow<'_, Dev>, _file: &File, _cmd: u32, addr: usize) -> Result<isize> {
+    fn ioctl(
+        _dev: ArcBorrow<'_, Dev>,
+        _file: &File,
+        _cmd: u32,
+        addr: usize,
+        _user: &mut UserContext,
+    ) -> Result<isize> {
         let task = kernel::current!();
         let mm = task.mm().ok_or(EINVAL)?;
         let guard = mm.mmap_read_lock();
@@ -68,6 +45,6 @@ impl MmapMiscDevice for Dev {
         let data = VmAreaRef::from_vma_ref(vma).data::<DevVm>().ok_or(EINVAL)?;
         // The VMA may be unmapped, and its data dropped, from here on.
         drop(guard);
-        Ok(data.value)
+        Ok(data.pages.len() as isize)
     }
 }
