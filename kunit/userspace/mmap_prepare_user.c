@@ -163,7 +163,8 @@ static void test_cow_remap_of_a_kernel_page(int dev)
 	long long off = p == MAP_FAILED ? -1 : maps_offset((uintptr_t)p);
 
 	ktap_check(err == EINVAL && p != MAP_FAILED && page_matches(p, 1) &&
-		   off == (long long)offset(BARE_REMAP_PAGE, 1), "cow_remap_of_a_kernel_page_refused",
+		   off == (long long)offset(BARE_REMAP_PAGE, 1),
+		   "cow_remap_of_a_kernel_page_refused",
 		   "private: %s (wanted EINVAL); shared: %s, offset column %#llx (wanted %#llx)",
 		   strerror(err), p == MAP_FAILED ? strerror(errno) : "mapped", off,
 		   (long long)offset(BARE_REMAP_PAGE, 1));

@@ -23,7 +23,7 @@ static inline int maps_lines(uintptr_t start, uintptr_t end)
 	return n;
 }
 
-/* The offset column (bytes, hex in the file) of the line of /proc/self/maps at @addr; -1 if none. */
+/* The offset column (in bytes) of the line of /proc/self/maps at @addr; -1 if none. */
 static inline long long maps_offset(uintptr_t addr)
 {
 	FILE *f = fopen("/proc/self/maps", "r");

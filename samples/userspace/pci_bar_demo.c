@@ -175,18 +175,18 @@ int main(void)
 	if (find_device())
 		return fail("no ivshmem-plain device (1af4:1110) with a BAR 2");
 	half = size / 2;
-	printf("QEMU's ivshmem-plain %s: BAR 2 at %#llx is a file on the host. samples/rust_pci_bar.rs\n",
-	       bdf, phys);
-	printf("maps its first half uncached and its second half write-combined: a physical range\n");
-	printf("has one memory type (x86 PAT keeps one per range; arm64 forbids mismatched aliases).\n");
-	printf("Entries are made at the first access to each page, not by mmap().\n\n");
+	printf("QEMU's ivshmem-plain %s: BAR 2 at %#llx is a file on the host.\n", bdf, phys);
+	printf("samples/rust_pci_bar.rs maps its first half uncached and its second half\n");
+	printf("write-combined: a physical range has one memory type (x86 PAT keeps one per\n");
+	printf("range; arm64 forbids mismatched aliases). Entries are made at the first\n");
+	printf("access to each page, not by mmap().\n\n");
 
 	if (write_and_read_back(DEV_UC, phys, phys + half) ||
 	    write_and_read_back(DEV_WC, phys + half, phys + size))
 		return 1;
-	printf("  (io pf de dd dc: I/O memory, PFN entries, no growth, not dumped, not inherited by a\n");
-	printf("   fork child. The write-combined half is reserved as such while the driver is\n");
-	printf("   bound; mappings add no reservation of their own.)\n");
+	printf("  (io pf de dd dc: I/O memory, PFN entries, no growth, not dumped, not\n");
+	printf("   inherited by a fork child. The write-combined half is reserved as such\n");
+	printf("   while the driver is bound; mappings add no reservation of their own.)\n");
 
 	fdu = open(DEV_UC, O_RDWR);
 	if (fdu < 0)
