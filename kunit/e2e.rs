@@ -412,6 +412,29 @@ mod tests {
         Ok(())
     }
 
+    /// A driver's own `compat_ioctl` is what a 32-bit task's ioctl reaches, not `ioctl`
+    /// converted by `compat_ptr_ioctl()` (the glue the crate installs for a driver without one).
+    #[test]
+    fn compat_ioctl_is_the_drivers_own() -> Result {
+        let file = open()?;
+        let f = file.as_ptr();
+        // SAFETY: `f` is an open file of the test device; its `file_operations` are the crate's
+        // table for it, which lives as long as the module. Command 0x1234 is no command of the
+        // device: `ioctl` answers `ENOTTY`, the device's `compat_ioctl` its own constant.
+        let (compat, native) = unsafe {
+            let f_op = &*(*f).f_op;
+            (
+                f_op.compat_ioctl.map(|c| c(f, 0x1234, 0)),
+                f_op.unlocked_ioctl.map(|i| i(f, 0x1234, 0)),
+            )
+        };
+        if cfg!(CONFIG_COMPAT) {
+            assert_eq!(compat, Some(COMPAT_IOCTL_ANSWER as c_long));
+        }
+        assert_eq!(native, Some(ENOTTY.to_errno() as c_long));
+        Ok(())
+    }
+
     #[test]
     fn answer_is_installed_after_the_handler() -> Result {
         reset_counters();

@@ -11,12 +11,16 @@
 use crate::util::{page_count, rmap_probe};
 use core::mem::size_of;
 use kernel::{
-    fs::File,
+    fs::{File, Kiocb},
     ioctl::{_IO, _IOR},
+    iov::{IovIterDest, IovIterSource},
+    new_poll_condvar,
     page::PAGE_SIZE,
     prelude::*,
+    seq_file::{seq_print, SeqFile},
     sync::{
         atomic::{Atomic, Relaxed},
+        poll::{PollCondVar, PollTable},
         Arc, ArcBorrow,
     },
     uaccess::{UserPtr, UserSlice},
@@ -164,6 +168,19 @@ pub(crate) fn count(counter: &Atomic<usize>) -> usize {
 type Stats = [u64; 9];
 const RMP_KUNIT_IOC_STATS: u32 = _IOR::<Stats>(b'k' as u32, 0x01);
 const RMP_KUNIT_IOC_LEAK_CANARY: u32 = _IO(b'k' as u32, 0x02);
+/// Makes the file readable and wakes its pollers.
+const RMP_KUNIT_IOC_PRODUCE: u32 = _IO(b'k' as u32, 0x03);
+/// What the test device's own `compat_ioctl` answers to any command: it is not `ioctl`'s.
+pub(crate) const COMPAT_IOCTL_ANSWER: isize = 0x5a;
+
+/// `EPOLLIN`, `EPOLLOUT`, `EPOLLRDNORM`, `EPOLLWRNORM` (`include/uapi/linux/eventpoll.h`).
+const EPOLLIN: u32 = 0x001;
+const EPOLLOUT: u32 = 0x004;
+const EPOLLRDNORM: u32 = 0x040;
+const EPOLLWRNORM: u32 = 0x100;
+
+/// What `show_fdinfo` adds to `/proc/<pid>/fdinfo/<fd>`.
+const FDINFO_KEY: &str = "rmp_kunit_pages";
 
 /// The bytes of the object `RMP_KUNIT_IOC_LEAK_CANARY` leaks on purpose: the leak scan at the end
 /// of a test run must report it (or it could not have reported a real leak either), and nothing
@@ -196,6 +213,9 @@ pub(crate) struct TestFile {
     /// mapped write-back only (the contract of `DeviceMemory::new` wants device memory for other
     /// cache modes); `pages` keeps the page alive longer than any mapping of the file.
     pub(crate) device_memory: Arc<DeviceMemory>,
+    /// Readers of the file wait here (`poll`) until `RMP_KUNIT_IOC_PRODUCE` makes it readable.
+    readable: Arc<PollCondVar>,
+    ready: Atomic<bool>,
 }
 
 impl TestFile {
@@ -219,11 +239,14 @@ impl TestFile {
                 CacheMode::WriteBack,
             )?
         };
+        let readable = Arc::pin_init(new_poll_condvar!("rmp_kunit readable"), GFP_KERNEL)?;
         FILES_LIVE.add(1, Relaxed);
         Ok(Arc::new(
             TestFile {
                 pages,
                 device_memory,
+                readable,
+                ready: Atomic::new(false),
             },
             GFP_KERNEL,
         )?)
@@ -337,7 +360,7 @@ impl MmapMiscDevice for TestDev {
     }
 
     fn ioctl(
-        _dev: ArcBorrow<'_, TestFile>,
+        dev: ArcBorrow<'_, TestFile>,
         _file: &File,
         cmd: u32,
         arg: usize,
@@ -351,9 +374,66 @@ impl MmapMiscDevice for TestDev {
             RMP_KUNIT_IOC_LEAK_CANARY => {
                 KBox::leak(KBox::new(*LEAK_CANARY, GFP_KERNEL)?);
             }
+            RMP_KUNIT_IOC_PRODUCE => {
+                dev.ready.store(true, Relaxed);
+                dev.readable.notify_all();
+            }
             _ => return Err(ENOTTY),
         };
         Ok(0)
+    }
+
+    /// A command of a 32-bit task: answered apart, so that a test can tell the two glues apart.
+    #[cfg(CONFIG_COMPAT)]
+    fn compat_ioctl(
+        _dev: ArcBorrow<'_, TestFile>,
+        _file: &File,
+        _cmd: u32,
+        _arg: usize,
+        _user: &mut UserContext,
+    ) -> Result<isize> {
+        Ok(COMPAT_IOCTL_ANSWER)
+    }
+
+    /// Reads page 0 of the file, from the file position.
+    fn read_iter(
+        mut kiocb: Kiocb<'_, Arc<TestFile>>,
+        iov: &mut IovIterDest<'_>,
+        _user: &mut UserContext,
+    ) -> Result<usize> {
+        let mut page = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
+        kiocb.file().pages.read(0, 0, &mut page)?;
+        iov.simple_read_from_buffer(kiocb.ki_pos_mut(), &page)
+    }
+
+    /// Writes into page 1 of the file, from the file position.
+    fn write_iter(
+        mut kiocb: Kiocb<'_, Arc<TestFile>>,
+        iov: &mut IovIterSource<'_>,
+        _user: &mut UserContext,
+    ) -> Result<usize> {
+        let pos = usize::try_from(kiocb.ki_pos()).map_err(|_| EINVAL)?;
+        let room = PAGE_SIZE.checked_sub(pos).ok_or(ENOSPC)?;
+        let mut buf = KVec::from_elem(0u8, room.min(iov.len()), GFP_KERNEL)?;
+        let len = iov.copy_from_iter(&mut buf);
+        kiocb.file().pages.write(1, pos, &buf[..len])?;
+        *kiocb.ki_pos_mut() += len as i64;
+        Ok(len)
+    }
+
+    /// Always writable; readable once produced.
+    fn poll(dev: ArcBorrow<'_, TestFile>, file: &File, table: PollTable<'_>) -> u32 {
+        table.register_wait(file, &dev.readable);
+        let readable = if dev.ready.load(Relaxed) {
+            EPOLLIN | EPOLLRDNORM
+        } else {
+            0
+        };
+        readable | EPOLLOUT | EPOLLWRNORM
+    }
+
+    fn show_fdinfo(_dev: ArcBorrow<'_, TestFile>, m: &SeqFile, _file: &File) {
+        seq_print!(m, "{}:\t{}\n", FDINFO_KEY, PAGES);
     }
 }
 

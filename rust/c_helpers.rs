@@ -66,6 +66,8 @@ extern "C" {
         start: bindings::resource_size_t,
         size: bindings::resource_size_t,
     ) -> c_int;
+    pub(crate) fn rmp_trace_refusal_enabled() -> bool;
+    pub(crate) fn rmp_trace_refusal(module: *const u8, reason: *const u8);
     pub(crate) fn rmp_io_free_memtype_wc(
         start: bindings::resource_size_t,
         size: bindings::resource_size_t,

@@ -12,10 +12,13 @@ use kernel::{
     bindings,
     device::Device,
     error::{to_result, VTABLE_DEFAULT_ERROR},
-    fs::File,
+    fs::{File, Kiocb},
+    iov::{IovIterDest, IovIterSource},
     miscdevice::MiscDeviceOptions,
     module::this_module,
     prelude::*,
+    seq_file::SeqFile,
+    sync::poll::PollTable,
     types::{ForeignOwnable, Opaque},
 };
 
@@ -148,6 +151,61 @@ pub trait MmapMiscDevice: Sized {
     ) -> Result<isize> {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
+
+    /// Handles an ioctl of a 32-bit task on a 64-bit kernel. Without it, a driver that has
+    /// [`MmapMiscDevice::ioctl`] gets the same calls with the argument converted as a pointer
+    /// (`compat_ptr_ioctl()`), which is right for ioctls whose argument is a pointer to a
+    /// structure laid out alike for both.
+    #[cfg(CONFIG_COMPAT)]
+    fn compat_ioctl(
+        _device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
+        _file: &File,
+        _cmd: u32,
+        _arg: usize,
+        _user: &mut UserContext,
+    ) -> Result<isize> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Reads from the file (`read(2)`, `readv(2)`, `splice`, io_uring), into `iov`. Like
+    /// `ioctl`, it runs outside any lock of the calling task's address space (`user`); the copies
+    /// of `iov` fault the user's pages in as needed.
+    fn read_iter(
+        _kiocb: Kiocb<'_, Self::Ptr>,
+        _iov: &mut IovIterDest<'_>,
+        _user: &mut UserContext,
+    ) -> Result<usize> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Writes to the file, from `iov`; see [`MmapMiscDevice::read_iter`].
+    fn write_iter(
+        _kiocb: Kiocb<'_, Self::Ptr>,
+        _iov: &mut IovIterSource<'_>,
+        _user: &mut UserContext,
+    ) -> Result<usize> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Reports which operations would not block now (`EPOLLIN`, `EPOLLOUT`, ... as a mask), and
+    /// registers the file's waiters with `table` ([`PollTable::register_wait`]), so that a
+    /// driver that fills a mapped ring can wake its readers (`select`, `poll`, `epoll`).
+    fn poll(
+        _device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
+        _file: &File,
+        _table: PollTable<'_>,
+    ) -> u32 {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Adds lines to `/proc/<pid>/fdinfo/<fd>` of the file.
+    fn show_fdinfo(
+        _device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
+        _m: &SeqFile,
+        _file: &File,
+    ) {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
 }
 
 /// The `file_operations` of `T`.
@@ -234,6 +292,103 @@ impl<T: MmapMiscDevice> MmapMiscDeviceVTable<T> {
         }
     }
 
+    /// # Safety
+    ///
+    /// `file` is an open file of this device; called by `compat_sys_ioctl()`.
+    #[cfg(CONFIG_COMPAT)]
+    unsafe extern "C" fn compat_ioctl(
+        file: *mut bindings::file,
+        cmd: c_uint,
+        arg: c_ulong,
+    ) -> c_long {
+        // SAFETY: The private data is `T::Ptr`'s while the file is open.
+        let device = unsafe { T::Ptr::borrow((*file).private_data) };
+        // SAFETY: The file is valid for the call, with no active `fdget_pos` region.
+        let file = unsafe { File::from_raw_file(file) };
+        // SAFETY: `->compat_ioctl` is called from the `ioctl()` system call of a compat task
+        // (`compat_sys_ioctl()`), in process context, with no lock of its address space held.
+        let ret = unsafe { UserContext::with(|user| T::compat_ioctl(device, file, cmd, arg, user)) };
+        match ret {
+            Ok(ret) => ret as c_long,
+            Err(err) => err.to_errno() as c_long,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// `kiocb` is a valid `struct kiocb` of a file of this device and `iter` a valid
+    /// `struct iov_iter` for writing into, for the call.
+    unsafe extern "C" fn read_iter(
+        kiocb: *mut bindings::kiocb,
+        iter: *mut bindings::iov_iter,
+    ) -> isize {
+        // SAFETY: A `kiocb` of a file whose private data is `T::Ptr`'s (set in `open`, taken
+        // back only in `release`).
+        let kiocb = unsafe { Kiocb::from_raw(kiocb) };
+        // SAFETY: `iter` is valid for writing into, for the call.
+        let iov = unsafe { IovIterDest::from_raw(iter) };
+        // SAFETY: `->read_iter` is called from `read()` and its kin (`vfs_read()`, splice,
+        // io_uring's workers, `kernel_read()`), none of which holds a lock of the calling
+        // task's address space; it may sleep.
+        let ret = unsafe { UserContext::with(|user| T::read_iter(kiocb, iov, user)) };
+        match ret {
+            Ok(n) => n as isize,
+            Err(err) => err.to_errno() as isize,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// `kiocb` is a valid `struct kiocb` of a file of this device and `iter` a valid
+    /// `struct iov_iter` for reading from, for the call.
+    unsafe extern "C" fn write_iter(
+        kiocb: *mut bindings::kiocb,
+        iter: *mut bindings::iov_iter,
+    ) -> isize {
+        // SAFETY: As for `read_iter`.
+        let kiocb = unsafe { Kiocb::from_raw(kiocb) };
+        // SAFETY: `iter` is valid for reading from, for the call.
+        let iov = unsafe { IovIterSource::from_raw(iter) };
+        // SAFETY: As for `read_iter`: `write()` and its kin (`vfs_write()`, splice, io_uring's
+        // workers, `kernel_write()`) hold no lock of the calling task's address space.
+        let ret = unsafe { UserContext::with(|user| T::write_iter(kiocb, iov, user)) };
+        match ret {
+            Ok(n) => n as isize,
+            Err(err) => err.to_errno() as isize,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// `file` is an open file of this device and `table` the poll table of the call.
+    unsafe extern "C" fn poll(
+        file: *mut bindings::file,
+        table: *mut bindings::poll_table_struct,
+    ) -> bindings::__poll_t {
+        // SAFETY: The private data is `T::Ptr`'s while the file is open.
+        let device = unsafe { T::Ptr::borrow((*file).private_data) };
+        // SAFETY: The file is valid for the call, with no active `fdget_pos` region.
+        let file_ref = unsafe { File::from_raw_file(file) };
+        // SAFETY: `table` is NULL or the valid poll table of this `->poll` call, which outlives
+        // the `PollTable` (it is dropped before we return).
+        let table = unsafe { PollTable::from_raw(table) };
+        T::poll(device, file_ref, table) as bindings::__poll_t
+    }
+
+    /// # Safety
+    ///
+    /// `m` is the `seq_file` of `/proc/<pid>/fdinfo/<fd>` being shown, exclusively ours for the
+    /// call, and `file` an open file of this device.
+    unsafe extern "C" fn show_fdinfo(m: *mut bindings::seq_file, file: *mut bindings::file) {
+        // SAFETY: The private data is `T::Ptr`'s while the file is open.
+        let device = unsafe { T::Ptr::borrow((*file).private_data) };
+        // SAFETY: The file is valid for the call, with no active `fdget_pos` region.
+        let file = unsafe { File::from_raw_file(file) };
+        // SAFETY: `m` is valid and exclusive for the call.
+        let m = unsafe { SeqFile::from_raw(m) };
+        T::show_fdinfo(device, m, file);
+    }
+
     const VTABLE: bindings::file_operations = bindings::file_operations {
         open: Some(Self::open),
         release: Some(Self::release),
@@ -248,8 +403,26 @@ impl<T: MmapMiscDevice> MmapMiscDeviceVTable<T> {
             None
         },
         #[cfg(CONFIG_COMPAT)]
-        compat_ioctl: if T::HAS_IOCTL {
+        compat_ioctl: if T::HAS_COMPAT_IOCTL {
+            Some(Self::compat_ioctl)
+        } else if T::HAS_IOCTL {
             bindings::compat_ptr_ioctl
+        } else {
+            None
+        },
+        read_iter: if T::HAS_READ_ITER {
+            Some(Self::read_iter)
+        } else {
+            None
+        },
+        write_iter: if T::HAS_WRITE_ITER {
+            Some(Self::write_iter)
+        } else {
+            None
+        },
+        poll: if T::HAS_POLL { Some(Self::poll) } else { None },
+        show_fdinfo: if T::HAS_SHOW_FDINFO {
+            Some(Self::show_fdinfo)
         } else {
             None
         },

@@ -34,4 +34,7 @@ void rmp_release_mem_region(resource_size_t start, resource_size_t n);
 int rmp_io_reserve_memtype_wc(resource_size_t start, resource_size_t size);
 void rmp_io_free_memtype_wc(resource_size_t start, resource_size_t size);
 
+bool rmp_trace_refusal_enabled(void);
+void rmp_trace_refusal(const char *module, const char *reason);
+
 #endif /* RMP_HELPERS_H */

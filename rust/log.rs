@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Log lines that name the driver at fault, rate-limited.
+//! Log lines that name the driver at fault, rate-limited, and a trace event for every one.
 //!
 //! When the crate refuses something a driver asked for, the line names the driver's module (the
 //! owner of the mapped file's `file_operations`), not this library, and the callback it happened
-//! in: `rust_secretmem: mmap_prepare: set_flags: VM_WIPEONFORK may not be set by a driver (EINVAL)`. Each call
-//! site prints at most one line every [`INTERVAL_MS`] milliseconds, so that a loop in userspace
-//! cannot flood the log. As with `printk_ratelimited()`, the limit is per call site, shared by
-//! every driver: one driver's refusals can hide another's line of the same kind for a while.
+//! in: `rust_secretmem: mmap_prepare: set_flags: VM_WIPEONFORK may not be set by a driver (EINVAL)`.
+//! Each call site prints at most one line every [`INTERVAL_MS`] milliseconds, so that a loop in
+//! userspace cannot flood the log. As with `printk_ratelimited()`, the limit is per call site,
+//! shared by every driver: one driver's refusals can hide another's line of the same kind for a
+//! while. Every refusal also fires the trace event `mmap_prepare:refusal` (`rust/rmp_trace.h`),
+//! which is not rate limited and costs a static branch while disabled: a driver author who needs
+//! every reason enables it.
 
+use crate::c_helpers::{rmp_trace_refusal, rmp_trace_refusal_enabled};
 use kernel::{
     bindings,
     fs::File,
@@ -74,29 +78,69 @@ pub(crate) fn owner_name(file: &File) -> &[u8] {
     b"kernel\0"
 }
 
-/// Prints a warning, as the module owning `file` (rate-limited per call site).
-pub(crate) fn warn_for_file(limit: &RateLimit, file: &File, args: core::fmt::Arguments<'_>) {
-    if !limit.allow() {
+/// A `core::fmt::Write` into a fixed buffer that keeps what fits and always leaves room for a
+/// terminating NUL.
+struct Truncating<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl core::fmt::Write for Truncating<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let room = self.buf.len().saturating_sub(self.len + 1);
+        let n = s.len().min(room);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+/// The longest reason the trace event records (longer ones are cut).
+const TRACE_REASON_MAX: usize = 192;
+
+/// Fires `mmap_prepare:refusal` for the module `name` (NUL-terminated) with `args`, if enabled.
+fn trace_refusal(name: &[u8], args: core::fmt::Arguments<'_>) {
+    // SAFETY: Reads the event's static key.
+    if !unsafe { rmp_trace_refusal_enabled() } {
         return;
     }
+    let mut buf = [0u8; TRACE_REASON_MAX];
+    let mut out = Truncating {
+        buf: &mut buf,
+        len: 0,
+    };
+    let _ = core::fmt::write(&mut out, args);
+    let len = out.len;
+    buf[len] = 0;
+    // SAFETY: Both strings are NUL-terminated (`buf` above; `name` as `owner_name` returns it,
+    // checked by the caller), and the event copies them.
+    unsafe { rmp_trace_refusal(name.as_ptr(), buf.as_ptr()) };
+}
+
+/// Traces, and prints as the module owning `file` (rate-limited per call site), `args`.
+pub(crate) fn warn_for_file(limit: &RateLimit, file: &File, args: core::fmt::Arguments<'_>) {
     let name = owner_name(file);
     if name.last() != Some(&0) {
         return;
     }
+    trace_refusal(name, args);
+    if !limit.allow() {
+        return;
+    }
     // SAFETY: `WARNING` is one of the format strings of `format_strings`, and `name` ends with
     // a NUL byte (checked above).
-    unsafe { call_printk(&format_strings::WARNING, name, args) };
+    unsafe { call_printk(&format_strings::WARNING, name, format_args!("{args}\n")) };
 }
 
 /// `driver_warn!(file, "callback", "fmt", args...)`: a rate-limited warning naming the module that
-/// owns `file` (a `&File`) and the callback it happened in.
+/// owns `file` (a `&File`) and the callback it happened in, and a `mmap_prepare:refusal` event.
 macro_rules! driver_warn {
     ($file:expr, $callback:literal, $fmt:expr $(, $arg:expr)* $(,)?) => {{
         static LIMIT: $crate::log::RateLimit = $crate::log::RateLimit::new();
         $crate::log::warn_for_file(
             &LIMIT,
             $file,
-            format_args!(concat!($callback, ": ", $fmt, "\n") $(, $arg)*),
+            format_args!(concat!($callback, ": ", $fmt) $(, $arg)*),
         )
     }};
 }

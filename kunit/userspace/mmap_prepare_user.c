@@ -6,16 +6,21 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "ktap.h"
 #include "probe.h"
 #include "proc_maps.h"
+#include "rmp_kunit.h"
 
 #define DEV "/dev/rmp_kunit"
 #define MODE_STRIDE 0x100
@@ -91,19 +96,61 @@ static int kmsg_count(int fd, const char *needle)
 	return n;
 }
 
+#define TRACEFS "/sys/kernel/tracing"
+
+/* Enables or disables the mmap_prepare:refusal event and empties the trace buffer; 0 or -1. */
+static int refusal_event(int on)
+{
+	int fd, ok;
+
+	mount("tracefs", TRACEFS, "tracefs", 0, NULL);
+	fd = open(TRACEFS "/trace", O_WRONLY | O_TRUNC);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	fd = open(TRACEFS "/events/mmap_prepare/refusal/enable", O_WRONLY);
+	if (fd < 0)
+		return -1;
+	ok = write(fd, on ? "1" : "0", 1) == 1;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/* The lines of the trace buffer that contain @needle; -1 if it cannot be read. */
+static int trace_count(const char *needle)
+{
+	FILE *f = fopen(TRACEFS "/trace", "r");
+	char line[512];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, needle))
+			n++;
+	fclose(f);
+	return n;
+}
+
 /*
  * A refusal logs one line naming the driver's module (not the library), and
  * a burst of refusals cannot flood the log; after the interval it logs again.
+ * Every refusal fires the mmap_prepare:refusal trace event, which a driver
+ * author enables to see each reason.
  */
 static void test_refusal_log(int dev)
 {
-	int all = open("/dev/kmsg", O_RDONLY | O_NONBLOCK), since, burst, later, err = 0;
+	int all = open("/dev/kmsg", O_RDONLY | O_NONBLOCK), since, burst, later, err = 0, traced;
 
 	err = map_errno(dev, 1, PROT_READ, MAP_SHARED, offset(WIPE_ON_FORK, 0));
 	since = kmsg_open_at_end();
+	traced = refusal_event(1);
 	for (int i = 0; i < 200; i++)
 		map_errno(dev, 1, PROT_READ, MAP_SHARED, offset(WIPE_ON_FORK, 0));
 	burst = since >= 0 ? kmsg_count(since, REFUSAL) : -1;
+	if (!traced)
+		traced = trace_count(REFUSAL);
+	refusal_event(0);
 	/* Wait out the interval; then one refusal logs one line again. */
 	sleep(LOG_INTERVAL_S + 1);
 	map_errno(dev, 1, PROT_READ, MAP_SHARED, offset(WIPE_ON_FORK, 0));
@@ -112,6 +159,8 @@ static void test_refusal_log(int dev)
 		   later == 1, "refusal_logged_rate_limited_naming_the_driver",
 		   "errno %d (wanted EINVAL); lines: in a burst of 200 %d (wanted <= 1), after %d s %d (wanted 1)",
 		   err, burst, LOG_INTERVAL_S + 1, later);
+	ktap_check(traced == 200, "every_refusal_traced",
+		   "mmap_prepare:refusal events for the burst of 200: %d", traced);
 	if (all >= 0)
 		close(all);
 	if (since >= 0)
@@ -212,6 +261,97 @@ static void test_revoke_in_callback(int mode, const char *name)
 		close(fd);
 }
 
+/* read_iter reads page 0 from the file position; write_iter writes page 1, which a mapping sees. */
+static void test_read_write_iter(void)
+{
+	int fd = open(DEV, O_RDWR), read_ok = 0, seen = 0;
+	unsigned char buf[64], *p = MAP_FAILED;
+	ssize_t n = -1, w = -1;
+
+	if (fd >= 0) {
+		n = pread(fd, buf, sizeof(buf), 100);
+		read_ok = n == (ssize_t)sizeof(buf);
+		for (int i = 0; read_ok && i < (int)sizeof(buf); i++)
+			read_ok = buf[i] == pattern(0, 100 + i);
+		w = pwrite(fd, "written", 7, 200);
+		p = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, offset(FAULT, 1));
+	}
+	if (p != MAP_FAILED) {
+		seen = w == 7 && !memcmp(p + 200, "written", 7);
+		munmap(p, page);
+	}
+	ktap_check(read_ok && seen, "read_and_write_iter",
+		   "pread: %zd bytes, pattern %s; pwrite: %zd, seen through a mapping %d", n,
+		   read_ok ? "ok" : "wrong", w, seen);
+	if (fd >= 0)
+		close(fd);
+}
+
+struct poller {
+	int fd;
+	short revents;
+	double waited;
+};
+
+static void *poll_thread(void *arg)
+{
+	struct poller *p = arg;
+	struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
+	double start = rmp_now();
+
+	if (poll(&pfd, 1, 10000) == 1)
+		p->revents = pfd.revents;
+	p->waited = rmp_now() - start;
+	return NULL;
+}
+
+/*
+ * A reader blocked in poll() is woken when the driver makes the file
+ * readable (RMP_KUNIT_IOC_PRODUCE): the crate's poll glue registers the
+ * waiters, so a driver that fills a mapped ring can wake its readers.
+ */
+static void test_poll_wakes_a_reader(void)
+{
+	struct poller p = { .fd = open(DEV, O_RDWR) };
+	struct pollfd now = { .fd = p.fd, .events = POLLIN | POLLOUT };
+	int before = -1, produced = -1;
+	pthread_t t;
+
+	if (p.fd >= 0 && poll(&now, 1, 0) >= 0)
+		before = now.revents;
+	if (p.fd >= 0 && !pthread_create(&t, NULL, poll_thread, &p)) {
+		usleep(200 * 1000);
+		produced = ioctl(p.fd, RMP_KUNIT_IOC_PRODUCE);
+		pthread_join(t, NULL);
+	}
+	ktap_check(before == POLLOUT && !produced && (p.revents & POLLIN) && p.waited < 9,
+		   "poll_wakes_a_reader",
+		   "before: revents %#x (wanted POLLOUT only); produce %d; the poller got %#x after %.2f s",
+		   before, produced, p.revents, p.waited);
+	if (p.fd >= 0)
+		close(p.fd);
+}
+
+/* show_fdinfo adds the driver's line to /proc/self/fdinfo/<fd>. */
+static void test_show_fdinfo(void)
+{
+	int fd = open(DEV, O_RDWR), found = 0;
+	char path[64], line[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fd >= 0 ? fopen(path, "r") : NULL;
+	while (f && fgets(line, sizeof(line), f))
+		if (!strcmp(line, "rmp_kunit_pages:\t4\n"))
+			found = 1;
+	if (f)
+		fclose(f);
+	ktap_check(found, "show_fdinfo_adds_the_drivers_line", "%s has no \"rmp_kunit_pages:\t4\"",
+		   path);
+	if (fd >= 0)
+		close(fd);
+}
+
 int main(void)
 {
 	unsigned char *a, *b, buf[64];
@@ -219,7 +359,7 @@ int main(void)
 
 	page = sysconf(_SC_PAGESIZE);
 	rmp_probe_catch_faults();
-	ktap_begin("mmap_prepare_user", 15);
+	ktap_begin("mmap_prepare_user", 19);
 
 	fd = open(DEV, O_RDWR);
 	if (!ktap_check(fd >= 0, "open_device", "open(%s): %s", DEV, strerror(errno)))
@@ -290,6 +430,9 @@ int main(void)
 	test_revoke_in_callback(REVOKE_IN_PREPARE, "revoke_in_mmap_prepare_refuses_the_mapping");
 	test_revoke_in_callback(REVOKE_IN_MAPPED, "revoke_in_mapped_zaps_the_device_memory");
 	test_revoke_in_callback(REVOKE_IN_FAULT, "revoke_in_fault_zaps_the_device_memory");
+	test_read_write_iter();
+	test_poll_wakes_a_reader();
+	test_show_fdinfo();
 	test_refusal_log(fd);
 	close(fd);
 	return ktap_end();

@@ -29,6 +29,8 @@ struct rmp_kunit_stats {
  * else (kunit/userspace/after/modules_reload.c plants it).
  */
 #define RMP_KUNIT_IOC_LEAK_CANARY _IO('k', 0x02)
+/* Makes the file readable (POLLIN) and wakes its pollers. */
+#define RMP_KUNIT_IOC_PRODUCE _IO('k', 0x03)
 #define RMP_KUNIT_LEAK_CANARY "RMP-CANARY-LEAK!"
 
 #endif /* RMP_KUNIT_H */
