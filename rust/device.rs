@@ -307,7 +307,8 @@ impl<T: MmapMiscDevice> MmapMiscDeviceVTable<T> {
         let file = unsafe { File::from_raw_file(file) };
         // SAFETY: `->compat_ioctl` is called from the `ioctl()` system call of a compat task
         // (`compat_sys_ioctl()`), in process context, with no lock of its address space held.
-        let ret = unsafe { UserContext::with(|user| T::compat_ioctl(device, file, cmd, arg, user)) };
+        let ret =
+            unsafe { UserContext::with(|user| T::compat_ioctl(device, file, cmd, arg, user)) };
         match ret {
             Ok(ret) => ret as c_long,
             Err(err) => err.to_errno() as c_long,

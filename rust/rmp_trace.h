@@ -17,17 +17,13 @@
 #include <linux/tracepoint.h>
 
 TRACE_EVENT(refusal,
-	TP_PROTO(const char *module, const char *reason),
-	TP_ARGS(module, reason),
-	TP_STRUCT__entry(
-		__string(module, module)
-		__string(reason, reason)
-	),
-	TP_fast_assign(
-		__assign_str(module);
-		__assign_str(reason);
-	),
-	TP_printk("%s: %s", __get_str(module), __get_str(reason))
+	    TP_PROTO(const char *module, const char *reason),
+	    TP_ARGS(module, reason),
+	    TP_STRUCT__entry(__string(module, module)
+			     __string(reason, reason)),
+	    TP_fast_assign(__assign_str(module);
+			   __assign_str(reason);),
+	    TP_printk("%s: %s", __get_str(module), __get_str(reason))
 );
 
 #endif /* _RMP_TRACE_H */
