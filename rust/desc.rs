@@ -73,6 +73,16 @@ pub struct VmAreaDesc<'a, F: ForeignOwnable> {
     _p: PhantomData<(Invariant<'a>, F)>,
 }
 
+// SAFETY: A `VmAreaDesc` is only reached through the borrow `mmap_prepare` receives, which cannot
+// outlive the callback, and its methods only read and write the descriptor's plain fields (and
+// borrow the file, which is `Sync`), whichever thread runs them. The raw pointers of the C struct
+// would otherwise make it neither `Send` nor `Sync`, and a driver trying to keep it would get one
+// compiler error per pointer field instead of the one that matters: the borrow does not live long
+// enough.
+unsafe impl<F: ForeignOwnable> Send for VmAreaDesc<'_, F> {}
+// SAFETY: See `Send`: through `&VmAreaDesc` only plain fields are read.
+unsafe impl<F: ForeignOwnable> Sync for VmAreaDesc<'_, F> {}
+
 impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
     /// Creates a reference to a [`VmAreaDesc`] from a raw pointer.
     ///

@@ -2,7 +2,8 @@
 
 //! Live VMAs of a driver: [`VmAreaRef`], [`OwnVmArea`] and [`VmAreaMixedMapRef`].
 //!
-//! These are the in-tree [`VmaRef`] and [`VmaMixedMap`] (`kernel::mm::virt`) seen from a driver
+//! These are the in-tree [`VmaRef`] and [`VmaMixedMap`](kernel::mm::virt::VmaMixedMap)
+//! (`kernel::mm::virt`) seen from a driver
 //! on `mmap_prepare`: the same lock levels, with what such drivers need — the page offset, typed
 //! flags, and a proof that a VMA is the driver's own before anything acts on it. A [`VmAreaRef`]
 //! (any VMA under a read lock) only reads; [`VmAreaRef::as_own`] proves the VMA is `V`'s
