@@ -10,6 +10,12 @@ mod tests {
     use kernel::{
         page::{Page, PAGE_SIZE},
         prelude::*,
+        sync::{
+            atomic::{Acquire, Atomic, Release},
+            Arc,
+        },
+        time::{delay::fsleep, Delta},
+        workqueue,
     };
     use mmap_prepare::{IntoRef, KernelPage, KernelPages, PageCopy, VmaFlag};
 
@@ -409,6 +415,67 @@ mod tests {
         );
         munmap(addr, 1);
         assert_eq!(count(&MAPPED), 0);
+        Ok(())
+    }
+
+    // bindgen renders some members of `struct page` as empty structs; only pointers pass.
+    #[allow(improper_ctypes)]
+    extern "C" {
+        fn rmp_kunit_lock_page(page: *mut kernel::bindings::page);
+        fn rmp_kunit_unlock_page(page: *mut kernel::bindings::page);
+        fn rmp_kunit_reader_start(addr: usize) -> *mut c_void;
+        fn rmp_kunit_reader_wait(reader: *mut c_void, byte: *mut u8) -> c_int;
+    }
+
+    /// A page the driver frees while a fault is mapping it is freed only once the fault is done
+    /// with it. `set_page` hands the page to the core, which locks it after the handler returned,
+    /// maps it and unlocks it, outside the driver's locks: a zap in that window left the entry's
+    /// reference to be dropped, and the driver's free then freed a locked page ("BUG: Bad page
+    /// state", seen with `rust_binder_pages`' FREE racing a fault). Here the test holds the page
+    /// lock itself, so the fault waits inside the core, and the driver's drop must wait too.
+    #[test]
+    fn page_freed_under_a_fault_waits_for_it() -> Result {
+        let file = open()?;
+        let data = file.test_file();
+        let addr = file.mmap(0, 1, PROT_READ, MAP_SHARED, Mode::SparePage.offset(0))?;
+        let page = data.spare.lock().page(0).ok_or(ENOENT)?.as_ptr();
+        // SAFETY: The spare slot holds a reference to `page` until the worker below takes it;
+        // the fault's reference keeps it alive after that, until the mapping goes.
+        unsafe { rmp_kunit_lock_page(page) };
+        // SAFETY: `addr` is mapped in this thread's mm, which outlives the reader (waited for
+        // below, before `munmap` and the end of the test).
+        let reader = unsafe { rmp_kunit_reader_start(addr) };
+        fsleep(Delta::from_millis(100));
+        let freed = Arc::new(Atomic::new(0usize), GFP_KERNEL)?;
+        let (spare, f) = (data.spare.clone(), freed.clone());
+        workqueue::system().try_spawn(GFP_KERNEL, move || {
+            let taken = spare.lock().take(0);
+            drop(taken);
+            f.store(1, Release);
+        })?;
+        fsleep(Delta::from_millis(200));
+        let early = freed.load(Acquire);
+        // SAFETY: Locked above by this thread.
+        unsafe { rmp_kunit_unlock_page(page) };
+        let mut byte = 0u8;
+        let read = if reader.is_null() {
+            Err(ENOMEM)
+        } else {
+            // SAFETY: `reader` came from `rmp_kunit_reader_start()` and is waited for once.
+            kernel::error::to_result(unsafe { rmp_kunit_reader_wait(reader, &mut byte) })
+        };
+        for _ in 0..500 {
+            if freed.load(Acquire) == 1 {
+                break;
+            }
+            fsleep(Delta::from_millis(10));
+        }
+        munmap(addr, 1);
+        // The old drop freed the driver's reference at once, under the locked page.
+        assert_eq!(early, 0);
+        assert_eq!(freed.load(Acquire), 1);
+        assert_eq!(read, Ok(()));
+        assert_eq!(byte, 0);
         Ok(())
     }
 

@@ -6,14 +6,20 @@
  * path like /dev/rmp_kunit must be resolved in userspace's initial fs.
  */
 
+#include <linux/completion.h>
 #include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
+#include <linux/kthread.h>
 #include <linux/lockdep.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
+#include <linux/pagemap.h>
 #include <linux/rbtree.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/user.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
 
 #include "kunit_helpers.h"
 
@@ -130,4 +136,73 @@ void rmp_kunit_mmap_write_lock(void)
 void rmp_kunit_mmap_write_unlock(void)
 {
 	mmap_write_unlock(current->mm);
+}
+
+/* lock_page() and unlock_page() are static inlines. */
+void rmp_kunit_lock_page(struct page *page)
+{
+	lock_page(page);
+}
+
+void rmp_kunit_unlock_page(struct page *page)
+{
+	unlock_page(page);
+}
+
+/* A kernel thread that reads one byte of the test thread's address space. */
+struct rmp_kunit_reader {
+	struct mm_struct *mm;
+	unsigned long addr;
+	unsigned char byte;
+	int ret;
+	struct completion done;
+};
+
+static int rmp_kunit_reader_fn(void *arg)
+{
+	struct rmp_kunit_reader *r = arg;
+
+	kthread_use_mm(r->mm);
+	r->ret = copy_from_user(&r->byte, (const void __user *)r->addr, 1) ? -EFAULT : 0;
+	kthread_unuse_mm(r->mm);
+	complete(&r->done);
+	return 0;
+}
+
+/*
+ * Starts a thread that reads the byte at @addr of current->mm, as another
+ * thread of the same process would; NULL on failure. rmp_kunit_reader_wait()
+ * collects it, and must be called before the test thread's mm goes.
+ */
+struct rmp_kunit_reader *rmp_kunit_reader_start(unsigned long addr)
+{
+	struct rmp_kunit_reader *r = kzalloc(sizeof(*r), GFP_KERNEL);
+	struct task_struct *t;
+
+	if (!r)
+		return NULL;
+	r->mm = current->mm;
+	r->addr = addr;
+	init_completion(&r->done);
+	mmgrab(r->mm);
+	t = kthread_run(rmp_kunit_reader_fn, r, "rmp_kunit_reader");
+	if (IS_ERR(t)) {
+		mmdrop(r->mm);
+		kfree(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* Waits for the reader; its result (0 or -EFAULT), and the byte it read in @byte. */
+int rmp_kunit_reader_wait(struct rmp_kunit_reader *r, unsigned char *byte)
+{
+	int ret;
+
+	wait_for_completion(&r->done);
+	ret = r->ret;
+	*byte = r->byte;
+	mmdrop(r->mm);
+	kfree(r);
+	return ret;
 }

@@ -13,6 +13,11 @@ int rmp_kunit_rmap_probe(struct file *file, unsigned long start, unsigned long p
 int rmp_kunit_pfnmap_entry(unsigned long addr, unsigned long *pfn, int *cachemode);
 void rmp_kunit_mmap_write_lock(void);
 void rmp_kunit_mmap_write_unlock(void);
+void rmp_kunit_lock_page(struct page *page);
+void rmp_kunit_unlock_page(struct page *page);
+struct rmp_kunit_reader;
+struct rmp_kunit_reader *rmp_kunit_reader_start(unsigned long addr);
+int rmp_kunit_reader_wait(struct rmp_kunit_reader *r, unsigned char *byte);
 
 int rmp_kunit_stack_attach(struct file *stack, struct file *under);
 int rmp_kunit_stacker_register(void);

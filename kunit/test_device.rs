@@ -14,14 +14,14 @@ use kernel::{
     fs::{File, Kiocb},
     ioctl::{_IO, _IOR},
     iov::{IovIterDest, IovIterSource},
-    new_poll_condvar,
+    new_mutex, new_poll_condvar,
     page::PAGE_SIZE,
     prelude::*,
     seq_file::{seq_print, SeqFile},
     sync::{
         atomic::{Atomic, Relaxed},
         poll::{PollCondVar, PollTable},
-        Arc, ArcBorrow,
+        Arc, ArcBorrow, Mutex,
     },
     uaccess::{UserPtr, UserSlice},
 };
@@ -88,6 +88,9 @@ pub(crate) enum Mode {
     /// `fault` revokes the file's [`DeviceMemory`] (under the VMA or mmap read lock), then
     /// answers `SIGBUS`.
     RevokeInFault = 20,
+    /// `fault` hands the core the page in the file's spare slot ([`TestFile::spare`]), which
+    /// the driver may take out and free at any time; `SIGBUS` if the slot is empty.
+    SparePage = 21,
 }
 
 pub(crate) const MODE_STRIDE: usize = 0x100;
@@ -116,6 +119,7 @@ impl Mode {
             18 => Mode::RevokeInPrepare,
             19 => Mode::RevokeInMapped,
             20 => Mode::RevokeInFault,
+            21 => Mode::SparePage,
             _ => return None,
         })
     }
@@ -215,6 +219,8 @@ pub(crate) struct TestFile {
     pub(crate) device_memory: Arc<DeviceMemory>,
     /// Readers of the file wait here (`poll`) until `RMP_KUNIT_IOC_PRODUCE` makes it readable.
     readable: Arc<PollCondVar>,
+    /// One page that `Mode::SparePage` faults hand out, and that a test takes out and frees.
+    pub(crate) spare: Arc<Mutex<KernelPages>>,
     ready: Atomic<bool>,
 }
 
@@ -240,12 +246,17 @@ impl TestFile {
             )?
         };
         let readable = Arc::pin_init(new_poll_condvar!("rmp_kunit readable"), GFP_KERNEL)?;
+        let spare = Arc::pin_init(
+            new_mutex!(KernelPages::alloc(1, GFP_KERNEL)?, "rmp_kunit spare"),
+            GFP_KERNEL,
+        )?;
         FILES_LIVE.add(1, Relaxed);
         Ok(Arc::new(
             TestFile {
                 pages,
                 device_memory,
                 readable,
+                spare,
                 ready: Atomic::new(false),
             },
             GFP_KERNEL,
@@ -355,7 +366,7 @@ impl MmapMiscDevice for TestDev {
                 dev.device_memory.revoke();
                 Ok(())
             }
-            Mode::RevokeInMapped | Mode::RevokeInFault => Ok(()),
+            Mode::RevokeInMapped | Mode::RevokeInFault | Mode::SparePage => Ok(()),
         }
     }
 
@@ -488,6 +499,12 @@ impl VmOperations for TestVm {
         FAULT.add(1, Relaxed);
         let index = vmf.pgoff() % PAGES;
         let mode = Mode::of(vmf.pgoff());
+        if mode == Some(Mode::SparePage) {
+            let state = vmf.data().ok_or(FaultError::SIGBUS)?;
+            let spare = state.file.spare.lock();
+            let page = spare.page(0).ok_or(FaultError::SIGBUS)?;
+            return vmf.set_page(&page);
+        }
         if mode == Some(Mode::RevokeInFault) {
             let state = vmf.data().ok_or(FaultError::SIGBUS)?;
             state.file.device_memory.revoke();

@@ -17,6 +17,7 @@ extern "C" {
     pub(crate) fn rmp_pgprot_device(prot: bindings::pgprot_t) -> bindings::pgprot_t;
     pub(crate) fn rmp_get_page(page: *mut bindings::page);
     pub(crate) fn rmp_put_page(page: *mut bindings::page);
+    pub(crate) fn rmp_page_wait_unlocked(page: *mut bindings::page);
     pub(crate) fn rmp_page_to_pfn(page: *mut bindings::page) -> usize;
     pub(crate) fn rmp_get_current_user() -> *mut bindings::user_struct;
     pub(crate) fn rmp_charge_locked_vm(user: *mut bindings::user_struct, pages: usize) -> bool;

@@ -13,6 +13,7 @@
 #include <linux/io.h>
 #include <linux/ioport.h>
 #include <linux/mmap_lock.h>
+#include <linux/pagemap.h>
 #include <linux/uaccess.h>
 
 #include "helpers.h"
@@ -46,6 +47,19 @@ void rmp_put_page(struct page *page)
 	put_page(page);
 }
 EXPORT_SYMBOL_GPL(rmp_put_page);
+
+/*
+ * Waits until no one holds the lock of @page, as truncation does before it
+ * drops a page cache page (truncate_inode_pages_range()): a fault that maps
+ * the page holds it from __do_fault() until the page is in the page table.
+ * The caller holds a reference, so the page cannot go away meanwhile. Sleeps.
+ */
+void rmp_page_wait_unlocked(struct page *page)
+{
+	lock_page(page);
+	unlock_page(page);
+}
+EXPORT_SYMBOL_GPL(rmp_page_wait_unlocked);
 
 unsigned long rmp_page_to_pfn(struct page *page)
 {

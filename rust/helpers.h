@@ -12,6 +12,7 @@ pgprot_t rmp_pgprot_writecombine(pgprot_t prot);
 pgprot_t rmp_pgprot_device(pgprot_t prot);
 void rmp_get_page(struct page *page);
 void rmp_put_page(struct page *page);
+void rmp_page_wait_unlocked(struct page *page);
 unsigned long rmp_page_to_pfn(struct page *page);
 struct user_struct *rmp_get_current_user(void);
 bool rmp_charge_locked_vm(struct user_struct *user, unsigned long pages);

@@ -21,8 +21,8 @@
 
 use crate::{
     c_helpers::{
-        rmp_page_copy_from_user, rmp_page_copy_page, rmp_page_read, rmp_page_write, rmp_page_zero,
-        rmp_pin_user_pages, rmp_unpin_user_pages,
+        rmp_page_copy_from_user, rmp_page_copy_page, rmp_page_read, rmp_page_wait_unlocked,
+        rmp_page_write, rmp_page_zero, rmp_pin_user_pages, rmp_unpin_user_pages,
     },
     user::UserContext,
 };
@@ -194,6 +194,10 @@ impl core::ops::Deref for MappablePage<'_> {
 /// An order-0 page taken out of (or made for) a [`KernelPages`]; freed (one reference dropped)
 /// when dropped. Implements [`PageCopy`], and dereferences to [`Page`] for the in-tree API.
 ///
+/// Dropping it may sleep: it first takes the page's lock, which a fault holds while it maps the
+/// page ([`VmFault::set_page`](crate::VmFault::set_page)), so that the page is never freed
+/// under such a fault. (Dropping a [`KernelPages`] may sleep anyway: its array is a `KVVec`.)
+///
 /// # Invariants
 ///
 /// `ptr` is a valid order-0 page this value owns one reference to, and `page` is a view of it
@@ -274,10 +278,22 @@ impl core::ops::Deref for KernelPage {
     }
 }
 
+/// May sleep: see [`KernelPage`].
 impl Drop for KernelPage {
     fn drop(&mut self) {
-        // SAFETY: By the type invariants we own this reference; it is dropped once.
-        unsafe { bindings::__free_pages(self.ptr.as_ptr(), 0) };
+        // A fault may be mapping the page right now: `set_page` hands it to the core, which locks
+        // it after the handler returned, maps it (the entry takes over the fault's reference) and
+        // unlocks it (`__do_fault()`, `finish_fault()`, `do_read_fault()`), none of it under the
+        // driver's locks. A zap in that window drops the entry's reference; freeing ours then
+        // would free a locked page the fault is about to unlock ("Bad page state"). Taking the
+        // page lock first waits for such a fault, as truncation does for page cache pages
+        // (`truncate_inode_pages_range()`).
+        // SAFETY: By the type invariants we own a reference to a valid page, dropped once, after
+        // waiting for its lock.
+        unsafe {
+            rmp_page_wait_unlocked(self.ptr.as_ptr());
+            bindings::__free_pages(self.ptr.as_ptr(), 0);
+        }
     }
 }
 

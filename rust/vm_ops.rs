@@ -256,6 +256,13 @@ impl<V: VmOperations> VmFault<V> {
     /// core maps a copy and drops it, `do_cow_fault`). Return the answer from the fault handler.
     /// A second call replaces the page.
     ///
+    /// The core maps the page after the handler returned, outside the driver's locks: a driver
+    /// that takes the page out of its [`KernelPages`] meanwhile (and zaps the address) may find
+    /// it mapped again once the fault completes, with the entry's own reference. Memory stays
+    /// sound (dropping a [`KernelPage`](crate::KernelPage) waits for a fault that holds the
+    /// page), but such a driver must expect that entry, e.g. zap before inserting at that
+    /// address (`samples/rust_binder_pages.rs` does).
+    ///
     /// Only a [`MappablePage`] (a page of [`KernelPages`] or a
     /// [`KernelPage`](crate::KernelPage)) can be mapped: any `&Page` could be memory Rust code
     /// uses, e.g. a page of a vmalloc allocation.

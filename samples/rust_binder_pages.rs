@@ -10,8 +10,9 @@
 //! copies cannot fault half way: a SEND that fails leaves the buffer as it was. Pages that exist
 //! are written in place under the context lock alone; missing ones are allocated and inserted
 //! into the receiver's mapping first. A page the receiver dropped (`MADV_DONTNEED`) comes back
-//! on its next fault. `RBP_IOC_FREE` zaps and frees the pages wholly inside a range. ABI:
-//! `samples/uapi/rust_binder_pages.h`.
+//! on its next fault. `RBP_IOC_FREE` zaps and frees the pages wholly inside a range (a fault
+//! racing it may still map a freed page once more, which stays valid through that entry; a SEND
+//! zaps before it inserts). ABI: `samples/uapi/rust_binder_pages.h`.
 //!
 //! `mmap_prepare` allocates nothing. `mapped` creates the mapping's [`Registration`], which *is*
 //! the VMA's data: its identity, not the VMA's address, tells the context which VMA is the live
@@ -268,7 +269,14 @@ impl Context {
                 // The slot was empty: nothing is replaced.
                 let _ = cur.buffer.replace(index, page)?;
                 if inserted.is_ok() {
-                    inserted = mixed.insert_pages(start + index * PAGE_SIZE, &cur.buffer, index, 1);
+                    let at = start + index * PAGE_SIZE;
+                    // A fault that handed out this slot's old page before a FREE took it may
+                    // have mapped it after (the core maps a `set_page` answer once the handler
+                    // returned, outside `inner`): that stale entry would make the insertion fail
+                    // with `EBUSY`. No entry of ours is there by the driver's account: zap it.
+                    inserted = vma
+                        .zap_range(at, PAGE_SIZE)
+                        .and_then(|()| mixed.insert_pages(at, &cur.buffer, index, 1));
                 }
             }
             if let Err(err) = inserted {
