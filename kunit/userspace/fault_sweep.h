@@ -10,17 +10,19 @@
  * and user copies (CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC,
  * CONFIG_FAULT_INJECTION_USERCOPY). failslab and fail_page_alloc skip
  * allocations that may sleep, and fail_page_alloc order-0 ones, unless told
- * otherwise in debugfs: sweep_begin() sets ignore-gfp-wait to N and min-order
+ * otherwise in debugfs: sw_main() sets ignore-gfp-wait to N and min-order
  * to 0, and verbose to 2, so that each injected failure logs its call trace:
- * after every run the sweep reads the trace from /dev/kmsg and records where
+ * after every run the sweep reads the trace from /dev/kmsg and reports where
  * the failure hit (which capability, the first function that is not the
- * allocator, the innermost function of our modules, and whether copy_vma()
- * or move_page_tables() was on the stack). Meanwhile the console shows only
- * messages of an explicit level of warning or above (kernel.printk "5 5"):
- * the traces, logged at the default level, stay in the log buffer, while
- * every splat header (WARNING:, BUG:, ...) still reaches the console, and a
- * splat in the buffer also fails the sweep. A parent process restores the
- * settings whatever becomes of the sweep.
+ * allocator, the innermost function of our modules). No verdict depends on a
+ * trace: allocations made with __GFP_NOWARN fail without one (the "quiet"
+ * points), and what a sweep must prove about where its failures were is
+ * proved with the kernel's stack filter instead (see sw_moves()). Meanwhile
+ * the console shows only messages of an explicit level of warning or above
+ * (kernel.printk "5 5"): the traces, logged at the default level, stay in the
+ * log buffer, while every splat header (WARNING:, BUG:, ...) still reaches the
+ * console, and a splat in the buffer also fails the sweep. A parent process
+ * restores the settings whatever becomes of the sweep.
  *
  * Used by fault_sweep_*.c; each prints one KTAP suite, one case per path,
  * and a table of the points each path reached.
@@ -60,12 +62,17 @@ struct sw_hit {
 	int cap;		/* SW_QUIET: a __GFP_NOWARN allocation, which logs no trace */
 	char site[128];		/* the first frame past the allocator or the user copy */
 	char ours[200];		/* the innermost frame in one of our modules, "[module] symbol" */
-	int copy_vma, move_page_tables;
 	int syscall, pagefault;	/* a system call's frames; a page fault's */
 	int splat;		/* a splat header was logged */
 };
 
-enum { SW_MOVES = 1, SW_MOVES_CHECK };
+/*
+ * The core's functions whose failures a move by mremap() must reach: after
+ * them mremap() closes the copy of the VMA it has just opened.
+ */
+enum { SW_COPY_VMA, SW_MOVE_PAGE_TABLES, SW_NR_MOVE_FNS };
+#define SW_MOVES	1	/* sw_path.moves */
+static const char * const sw_move_fn[SW_NR_MOVE_FNS] = { "copy_vma", "move_page_tables" };
 
 /* One path: a system call (or a few) run under injection, with its checks. */
 struct sw_path {
@@ -82,22 +89,18 @@ struct sw_path {
 	int (*usable)(void *arg);
 	long expect;		/* op's result with nothing injected: >= 0 or -errno */
 	int errnos[4];		/* errors allowed under injection; ENOMEM if none given */
-	/*
-	 * A move by mremap() (SW_MOVES): the moves of a sweep must reach
-	 * copy_vma()'s and move_page_tables()'s failures between them, checked
-	 * by the last one (SW_MOVES_CHECK). Between them: a failure's trace,
-	 * which says where it hit, is not always seen.
-	 */
+	/* A move by mremap(): it must reach the failures of sw_move_fn[], see sw_moves(). */
 	int moves;
 };
 
 /* What a path reached. */
 struct sw_result {
 	const char *name;
-	int points, converged, ok;
+	int points, ok, moves;
 	int cap[SW_NR_CAPS];
 	int enomem, efault, other_err, tolerated;
-	int in_ours, copy_vma, move_page_tables;
+	int in_ours;
+	int under[SW_NR_MOVE_FNS], failed[SW_NR_MOVE_FNS];	/* points under sw_move_fn[] */
 	int after;		/* injected into the program's own page faults after the call */
 	int nsites;
 	char sites[SW_SITES][200];
@@ -112,7 +115,7 @@ static struct {
 	char why[512];
 	struct sw_result results[64];
 	int nresults;
-	int moved_copy_vma, moved_move_pt;	/* failures the moves reached, see moves */
+	unsigned long text[SW_NR_MOVE_FNS][2];	/* where sw_move_fn[] are, [start, end) */
 	double start;
 } sw;
 
@@ -164,6 +167,16 @@ static const char * const sw_knobs[][2] = {
 	{ "failslab/verbose", "2" },
 	{ "fail_page_alloc/verbose", "2" },
 	{ "fail_usercopy/verbose", "2" },
+	/* The stack filter (sw_moves()): off, and at its deepest when on. */
+	{ "failslab/require-start", "0" },
+	{ "failslab/require-end", "0xffffffffffffffff" },
+	{ "failslab/stacktrace-depth", "32" },
+	{ "fail_page_alloc/require-start", "0" },
+	{ "fail_page_alloc/require-end", "0xffffffffffffffff" },
+	{ "fail_page_alloc/stacktrace-depth", "32" },
+	{ "fail_usercopy/require-start", "0" },
+	{ "fail_usercopy/require-end", "0xffffffffffffffff" },
+	{ "fail_usercopy/stacktrace-depth", "32" },
 	{ SW_PRINTK, "5 5" },
 	{ "/proc/sys/kernel/print-fatal-signals", "1" },
 };
@@ -276,10 +289,6 @@ static inline void sw_frame(struct sw_hit *hit, const char *text)
 		return;		/* unreliable frame, or <TASK>, <IRQ>... */
 	len = strcspn(text, "+ ");
 	snprintf(name, sizeof(name), "%.*s", (int)len, text);
-	if (!strcmp(name, "copy_vma"))
-		hit->copy_vma = 1;
-	if (!strcmp(name, "move_page_tables"))
-		hit->move_page_tables = 1;
 	if (!strcmp(name, "do_syscall_64"))
 		hit->syscall = 1;
 	if (strstr(name, "exc_page_fault"))
@@ -422,26 +431,21 @@ static void sw_crash(int sig, siginfo_t *info, void *uc)
 
 /*
  * Runs path P with the 1st, 2nd, ... fault injected until it runs with
- * nothing injected; records what it reached and prints one KTAP case.
+ * nothing injected, and records what it reached in R; FN < 0 counts every
+ * fault, FN >= 0 only those under sw_move_fn[FN] (sw_moves() set the filter).
+ * Returns 1, or 0 with sw.why set.
  */
-static inline void sw_run(const struct sw_path *p, void *arg)
+static inline int sw_sweep(const struct sw_path *p, void *arg, struct sw_result *r, int fn)
 {
-	struct sw_result *r = &sw.results[sw.nresults++];
 	struct sw_hit hit;
 	int n, injected, ok = 1;
-	double t0 = rmp_now();
 	long rc;
 
-	memset(r, 0, sizeof(*r));
-	r->name = p->name;
-	sw.path = p->name;
 	for (n = 1; ok && n <= SW_MAX_N; n++) {
 		sw.run = n;
 		sw.why[0] = 0;
-		if (p->setup(arg)) {
-			ok = 0;
-			break;
-		}
+		if (p->setup(arg))
+			return 0;
 		sw_read_kmsg(&hit);	/* drop what setup logged */
 		sw_arm(n);
 		rc = p->op(arg);
@@ -478,9 +482,20 @@ static inline void sw_run(const struct sw_path *p, void *arg)
 				     injected ? sw_cap_name[hit.cap] : "nothing injected",
 				     hit.site[0] ? hit.site : "?", sw_rc_name(rc), why);
 		}
-		if (!injected) {
-			r->converged = 1;
-			break;
+		if (!injected)
+			return ok;
+		/*
+		 * Under the filter the kernel injected the failure under the
+		 * function, whether or not it logged a trace (the site is only
+		 * reported).
+		 */
+		if (fn >= 0) {
+			r->under[fn]++;
+			r->failed[fn] += rc != p->expect;
+			printf("    # %s: %s() run %d: %s failure (%s), result %s, checked\n",
+			       p->name, sw_move_fn[fn], n, sw_cap_name[hit.cap],
+			       hit.site[0] ? hit.site : "no trace", sw_rc_name(rc));
+			continue;
 		}
 		/*
 		 * A page fault of the program itself, not in a system call: after
@@ -505,27 +520,74 @@ static inline void sw_run(const struct sw_path *p, void *arg)
 			r->in_ours++;
 			sw_note_site(r, hit.ours);
 		}
-		r->copy_vma += hit.copy_vma;
-		r->move_page_tables += hit.move_page_tables;
-		if (hit.copy_vma || hit.move_page_tables)
-			printf("    # %s: run %d: %s failure in %s (%s), result %s, checked\n",
-			       p->name, n, sw_cap_name[hit.cap],
-			       hit.move_page_tables ? "move_page_tables()" : "copy_vma()",
-			       hit.site, sw_rc_name(rc));
 	}
-	if (ok && !r->converged)
-		ok = sw_fail("still injecting at run %d", SW_MAX_N);
-	if (p->moves) {
-		sw.moved_copy_vma += r->copy_vma;
-		sw.moved_move_pt += r->move_page_tables;
+	return ok && sw_fail("still injecting at run %d", SW_MAX_N);
+}
+
+/*
+ * Points the kernel's stack filter at [RANGE[0], RANGE[1]) for every
+ * capability (NULL: off). fail-nth then counts only the calls made with an
+ * address of that range on the stack, and injects only there.
+ */
+static inline int sw_filter(const unsigned long *range)
+{
+	static const char * const caps[] = { "failslab", "fail_page_alloc", "fail_usercopy" };
+	char path[128], value[32];
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(caps); i++) {
+		snprintf(path, sizeof(path), "%s/%s/require-start", SW_DEBUGFS, caps[i]);
+		snprintf(value, sizeof(value), "%#lx", range ? range[0] : 0);
+		if (sw_write_file(path, value))
+			return sw_fail("writing %s: %s", path, strerror(errno));
+		snprintf(path, sizeof(path), "%s/%s/require-end", SW_DEBUGFS, caps[i]);
+		snprintf(value, sizeof(value), "%#lx", range ? range[1] : ~0UL);
+		if (sw_write_file(path, value))
+			return sw_fail("writing %s: %s", path, strerror(errno));
 	}
-	if (ok && p->moves == SW_MOVES_CHECK && !(sw.moved_copy_vma && sw.moved_move_pt))
-		ok = sw_fail("the moves reached %d copy_vma(), %d move_page_tables() failures",
-			     sw.moved_copy_vma, sw.moved_move_pt);
-	if (p->moves == SW_MOVES_CHECK) {
-		sw.moved_copy_vma = 0;
-		sw.moved_move_pt = 0;
+	return 1;
+}
+
+/*
+ * The failures of a move that matter: after those of copy_vma() and
+ * move_page_tables() mremap() has to close the copy of the VMA it has just
+ * opened. Their traces cannot tell (a failure with __GFP_NOWARN logs none, and
+ * which allocation the n-th one is shifts from run to run with the state of
+ * the slab allocator, so a sweep may never fail some of them), so the path
+ * runs again under the kernel's stack filter: fail-nth counting only the calls
+ * made under copy_vma(), then only those under move_page_tables(). Every
+ * failure injected then is known to be there; under each, at least one must
+ * fail the move, and every run must pass the path's checks. The first call
+ * under each function is reached at n = 1, whatever the allocator's state.
+ */
+static inline int sw_moves(const struct sw_path *p, void *arg, struct sw_result *r)
+{
+	int ok = 1;
+
+	for (int f = 0; ok && f < SW_NR_MOVE_FNS; f++) {
+		ok = sw_filter(sw.text[f]) && sw_sweep(p, arg, r, f);
+		if (!sw_filter(NULL))
+			ok = 0;
+		if (ok && !r->failed[f])
+			ok = sw_fail("of %d failures injected under %s(), none failed the move",
+				     r->under[f], sw_move_fn[f]);
 	}
+	return ok;
+}
+
+/* Runs path P's sweep (and sw_moves() for a move) and prints one KTAP case. */
+static inline void sw_run(const struct sw_path *p, void *arg)
+{
+	struct sw_result *r = &sw.results[sw.nresults++];
+	double t0 = rmp_now();
+	int ok;
+
+	memset(r, 0, sizeof(*r));
+	r->name = p->name;
+	r->moves = p->moves;
+	sw.path = p->name;
+	ok = sw_sweep(p, arg, r, -1);
+	if (ok && p->moves)
+		ok = sw_moves(p, arg, r);
 	r->ok = ok;
 	r->seconds = rmp_now() - t0;
 	printf("    # %s: %d points (slab %d, page %d, usercopy %d, quiet %d); "
@@ -534,6 +596,9 @@ static inline void sw_run(const struct sw_path *p, void *arg)
 	       p->name, r->points, r->cap[SW_SLAB], r->cap[SW_PAGE], r->cap[SW_COPY],
 	       r->cap[SW_QUIET], r->enomem, r->efault, r->other_err, r->tolerated, r->in_ours,
 	       r->after, r->seconds);
+	for (int f = 0; p->moves && f < SW_NR_MOVE_FNS; f++)
+		printf("    # %s: under %s(): %d points, %d failed the move\n", p->name,
+		       sw_move_fn[f], r->under[f], r->failed[f]);
 	for (int i = 0; i < r->nsites; i++)
 		printf("    # %s: site %dx %s\n", p->name, r->site_count[i], r->sites[i]);
 	ktap_check(ok, p->name, "%s", sw.why);
@@ -548,13 +613,55 @@ static inline void sw_table(const char *title)
 	       "ok", "ours", "copy_vma", "move_pt");
 	for (int i = 0; i < sw.nresults; i++) {
 		struct sw_result *r = &sw.results[i];
+		char moved[2][12] = { "-", "-" };
 
-		printf("    # %-36s | %6d | %4d %4d %4d %5d | %6d %6d %5d %5d | %4d | %8d %8d%s\n",
+		for (int f = 0; r->moves && f < SW_NR_MOVE_FNS; f++)
+			snprintf(moved[f], sizeof(moved[f]), "%d", r->failed[f]);
+		printf("    # %-36s | %6d | %4d %4d %4d %5d | %6d %6d %5d %5d | %4d | %8s %8s%s\n",
 		       r->name, r->points, r->cap[SW_SLAB], r->cap[SW_PAGE], r->cap[SW_COPY],
 		       r->cap[SW_QUIET], r->enomem, r->efault, r->other_err, r->tolerated,
-		       r->in_ours, r->copy_vma, r->move_page_tables, r->ok ? "" : " *");
+		       r->in_ours, moved[0], moved[1], r->ok ? "" : " *");
 	}
+	printf("    # copy_vma, move_pt: failures under those functions that failed a move\n");
 	printf("    # (end of fault sweep table)\n");
+}
+
+/*
+ * Finds sw_move_fn[] in /proc/kallsyms: sw.text[f] is [the function's address,
+ * the next symbol's). Returns 0, or -1 with sw.why set.
+ */
+static inline int sw_locate(void)
+{
+	char line[512], name[128], type;
+	int found[SW_NR_MOVE_FNS] = { 0 };
+	unsigned long addr;
+	FILE *f;
+
+	for (int pass = 0; pass < 2; pass++) {
+		f = fopen("/proc/kallsyms", "r");
+		if (!f)
+			return sw_fail("/proc/kallsyms: %s", strerror(errno)) - 1;
+		while (fgets(line, sizeof(line), f)) {
+			if (sscanf(line, "%lx %c %127s", &addr, &type, name) != 3)
+				continue;
+			for (int i = 0; i < SW_NR_MOVE_FNS; i++) {
+				if (!pass && (type == 't' || type == 'T') &&
+				    !strcmp(name, sw_move_fn[i])) {
+					found[i]++;
+					sw.text[i][0] = addr;
+					sw.text[i][1] = ~0UL;
+				}
+				if (pass && addr > sw.text[i][0] && addr < sw.text[i][1])
+					sw.text[i][1] = addr;
+			}
+		}
+		fclose(f);
+	}
+	for (int i = 0; i < SW_NR_MOVE_FNS; i++)
+		if (found[i] != 1 || !sw.text[i][0] || sw.text[i][1] == ~0UL)
+			return sw_fail("%s() in /proc/kallsyms: found %d times, at %#lx",
+				       sw_move_fn[i], found[i], sw.text[i][0]) - 1;
+	return 0;
 }
 
 /*
@@ -582,6 +689,13 @@ static inline int sw_main(const char *suite, int planned, void (*body)(void))
 			ktap_end();
 			return 1;
 		}
+	}
+	if (sw_locate()) {
+		ktap_begin(suite, planned);
+		printf("    # %s\n", sw.why);
+		sw_restore_knobs();
+		ktap_end();
+		return 1;
 	}
 	fflush(stdout);
 	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);

@@ -638,7 +638,7 @@ static const struct sw_path paths[] = {
 	{ "binder_mremap_move", setup_mremap_small, op_mremap, check_mremap, teardown, usable,
 	  0, { ENOMEM }, SW_MOVES },
 	{ "binder_mremap_move_4mib", setup_mremap_big, op_mremap, check_mremap, teardown,
-	  usable, 0, { ENOMEM }, SW_MOVES_CHECK },
+	  usable, 0, { ENOMEM }, SW_MOVES },
 	{ "binder_fork", setup_receiver, op_fork, check_fork, teardown, usable, 0,
 	  { ENOMEM, EAGAIN }, 0 },
 	{ "binder_munmap", setup_receiver, op_munmap, check_munmap, teardown, usable, 0,

@@ -519,7 +519,7 @@ static int check_closed(void *arg, long rc, int injected)
 					 { ENOMEM, __VA_ARGS__ }, 0 }
 /* The sweep's move: it must reach the failures of the core's move. */
 #define MOVE(name, setup, op, check, ...) { name, setup, op, check, teardown, usable, 0, \
-					    { ENOMEM, __VA_ARGS__ }, SW_MOVES_CHECK }
+					    { ENOMEM, __VA_ARGS__ }, SW_MOVES }
 
 static const struct sw_path paths[] = {
 	P("kunit_open", setup_nothing, op_open, check_open, EFAULT),

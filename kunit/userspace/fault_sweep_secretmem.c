@@ -535,7 +535,7 @@ struct path {
 /* The sweep's move: it must reach the failures of the core's move. */
 #define MOVE(name, setup, op, check, ...) \
 	{ { name, setup, op, check, teardown, usable, 0, { ENOMEM, __VA_ARGS__ }, \
-	    SW_MOVES_CHECK }, 0, READS }
+	    SW_MOVES }, 0, READS }
 
 static const struct path paths[] = {
 	P("open", setup_nothing, op_open, check_nothing_charged, EFAULT),

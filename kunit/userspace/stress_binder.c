@@ -10,6 +10,14 @@
  * tag a scan finds must belong to a SEND that succeeded: a rejected SEND
  * provably wrote nothing.
  *
+ * A scan reads while SENDs copy, so a cell it reads may be torn by a copy in
+ * flight: under TCG, or when the sender is preempted in the middle of its
+ * copy, a copy can take milliseconds. A torn cell is therefore read again
+ * once every sender has stopped between two system calls (no SEND or FREE is
+ * in flight then): whole or zero, it was a copy in flight; still torn, it is
+ * a partial write that stayed, and the test fails; gone (its page freed by a
+ * FREE that returned meanwhile), there is nothing left to judge.
+ *
  * storm: senders (threads of the receiver's process, forked processes, and
  *   short-lived children those fork) SEND, FREE and STATS while the receiver
  *   replaces its mapping (MAP_FIXED, by a smaller one at the same address),
@@ -57,6 +65,8 @@
 #define THREADS		4			/* sender threads of the receiver's process */
 #define PROCS		3			/* sender processes */
 #define SENDERS		(THREADS + PROCS)
+#define LOOPS		(THREADS + 2 * PROCS)	/* sender loops: threads, processes and theirs */
+#define MAXPAGES	(SIZE / 4096)
 #define MAXSEQ		131072
 #define STORM_S		20
 #define EXITS_S		8
@@ -71,9 +81,22 @@ struct cell {
 	__u8 payload[CELL - 16];
 };
 
+/*
+ * The SENDs of a sender loop, published for the report: GEN is odd while one
+ * is in flight, and SEND k (from 0) wrote [off, off + len) of slot k % FLIGHTS.
+ */
+#define FLIGHTS		16
+struct flight {
+	__u32 gen;
+	long off[FLIGHTS], len[FLIGHTS];
+};
+
 /* Shared by every process of a case (MAP_SHARED | MAP_ANONYMOUS). */
 struct shared {
 	int stop;
+	int pause, parked, loops_done;	/* the receiver stops the sender loops, see park() */
+	__u32 freed[MAXPAGES];		/* FREEs of each page by its sender that returned */
+	struct flight flight[LOOPS];
 	__u32 next_seq[SENDERS];
 	__u64 bytes_ok, sends_ok, esrch, einval, other, other_errno;
 	__u64 frees, stats, stats_bad, forks, children;
@@ -84,6 +107,7 @@ static struct shared *sh;
 static long page;
 static int fd;
 static char why[512];
+static __thread int loop_slot = -1;	/* the sender loop this thread (or its child) runs */
 
 static __u64 mix(__u64 x)
 {
@@ -167,13 +191,22 @@ static int rbp_stats(int f, struct rbp_stats *st)
 static int tagged_send(int f, int sender, long at, int cells, struct cell *buf)
 {
 	__u32 seq = __atomic_fetch_add(&sh->next_seq[sender], 1, __ATOMIC_RELAXED);
-	int err;
+	struct flight *fl = loop_slot >= 0 ? &sh->flight[loop_slot] : NULL;
+	int err, k;
 
 	if (seq >= MAXSEQ)
 		return -1;
 	for (int i = 0; i < cells; i++)
 		make_cell(&buf[i], sender, seq, i);
+	if (fl) {
+		k = __atomic_load_n(&fl->gen, __ATOMIC_SEQ_CST) / 2 % FLIGHTS;
+		__atomic_store_n(&fl->off[k], at * CELL, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&fl->len[k], (long)cells * CELL, __ATOMIC_SEQ_CST);
+		__atomic_add_fetch(&fl->gen, 1, __ATOMIC_SEQ_CST);
+	}
 	err = rbp_send(f, at * CELL, (long)cells * CELL, buf);
+	if (fl)
+		__atomic_add_fetch(&fl->gen, 1, __ATOMIC_SEQ_CST);
 	if (!err) {
 		set_bit(sh->ok[sender], seq);
 		add(&sh->sends_ok, 1);
@@ -202,11 +235,28 @@ static void checked_stats(int f)
 }
 
 /*
+ * Between two system calls of a sender loop: waits while the receiver has the
+ * senders stopped (sh->pause), counted in sh->parked. A loop's forked children
+ * are done by then (it waits for them), so with every loop parked or done, no
+ * SEND or FREE is in flight.
+ */
+static void park(void)
+{
+	while (__atomic_load_n(&sh->pause, __ATOMIC_SEQ_CST)) {
+		__atomic_add_fetch(&sh->parked, 1, __ATOMIC_SEQ_CST);
+		while (__atomic_load_n(&sh->pause, __ATOMIC_SEQ_CST))
+			usleep(50);
+		__atomic_sub_fetch(&sh->parked, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+/*
  * A sender: its own pages (page % SENDERS == sender), 1 to 40 cells at a time
  * (up to two pages, across a page boundary), now and then a FREE of one of
  * its pages or STATS; processes also fork children that send a few and exit.
+ * SLOT numbers the loop (0 to LOOPS - 1): two loops share each process's id.
  */
-static void sender_loop(int sender, int forks)
+static void sender_loop(int sender, int forks, int slot)
 {
 	struct cell *buf = malloc(40 * CELL);
 	__u64 r = mix(sender + 1);
@@ -214,7 +264,9 @@ static void sender_loop(int sender, int forks)
 	int cells;
 	pid_t pid;
 
+	loop_slot = slot;
 	while (buf && !__atomic_load_n(&sh->stop, __ATOMIC_RELAXED)) {
+		park();
 		r = mix(r);
 		p = (long)(r % (pages / SENDERS)) * SENDERS + sender;
 		at = p * cells_per_page + (long)(r >> 16) % cells_per_page;
@@ -224,6 +276,7 @@ static void sender_loop(int sender, int forks)
 		if (r % 61 == 0) {
 			add(&sh->frees, 1);
 			rbp_free(fd, p * page, page);
+			__atomic_add_fetch(&sh->freed[p], 1, __ATOMIC_SEQ_CST);
 		} else if (r % 7 == 0) {
 			checked_stats(fd);
 		} else if (forks && r % 97 == 0) {
@@ -242,11 +295,13 @@ static void sender_loop(int sender, int forks)
 		}
 	}
 	free(buf);
+	__atomic_add_fetch(&sh->loops_done, 1, __ATOMIC_SEQ_CST);
 }
 
+/* ARG: the sender's id, plus its loop's slot times 256. */
 static void *sender_thread(void *arg)
 {
-	sender_loop((int)(intptr_t)arg, 0);
+	sender_loop((int)(intptr_t)arg % 256, 0, (int)(intptr_t)arg / 256);
 	return NULL;
 }
 
@@ -286,21 +341,124 @@ static int copy_page(unsigned char *dst, const unsigned char *p)
 
 struct scan {
 	long pages, unreadable, cells, bad;
-	char bad_what[160];
+	long torn, whole, freed;	/* cells read torn, and what became of them */
+	long flying, crowded;		/* a SEND to the cell overlapped the read; unknown */
+	double stopped;			/* the longest wait for the senders to stop */
+	char bad_what[200], torn_what[200];
 };
 
+/* What the senders had done before a page was read. */
+struct before {
+	__u32 freed;		/* FREEs of the page that had returned */
+	__u32 gen[LOOPS];	/* each sender loop's SEND count (struct flight) */
+};
+
+static void before_reading(long p, struct before *b)
+{
+	b->freed = __atomic_load_n(&sh->freed[p], __ATOMIC_SEQ_CST);
+	for (int l = 0; l < LOOPS; l++)
+		b->gen[l] = __atomic_load_n(&sh->flight[l].gen, __ATOMIC_SEQ_CST);
+}
+
 /*
- * Scans the mapping at AT: every cell whole or zero (a cell read while a SEND
- * replaced its page is read again), every tag found recorded as seen.
+ * Whether a SEND to byte OFF of the buffer was in flight at some time since
+ * the sender loops' counts were GEN: one of the SENDs from the one in flight
+ * then to the one in flight now (-1: too many since to tell).
+ */
+static int send_overlapped(const __u32 *gen, long off)
+{
+	for (int l = 0; l < LOOPS; l++) {
+		struct flight *fl = &sh->flight[l];
+		__u32 now = __atomic_load_n(&fl->gen, __ATOMIC_SEQ_CST);
+		long start, len;
+
+		if (now == gen[l] && now % 2 == 0)
+			continue;	/* no SEND of this loop since */
+		if ((now - 1) / 2 - gen[l] / 2 >= FLIGHTS - 1)
+			return -1;
+		for (__u32 k = gen[l] / 2; k <= (now - 1) / 2; k++) {
+			start = __atomic_load_n(&fl->off[k % FLIGHTS], __ATOMIC_SEQ_CST);
+			len = __atomic_load_n(&fl->len[k % FLIGHTS], __ATOMIC_SEQ_CST);
+			if (start <= off && off < start + len)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* Every sender loop parked or done: no SEND or FREE in flight, none starting. */
+static int senders_stopped(void)
+{
+	return __atomic_load_n(&sh->parked, __ATOMIC_SEQ_CST) +
+	       __atomic_load_n(&sh->loops_done, __ATOMIC_SEQ_CST) == LOOPS;
+}
+
+/*
+ * Cell I of page P was read torn into COPY, a copy of the page read after B.
+ * Stops every sender loop between two system calls, reads the page again into
+ * COPY and judges the cell: whole or zero now, it was a copy in flight (unless
+ * a FREE of the page returned since: then the torn one is gone, and only what
+ * is there now is judged); still torn, a partial write that stayed (the test
+ * fails); unreadable, a FREE of the page must have returned since (or the test
+ * fails). Returns 0 if the page cannot be read any more.
+ */
+static int settle(const unsigned char *at, long p, long i, unsigned char *copy,
+		  const struct before *b, struct scan *sc)
+{
+	const struct cell *c = (const struct cell *)(copy + i * CELL);
+	int flying = send_overlapped(b->gen, p * page + i * CELL), readable, state, all, freed;
+	double t0 = rmp_now(), waited;
+	char was[64];
+
+	snprintf(was, sizeof(was), "magic %#x sender %u seq %u", c->magic, c->sender, c->seq);
+	sc->torn++;
+	sc->flying += flying > 0;
+	sc->crowded += flying < 0;
+	__atomic_store_n(&sh->pause, 1, __ATOMIC_SEQ_CST);
+	while (!(all = senders_stopped()) && rmp_now() - t0 < 10)
+		usleep(100);
+	waited = rmp_now() - t0;
+	if (waited > sc->stopped)
+		sc->stopped = waited;
+	readable = all && copy_page(copy, at + p * page);
+	freed = __atomic_load_n(&sh->freed[p], __ATOMIC_SEQ_CST) != b->freed;
+	__atomic_store_n(&sh->pause, 0, __ATOMIC_SEQ_CST);
+	state = readable ? cell_state(c) : -1;
+	if (all && (readable ? state >= 0 : freed)) {
+		/* Whole or zero now, or gone; its page freed (and maybe sent again) since? */
+		if (freed)
+			sc->freed++;
+		else if (!sc->whole++)
+			snprintf(sc->torn_what, sizeof(sc->torn_what),
+				 "page %ld cell %ld read torn (%s), %s once the senders stopped%s",
+				 p, i, was, state ? "whole" : "zero",
+				 flying > 0 ? ", a SEND to it in flight during the read" : "");
+		return readable;
+	}
+	if (!sc->bad++)
+		snprintf(sc->bad_what, sizeof(sc->bad_what),
+			 "page %ld cell %ld: read torn (%s), %s", p, i, was,
+			 !all ? "and the senders did not stop in 10 s" :
+			 readable ? "still torn with every sender stopped" :
+			 "then unreadable with no FREE of it");
+	return readable;
+}
+
+/*
+ * Scans the mapping at AT: every cell whole or zero (a cell read torn is
+ * judged again with the senders stopped, see settle()), every tag found
+ * recorded as seen.
  */
 static void scan(const unsigned char *at, long size, struct scan *sc)
 {
 	unsigned char *copy = malloc(page);
 	const struct cell *c;
-	int state, tries;
+	struct before b;
+	int state;
 
 	for (long p = 0; copy && p < size / page; p++) {
 		sc->pages++;
+		before_reading(p, &b);
 		if (!copy_page(copy, at + p * page)) {
 			sc->unreadable++;
 			continue;
@@ -308,16 +466,11 @@ static void scan(const unsigned char *at, long size, struct scan *sc)
 		for (long i = 0; i < page / CELL; i++) {
 			c = (const struct cell *)(copy + i * CELL);
 			state = cell_state(c);
-			for (tries = 0; state < 0 && tries < 5; tries++) {
-				usleep(100);
-				if (!copy_page(copy, at + p * page))
+			if (state < 0) {
+				if (!settle(at, p, i, copy, &b, sc))
 					break;
 				state = cell_state(c);
 			}
-			if (state < 0 && !sc->bad++)
-				snprintf(sc->bad_what, sizeof(sc->bad_what),
-					 "page %ld cell %ld: magic %#x sender %u seq %u", p, i,
-					 c->magic, c->sender, c->seq);
 			if (state > 0) {
 				sc->cells++;
 				set_bit(sh->seen[c->sender], c->seq);
@@ -526,17 +679,18 @@ static void test_storm(void)
 	for (int i = 0; i < PROCS; i++) {
 		pid[i] = fork();
 		if (pid[i] == 0) {
+			intptr_t arg = THREADS + i + 256 * (THREADS + PROCS + i);
 			pthread_t t2;
 
 			/* Two senders per process: a thread and the process itself share one id. */
-			pthread_create(&t2, NULL, sender_thread, (void *)(intptr_t)(THREADS + i));
-			sender_loop(THREADS + i, 1);
+			pthread_create(&t2, NULL, sender_thread, (void *)arg);
+			sender_loop(THREADS + i, 1, THREADS + i);
 			pthread_join(t2, NULL);
 			_exit(0);
 		}
 	}
 	for (int t = 0; t < THREADS; t++)
-		pthread_create(&th[t], NULL, sender_thread, (void *)(intptr_t)t);
+		pthread_create(&th[t], NULL, sender_thread, (void *)(intptr_t)(t + 256 * t));
 	while (ok && rmp_now() - t0 < STORM_S) {
 		x = mix(x);
 		ok = receiver_step(&r, x, &sc);
@@ -561,6 +715,13 @@ static void test_storm(void)
 	       "%ld MADV_DONTNEED, %ld FREEs, %ld scans (%ld pages, %ld unreadable, %ld cells)\n",
 	       r.replaced, r.shrunk, r.moved, r.dontneed, r.freed, r.scans, sc.pages,
 	       sc.unreadable, sc.cells);
+	printf("    # storm: %ld cells read torn; "
+	       "a SEND to the cell in flight during %ld of the reads, too many to tell for %ld; "
+	       "read again with every sender stopped (%.1f ms at most to stop them): %ld whole; "
+	       "%ld in a page freed since; %ld still torn\n",
+	       sc.torn, sc.flying, sc.crowded, sc.stopped * 1000, sc.whole, sc.freed, sc.bad);
+	if (sc.whole)
+		printf("    # storm: e.g. %s\n", sc.torn_what);
 	ktap_check(ok && procs_ok && !sh->other && !sh->stats_bad && !sc.bad && sh->sends_ok,
 		   "storm_senders_vs_remapping_receiver",
 		   "%s; sender processes %s; %llu unexpected errors (errno %llu); %llu STATS out of bounds; %ld bad cells (%s)",
