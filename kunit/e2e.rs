@@ -7,6 +7,7 @@ use kernel::prelude::*;
 #[kunit_tests(mmap_prepare_e2e)]
 mod tests {
     use crate::{test_device::*, util::*};
+    use kernel::uaccess::UserPtr;
     use kernel::{
         page::{Page, PAGE_SIZE},
         prelude::*,
@@ -17,7 +18,9 @@ mod tests {
         time::{delay::fsleep, Delta},
         workqueue,
     };
-    use mmap_prepare::{IntoRef, KernelPage, KernelPages, PageCopy, VmaFlag};
+    use mmap_prepare::{
+        IntoRef, KernelPage, KernelPages, PageCopy, PinnedUserBuffer, UserContext, VmaFlag,
+    };
 
     fn open() -> Result<DevFile> {
         DevFile::open(DEVICE_PATH)
@@ -476,6 +479,33 @@ mod tests {
         assert_eq!(freed.load(Acquire), 1);
         assert_eq!(read, Ok(()));
         assert_eq!(byte, 0);
+        Ok(())
+    }
+
+    /// `read_iter` and `write_iter` get a `UserContext`, and they also run in kernel threads,
+    /// which have no user memory (`kernel_read()` and `kernel_write()`, as 9p's fd transport
+    /// does from a worker): pinning there is `EFAULT`, as a copy is. (It dereferenced the
+    /// missing mm: a KASAN null-pointer report, then an oops.)
+    #[test]
+    fn pin_in_a_kernel_thread_is_efault() -> Result {
+        let result = Arc::new(Atomic::new(1i32), GFP_KERNEL)?;
+        let r = result.clone();
+        workqueue::system().try_spawn(GFP_KERNEL, move || {
+            // SAFETY: A worker holds no lock of any address space (it has none) and may sleep.
+            let pinned = unsafe {
+                UserContext::with(|user| {
+                    PinnedUserBuffer::pin(user, UserPtr::from_addr(0x10000), 1).map(|_| ())
+                })
+            };
+            r.store(pinned.err().map_or(0, |e| e.to_errno()), Release);
+        })?;
+        for _ in 0..500 {
+            if result.load(Acquire) != 1 {
+                break;
+            }
+            fsleep(Delta::from_millis(10));
+        }
+        assert_eq!(result.load(Acquire), EFAULT.to_errno());
         Ok(())
     }
 

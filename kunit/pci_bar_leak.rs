@@ -33,8 +33,11 @@ use mmap_prepare::{
 const SHMEM_BAR: u32 = 2;
 
 /// How many refusals the probe records; `RMP_PCI_LEAK_IOC_REFUSALS` returns them as `__s32`
-/// errnos (0: not refused), in the order of [`refusals`].
-const REFUSALS: usize = 9;
+/// errnos (0: not refused), in the order of [`refusals`], then the request of a range of the
+/// BAR already taken.
+const REFUSALS: usize = 10;
+/// The refusals asked before the BAR is taken.
+const BEFORE: usize = REFUSALS - 1;
 type Refusals = [i32; REFUSALS];
 const RMP_PCI_LEAK_IOC_REFUSALS: u32 = _IOR::<Refusals>(b'l' as u32, 0x01);
 
@@ -58,7 +61,7 @@ kernel::pci_device_table!(
 
 /// The errno of each call that must fail, on BAR 2 of ivshmem (prefetchable, whole pages), BAR 0
 /// (256 bytes of registers), BAR 1 (none) and the expansion ROM the guest's ivshmem has.
-fn refusals(pdev: &pci::Device<kernel::device::Bound>) -> Refusals {
+fn refusals(pdev: &pci::Device<Core<'_>>) -> [i32; BEFORE] {
     let len = pdev
         .resource_len(SHMEM_BAR)
         .ok()
@@ -113,6 +116,16 @@ impl pci::Driver for LeakDriver {
             }
             let memory =
                 DeviceMemory::pci_bar(pdev, SHMEM_BAR, CacheMode::Uncached, c"rmp_pci_leak")?;
+            // Any part of it again: taken.
+            let again = DeviceMemory::pci_bar_range(
+                pdev,
+                SHMEM_BAR,
+                PAGE_SIZE,
+                PAGE_SIZE,
+                CacheMode::Uncached,
+                c"rmp_pci_leak_again",
+            );
+            RECORDED[BEFORE].store(again.err().map_or(0, |e| e.to_errno()), Relaxed);
             // Leaked: nothing this driver drops at unbind holds it.
             let leaked = Arc::into_raw(memory.clone()) as usize;
             let earlier = LEAKED.xchg(leaked, Relaxed);

@@ -58,6 +58,7 @@ use kernel::{
     new_mutex, new_srcu,
     page::PAGE_SIZE,
     prelude::*,
+    str::CString,
     sync::{
         atomic::{Acquire, Atomic, Release},
         Arc, ArcBorrow, Mutex, Srcu,
@@ -483,6 +484,8 @@ struct PciRange {
     start: bindings::resource_size_t,
     len: bindings::resource_size_t,
     wc: bool,
+    /// The region's name, which the resource tree points to; dropped after `drop` released it.
+    _name: CString,
 }
 
 #[cfg(CONFIG_PCI)]
@@ -508,7 +511,7 @@ impl DeviceMemory {
     /// BAR `bar` of a bound device, whole, mappable with memory type `cache`; see
     /// [`DeviceMemory::pci_bar_range`].
     pub fn pci_bar(
-        pdev: &kernel::pci::Device<kernel::device::Bound>,
+        pdev: &kernel::pci::Device<kernel::device::Core<'_>>,
         bar: u32,
         cache: CacheMode,
         name: &'static CStr,
@@ -517,8 +520,13 @@ impl DeviceMemory {
         Self::pci_bar_range(pdev, bar, 0, len, cache, name)
     }
 
-    /// `len` bytes of BAR `bar` of a bound device from byte `offset`, mappable to userspace with
-    /// memory type `cache` until the device is unbound.
+    /// `len` bytes of BAR `bar` of the device being probed from byte `offset`, mappable to
+    /// userspace with memory type `cache` until the device is unbound.
+    ///
+    /// Only the driver bound to `pdev` can call it: it takes the `Core` context that the PCI core
+    /// gives that driver's `probe` (and `unbind`). A `Bound` device is not enough: another
+    /// driver reaches its parent as `Bound` (an auxiliary device's `parent()`), and the range,
+    /// its release and the crate's code would then hang on a binding that is not the caller's.
     ///
     /// The range is requested as `name` (`request_mem_region()`, so no other driver, and no other
     /// `DeviceMemory`, can hold any of it), and released at unbind, after every user mapping was
@@ -545,7 +553,7 @@ impl DeviceMemory {
     /// engine or an MSI-X table there gives them the machine; vfio requires an IOMMU, uio root):
     /// the crate only guarantees that no mapping outlives the binding.
     pub fn pci_bar_range(
-        pdev: &kernel::pci::Device<kernel::device::Bound>,
+        pdev: &kernel::pci::Device<kernel::device::Core<'_>>,
         bar: u32,
         offset: usize,
         len: usize,
@@ -586,8 +594,11 @@ impl DeviceMemory {
         if unsafe { bindings::atomic_read(&(*raw).enable_cnt) } <= 0 {
             return Err(ENODEV);
         }
-        // SAFETY: `name` is NUL-terminated and outlives the region: it is released at unbind,
-        // before the driver's module can be unloaded.
+        // The resource tree keeps a pointer to the name until the region is released: a copy of
+        // the crate's own, not a string of the driver's module.
+        let name = CString::try_from(name)?;
+        // SAFETY: `name` is NUL-terminated, and `range` below keeps it until it released the
+        // region.
         if !unsafe { rmp_request_mem_region(start, size, name.as_char_ptr()) } {
             return Err(EBUSY);
         }
@@ -598,6 +609,7 @@ impl DeviceMemory {
             start,
             len: size,
             wc: false,
+            _name: name,
         };
         if wc {
             // SAFETY: The range is ours (requested above) and nothing maps it.

@@ -145,10 +145,17 @@ EXPORT_SYMBOL_GPL(rmp_page_copy_from_user);
 /*
  * Pins NR pages of the current task's memory from START for reading; returns
  * how many were pinned or an error, as pin_user_pages_fast() does (it is not
- * in the Rust bindings).
+ * in the Rust bindings); -EFAULT in a task without user memory.
  */
 int rmp_pin_user_pages(unsigned long start, int nr, struct page **pages)
 {
+	/*
+	 * A kernel thread has no user memory (read_iter and write_iter run in
+	 * them, through kernel_read() and kernel_write()); gup_fast_fallback()
+	 * would dereference the missing mm. A user copy fails there too.
+	 */
+	if (!current->mm)
+		return -EFAULT;
 	return pin_user_pages_fast(start, nr, 0, pages);
 }
 EXPORT_SYMBOL_GPL(rmp_pin_user_pages);

@@ -26,6 +26,14 @@ use core::marker::PhantomData;
 /// a lock of an address space themselves should take it as `&mut`, so that nothing needing the
 /// proof can run while they hold it.
 ///
+/// In a kernel thread (`read_iter` and `write_iter` run in them too, through `kernel_read()`
+/// and `kernel_write()`), there is no user memory: copies and pins fail with `EFAULT`.
+///
+/// The proof holds only as long as the driver takes no lock of its address space itself: the
+/// in-tree `MmWithUser::mmap_read_lock()` is safe and does not borrow this token, so a driver
+/// that calls it on its own address space in an `ioctl` must not copy or pin while it holds
+/// the guard (the crate cannot see that guard; lockdep reports the recursion).
+///
 /// The proof covers the address space's own locks. A driver that holds a lock of its own which
 /// its fault handler also takes (a mutex of the file's data, say) must not copy from, or pin,
 /// user memory while holding it: the user address may lie in the driver's own mapping, whose

@@ -40,7 +40,7 @@
 
 #define LEAK_DRIVER	"rmp_pci_leak"
 #define LEAK_DEV	"/dev/rmp_pci_leak"
-#define LEAK_REFUSALS	9
+#define LEAK_REFUSALS	10
 #define RMP_PCI_LEAK_IOC_REFUSALS	_IOR('l', 0x01, int[LEAK_REFUSALS])
 
 static long page;
@@ -463,6 +463,7 @@ static void test_leaking_driver(void)
 		-EINVAL,	/* BAR 2 past its end */
 		-EINVAL,	/* BAR 2, 0 bytes */
 		-EINVAL,	/* BAR 0 write-combined: not prefetchable */
+		-EBUSY,		/* a page of BAR 2, which the driver has taken whole */
 	};
 	int got[LEAK_REFUSALS], unbound, bound, refused = 0, fd = -1, named = -1, err = 0;
 	int sig_first = -1, sig_last = -1, gone = -1, seen = 0, back;
