@@ -126,7 +126,7 @@ consumer_rust_analyzer() {
 	consumer_dir
 	cmd_provision
 	consumer_kmake rust-analyzer
-	python3 "$RMP_TOP/scripts/rust_analyzer_crates.py" "$RMP_TOP" "$RMP_CONSUMER"
+	rust_project_json "$RMP_CONSUMER"
 }
 
 # new-driver: the template's files, with @NAME@ (the directory's name, as a crate name) and
