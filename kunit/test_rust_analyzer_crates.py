@@ -4,7 +4,9 @@
 import contextlib
 import io
 import json
+import os
 import pathlib
+import shlex
 import sys
 import tempfile
 import unittest
@@ -92,7 +94,9 @@ class Main(unittest.TestCase):
         self.driver = pathlib.Path(tmp.name) / "drv"
         lib = self.root / "usr/lib/rustlib/src/rust/library"
         src, build = self.cache / "src/linux", self.cache / "build/linux"
-        for f in (lib / "core/src/lib.rs", lib / "alloc/src/lib.rs",
+        for f in (self.root / "usr/bin/rustc",
+                  self.root / "usr/libexec/rust-analyzer-proc-macro-srv",
+                  lib / "core/src/lib.rs", lib / "alloc/src/lib.rs",
                   src / "rust/macros/lib.rs", src / "rust/kernel/lib.rs",
                   build / "rust/libmacros.so", self.top / "rust/mmap_prepare.rs",
                   self.driver / "my_driver.rs"):
@@ -100,10 +104,12 @@ class Main(unittest.TestCase):
             f.write_text("")
         self.json = self.driver / "rust-project.json"
         self.json.write_text(json.dumps(kernel_json(str(self.cache), driver=True)))
+        self.sysroot = self.cache / "rust-analyzer" / "root-1"
 
     def run_main(self, *extra):
         args = ["--root", str(self.root), "--bound", str(self.cache), "--bound", str(self.top),
-                "--bound", str(self.driver), *extra, str(self.top), str(self.driver)]
+                "--bound", str(self.driver), "--host-sysroot", str(self.sysroot), *extra,
+                str(self.top), str(self.driver)]
         err = io.StringIO()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
             status = rust_analyzer_crates.main(args)
@@ -113,7 +119,7 @@ class Main(unittest.TestCase):
         status, err = self.run_main()
         self.assertEqual((status, err), (0, ""))
         data = json.loads(self.json.read_text())
-        self.assertEqual(data["sysroot"], f"{self.root}/usr")
+        self.assertEqual(data["sysroot"], str(self.sysroot))
         order = [c["display_name"] for c in data["crates"]]
         names = dict(zip(order, data["crates"]))
         self.assertEqual(names["mmap_prepare"]["root_module"],
@@ -129,17 +135,21 @@ class Main(unittest.TestCase):
         self.assertIn(f"{self.root}/usr/lib/rustlib/src/rust/library/alloc/src/lib.rs "
                       "does not exist", err)
 
-    def test_rustc_cfgs_reach_every_crate(self):
-        cfg = self.driver.parent / "rustc-cfg"
-        cfg.write_text('target_arch="x86_64"\ntarget_pointer_width="64"\nunix\n')
-        status, _ = self.run_main("--rustc-cfg", str(cfg))
+    def test_the_sysroot_runs_the_roots_programs(self):
+        """rust-analyzer runs the sysroot's rustc and proc-macro server: scripts that run the
+        root's, with the root's program interpreter and libraries, and no library sources."""
+        status, _ = self.run_main()
         self.assertEqual(status, 0)
-        crates = json.loads(self.json.read_text())["crates"]
-        self.assertEqual([c["cfg"][-3:] for c in crates],
-                         [['target_arch="x86_64"', 'target_pointer_width="64"', "unix"]] *
-                         len(crates))
-        kernel = next(c for c in crates if c["display_name"] == "kernel")
-        self.assertEqual(kernel["cfg"][0], 'CONFIG_RUST="y"')
+        for program in ("bin/rustc", "libexec/rust-analyzer-proc-macro-srv"):
+            script = self.sysroot / program
+            self.assertTrue(os.access(script, os.X_OK), script)
+            words = shlex.split(script.read_text().splitlines()[-1])
+            self.assertEqual(words[:2], ["exec", f"{self.root}/lib64/ld-linux-x86-64.so.2"])
+            self.assertEqual(words[2:4], ["--library-path",
+                                          f"{self.root}/usr/lib/x86_64-linux-gnu:{self.root}"
+                                          "/usr/lib/rustlib/x86_64-unknown-linux-gnu/lib"])
+            self.assertEqual(words[4:], [f"{self.root}/usr/{program}", "$@"])
+        self.assertFalse((self.sysroot / "lib").exists())
 
     def test_a_missing_driver_crate_fails(self):
         (self.driver / "my_driver.rs").unlink()

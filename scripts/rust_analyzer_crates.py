@@ -7,7 +7,7 @@
                                          the crate (made by `make -C <kernel> M=DIR rust-analyzer`)
     --root ROOT --bound DIR...           the kernel wrote the file inside the build root ROOT,
                                          where DIR... are bind-mounted at their own paths
-    --rustc-cfg FILE                     the cfgs of the root's `rustc --print cfg -O`
+    --host-sysroot DIR                   make DIR the sysroot (below)
 
 The kernel's generate_rust_analyzer.py finds an external module's crates only through a
 Kbuild file in the crate's own directory; ours are all named in the top-level Kbuild, and
@@ -16,10 +16,16 @@ rust-analyzer must also learn that every crate but the library depends on `mmap_
 Written inside the build root, the file names the root's own files as the root sees them
 (the sysroot, `core` and `alloc` under /usr); an editor runs on the host, where they are
 under ROOT, so each such path is rewritten to its host path. Then every path the file names
-must exist on the host, or the script fails naming them. rust-analyzer asks the sysroot's
-rustc for the target's cfgs (`target_pointer_width`, ...), which the root's rustc cannot
-answer on the host: without them `core` lacks what they select (`usize: Step`, so
-`for i in 0..n`). The answer given inside the root is added to every crate's cfgs.
+must exist on the host, or the script fails naming them.
+
+rust-analyzer runs two programs of the sysroot: its rustc, for the target's cfgs (without
+them `core` lacks what they select: `usize: Step`, so `for i in 0..n`), and its proc-macro
+server, to expand the kernel's proc macros. The root's need the root's libraries and do not
+run on the host as they are (and rust-analyzer 1.97 dies of SIGPIPE when the server does not
+start), so the sysroot the file names is DIR, which holds scripts that run them through the
+root's program interpreter and libraries. The standard library is the crates the kernel
+lists, from the root's rust-src (naming that directory as `sysroot_src` as well makes
+rust-analyzer 1.97 load `core` twice, and then nothing is `Sized`).
 """
 
 import argparse
@@ -27,6 +33,7 @@ import json
 import os
 import pathlib
 import re
+import shlex
 import sys
 
 BASE = ["core", "alloc", "kernel", "macros", "pin_init", "ffi", "bindings", "zerocopy"]
@@ -99,10 +106,27 @@ def host_paths(value, root, bound):
     return value
 
 
-def add_cfgs(crates, cfgs):
-    """Add CFGS to the cfgs of every crate of CRATES, once."""
-    for crate in crates:
-        crate["cfg"] = list(dict.fromkeys(crate["cfg"] + cfgs))
+# The sysroot's programs rust-analyzer runs, the program interpreter the root's programs name
+# (the x86-64 ABI's) and the root's directories of the libraries they and the kernel's proc
+# macros load.
+SYSROOT_PROGRAMS = ["bin/rustc", "libexec/rust-analyzer-proc-macro-srv"]
+ROOT_INTERP = "lib64/ld-linux-x86-64.so.2"
+ROOT_LIBS = ["usr/lib/x86_64-linux-gnu", "usr/lib/rustlib/x86_64-unknown-linux-gnu/lib"]
+
+
+def host_sysroot(root, directory):
+    """Make DIRECTORY a sysroot whose programs run the build root ROOT's on the host."""
+    libs = ":".join(str(root / lib) for lib in ROOT_LIBS)
+    for program in SYSROOT_PROGRAMS:
+        wrapper = directory / program
+        if not (root / "usr" / program).exists():
+            continue
+        wrapper.parent.mkdir(parents=True, exist_ok=True)
+        command = [str(root / ROOT_INTERP), "--library-path", libs, str(root / "usr" / program)]
+        wrapper.write_text("#!/bin/sh\n# The build root's program, run with the root's libraries"
+                           " (scripts/rust_analyzer_crates.py).\n"
+                           f"exec {shlex.join(command)} \"$@\"\n")
+        wrapper.chmod(0o755)
 
 
 def paths_of(value):
@@ -117,14 +141,11 @@ def paths_of(value):
 def missing_paths(data, base):
     """The paths of DATA, written to BASE/rust-project.json, that do not exist.
 
-    A crate's root_module may be relative to BASE. rust-analyzer looks for the standard
-    library's sources in the sysroot, so that directory must exist too.
+    A crate's root_module may be relative to BASE.
     """
     paths = paths_of(data)
     paths += [str(base / c["root_module"]) for c in data.get("crates", [])
               if not c["root_module"].startswith("/")]
-    if "sysroot" in data and "sysroot_src" not in data:
-        paths.append(os.path.join(data["sysroot"], "lib/rustlib/src/rust/library"))
     return [p for p in dict.fromkeys(paths) if not os.path.exists(p)]
 
 
@@ -134,11 +155,11 @@ def parse_args(argv):
     p.add_argument("top", type=pathlib.Path, help="this project's checkout")
     p.add_argument("driver", type=pathlib.Path, nargs="?", help="a driver's directory")
     p.add_argument("--root", type=pathlib.Path,
-                   help="the build root the kernel's make ran in")
+                   help="the build root the kernel's make ran in (the file gets host paths)")
     p.add_argument("--bound", action="append", default=[], metavar="DIR",
                    help="a directory bind-mounted into the root at its own path")
-    p.add_argument("--rustc-cfg", type=pathlib.Path, metavar="FILE",
-                   help="what `rustc --print cfg -O` prints in the root")
+    p.add_argument("--host-sysroot", type=pathlib.Path, metavar="DIR",
+                   help="with --root: a sysroot of scripts running the root's programs")
     return p.parse_args(argv)
 
 
@@ -152,6 +173,9 @@ def main(argv=None) -> int:
     if args.root:
         # The binds as the root sees them: the paths given, not their resolved forms.
         data = host_paths(data, args.root, [os.path.abspath(d) for d in args.bound])
+        if args.host_sysroot:
+            host_sysroot(args.root, args.host_sysroot)
+            data["sysroot"] = str(args.host_sysroot)
     crates = data["crates"]
     index = {c["display_name"]: i for i, c in enumerate(crates)}
     if driver:
@@ -160,8 +184,6 @@ def main(argv=None) -> int:
     else:
         n = project(top, crates, index)
         what = f"{n} crates of this project added"
-    if args.rustc_cfg:
-        add_cfgs(crates, [line for line in args.rustc_cfg.read_text().splitlines() if line])
     out.write_text(json.dumps(data, sort_keys=True, indent=4))
     missing = missing_paths(data, out.parent)
     for path in missing:
