@@ -12,8 +12,9 @@
 # make KDIR=<build>   build the modules against your own 7.3+ kernel build
 #                     (CONFIG_RUST=y; pass LLVM=1 or whatever it was built with)
 #
-# Your own driver in <dir> (its Kbuild includes rust/consumer.mk; M= is relative to the
-# directory make was started in):
+# Your own driver in <dir> (its Kbuild says 'include $(RMP_DIR)/rust/consumer.mk': every
+# kernel build below is passed RMP_DIR=<this checkout>; M= is relative to the directory make
+# was started in):
 # make new-driver M=<dir>     write a minimal driver there (a new or empty directory)
 # make driver M=<dir>         build this project's library, then the driver
 # make test M=<dir>           the test guest with the library and the driver: its KUnit suites
@@ -28,15 +29,15 @@ endif
 ifneq ($(KDIR),)
 
 modules clean rust-analyzer:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) $@
+	$(MAKE) -C $(KDIR) M=$(CURDIR) RMP_DIR=$(CURDIR) $@
 
 ifneq ($(M),)
 driver: modules
-	$(MAKE) -C $(KDIR) M=$(RMP_CONSUMER) modules
+	$(MAKE) -C $(KDIR) M=$(RMP_CONSUMER) RMP_DIR=$(CURDIR) modules
 
 rust-analyzer: driver-rust-analyzer
 driver-rust-analyzer:
-	$(MAKE) -C $(KDIR) M=$(RMP_CONSUMER) rust-analyzer
+	$(MAKE) -C $(KDIR) M=$(RMP_CONSUMER) RMP_DIR=$(CURDIR) rust-analyzer
 	python3 scripts/rust_analyzer_crates.py $(CURDIR) $(RMP_CONSUMER)
 endif
 

@@ -5,11 +5,11 @@
 # command line, rmp.mode=test|run|shell|bench|probe:
 #   test   load every module (their KUnit suites run at load), run the userspace
 #          tests, unload the modules, run the tests that load them themselves
-#          (/usr/libexec/rmp/after), scan for leaks (kmemleak), power off
+#          (/usr/libexec/rmp/after), scan for leaks (kmemleak), reboot (QEMU exits)
 #   run    load the modules and run the sample demonstrations
-#   shell  load the modules and start a shell on the console
+#   shell  load the modules and start a shell on the console; leaving it ends the guest
 #   bench  load the modules and run make bench's guest side (kunit/bench/guest.sh)
-#   probe  power off at once (the harness checks that the kernel boots)
+#   probe  reboot at once (the harness checks that the kernel boots)
 # Lines starting "rmp-harness: FAIL:" make the host side fail the run.
 
 /bin/busybox mkdir -p /proc /sys /dev /tmp /bin /sbin /usr/bin /usr/sbin
@@ -28,14 +28,18 @@ fail() { echo "rmp-harness: FAIL: $*"; }
 finish() {
 	echo "rmp-harness: END (mode $mode)"
 	sync
-	# With QEMU's -no-reboot a reboot ends QEMU; there is no ACPI to power off.
+	# With QEMU's -no-reboot a reboot ends QEMU (poweroff -f would too, through ACPI).
 	reboot -f
 }
 
 [ "$mode" = probe ] && finish
 
-# Leaks are scanned for once, at the end.
-[ "$mode" = test ] && /usr/libexec/rmp/kmemleak quiet
+# Leaks are scanned for once, at the end; the canaries that prove the scan sees one are
+# planted first, so that the whole run overwrites stale pointers to them.
+if [ "$mode" = test ]; then
+	/usr/libexec/rmp/kmemleak quiet
+	/usr/libexec/rmp/kmemleak plant
+fi
 
 # Output is buffered to a file first, so printk lines cannot split it.
 run_test() {
@@ -78,7 +82,9 @@ bench)
 	;;
 shell)
 	echo "Modules loaded: $(cat /etc/rmp/modules | tr '\n' ' ')"
-	echo "Leave with 'poweroff -f' (or Ctrl-a x)."
+	echo "Leave with 'exit' or 'reboot -f' (or Ctrl-a x)."
+	# scripts/rmp holds input that is not a terminal until this line.
+	echo "rmp-harness: shell ready"
 	setsid cttyhack sh
 	;;
 esac

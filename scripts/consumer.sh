@@ -32,14 +32,17 @@ consumer_dir() {
 		"create a driver there with 'make -C $RMP_TOP new-driver M=$dir'"
 	[ -e "$dir/Kbuild" ] || [ -e "$dir/Makefile" ] ||
 		rmp_die "M=$dir: no Kbuild (or Makefile) there" \
-			"add one with 'include $RMP_TOP/rust/consumer.mk' and 'obj-m += <module>.o'"
+			"add one with 'include \$(RMP_DIR)/rust/consumer.mk' and 'obj-m += <module>.o'"
 	# A Kbuild that includes another checkout's consumer.mk would link against that library.
+	# A path made of variables, $(RMP_DIR)'s, is checked by consumer.mk itself once make
+	# has expanded it; a literal one is checked here, before anything is built.
 	inc=$(cat "$dir/Kbuild" "$dir/Makefile" 2>/dev/null |
 		sed -n 's/^[[:space:]]*-\{0,1\}include[[:space:]]\{1,\}\([^[:space:]]*rust\/consumer\.mk\).*/\1/p' |
 		head -n 1) || true
-	if [ -n "$inc" ] && [ "$(realpath -m "$inc")" != "$(realpath -m "$RMP_TOP/rust/consumer.mk")" ]; then
+	if [ -n "$inc" ] && [[ $inc != *'$'* ]] &&
+		[ "$(realpath -m "$inc")" != "$(realpath -m "$RMP_TOP/rust/consumer.mk")" ]; then
 		rmp_die "M=$dir includes $inc, not this project's $RMP_TOP/rust/consumer.mk" \
-			"change the include line, or run make -C with the checkout it names"
+			"include \$(RMP_DIR)/rust/consumer.mk, or run make -C with the checkout it names"
 	fi
 	case "$dir/" in
 	"$RMP_TOP"/* | "$RMP_CACHE"/*) ;;
@@ -47,8 +50,10 @@ consumer_dir() {
 	esac
 }
 
+# RMP_DIR is this checkout, for the consumer's Kbuild: include $(RMP_DIR)/rust/consumer.mk
 consumer_kmake() {
-	rmp_in_root make -C "$RMP_KDIR" M="$RMP_CONSUMER" LLVM=-"$RMP_LLVM" -j"$(nproc)" "$@"
+	rmp_in_root make -C "$RMP_KDIR" M="$RMP_CONSUMER" RMP_DIR="$RMP_TOP" LLVM=-"$RMP_LLVM" \
+		-j"$(nproc)" "$@"
 }
 
 # Builds the library and the consumer's modules and tests; sets RMP_OUT.
@@ -121,7 +126,7 @@ consumer_rust_analyzer() {
 	consumer_dir
 	cmd_provision
 	consumer_kmake rust-analyzer
-	python3 "$RMP_TOP/scripts/rust_analyzer_crates.py" "$RMP_TOP" "$RMP_CONSUMER"
+	rust_project_json "$RMP_CONSUMER"
 }
 
 # new-driver: the template's files, with @NAME@ (the directory's name, as a crate name) and

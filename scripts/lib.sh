@@ -117,12 +117,18 @@ RMP_BINDGEN_MIN=0.72.1
 RMP_ROOT_KEY=$(printf '%s\n' "$RMP_SUITE" $RMP_ROOT_PACKAGES "bindgen>=$RMP_BINDGEN_MIN" v1 | rmp_sha)
 RMP_ROOT=$RMP_CACHE/root-$RMP_ROOT_KEY
 
+# The host directories rmp_in_root binds into the root at their own paths, one a line.
+rmp_root_binds() {
+	printf '%s\n' "$RMP_CACHE" "$RMP_TOP" ${RMP_EXTRA_BINDS:-}
+}
+
 # Run a command inside the build root. The cache and the project checkout are
 # bind-mounted at their own paths, so paths mean the same inside and out. The
 # mounts live in a private mount namespace and the processes in a private PID
 # namespace: when the command ends, or is killed, nothing is left behind.
 rmp_in_root() {
-	local binds=("$RMP_CACHE" "$RMP_TOP" ${RMP_EXTRA_BINDS:-})
+	local binds
+	mapfile -t binds < <(rmp_root_binds)
 	unshare --mount --pid --fork --propagation private -- \
 		bash -euc '
 		root=$1; shift; nb=$1; shift
