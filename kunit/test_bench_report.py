@@ -98,6 +98,10 @@ class CountTest(unittest.TestCase):
                  '14rust_secretmem15StrictSecretMemE12mmap_prepareB1a_', 'rust_secretmem'),
         (0x2ff0, '__pfx__RNvMs1_NtCsX_12mmap_prepare6deviceINtB5_20MmapMiscDeviceVTableNtCsY_'
                  '14rust_secretmem9SecretMemE12mmap_prepareB1a_', 'rust_secretmem'),
+        # A cold path of driver_warn! instantiated for the trampoline names it too.
+        (0x4000, '_RINvNtCsX_12mmap_prepare3log9cold_pathNCNvMs1_NtB4_6deviceINtBS_'
+                 '20MmapMiscDeviceVTableNtCsY_14rust_secretmem9SecretMemE12mmap_prepare0EB1k_',
+                 'rust_secretmem'),
     ]
 
     def test_resolve_picks_the_one_trampoline(self):
@@ -105,6 +109,14 @@ class CountTest(unittest.TestCase):
         self.assertEqual(count.resolve(self.SYMBOLS, 'mmap_prepare_rust')[0], 0x2000)
         with self.assertRaises(LookupError):
             count.resolve(self.SYMBOLS, 'fault_rust')
+
+    def test_profile_charges_each_step_to_the_instruction_it_ran(self):
+        symbols = [(0x100, 'f', None), (0x200, 'memset', None)]
+        # f at 0x100, 0x104 calls memset, whose rep stosb (0x208) iterates three times, then
+        # returns to f, which returns to its caller (0x50).
+        trace = [0x100, 0x104, 0x200, 0x208, 0x208, 0x208, 0x20a, 0x108, 0x50]
+        self.assertEqual(count.profile(symbols, trace),
+                         [[3, 5, 'memset [kernel]'], [3, 3, 'f [kernel]']])
 
     def test_run_length_decoding(self):
         self.assertEqual(count.decode_rle(b'0* '), b'0000')
