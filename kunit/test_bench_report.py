@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Unit tests for make bench's host side (kunit/bench/report.py, count.py), on synthetic input."""
 
+import argparse
 import contextlib
 import io
 import json
@@ -13,6 +14,7 @@ import unittest.mock
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'bench'))
 
 import count  # noqa: E402
+import figures  # noqa: E402
 import report  # noqa: E402
 
 LOG = """\
@@ -159,6 +161,60 @@ class ReportTest(unittest.TestCase):
         self.assertIn('splat', err.getvalue())
         self.assertIn('did not reach its end', err.getvalue())
         self.assertIn('no instruction counts', err.getvalue())
+
+
+class FiguresTest(unittest.TestCase):
+    def results(self, boots):
+        """results.json as report.py makes it, from console logs and counts of boots."""
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+        dirs = []
+        for i, (log, counts) in enumerate(boots):
+            d = os.path.join(self.dir.name, 'boot-%d' % i)
+            os.makedirs(d)
+            with open(os.path.join(d, 'console-bench.log'), 'w') as f:
+                f.write(log)
+            with open(os.path.join(d, 'counts.json'), 'w') as f:
+                json.dump(counts, f)
+            dirs.append(d)
+        _, results, problems, _, _ = report.report(dirs, 'make bench, a date\nKernel: a kernel\n')
+        self.assertEqual(problems, [])
+        return json.loads(json.dumps(results))
+
+    COUNTS = {'cases': {'fault_c': {'instructions': [1700, 1600, 1600], 'steps': [1, 1, 1]},
+                        'fault_rust': {'instructions': [1400, 660, 660],
+                                       'steps': [38000, 4700, 4700]}}}
+
+    def test_section_names_commit_and_command_and_gives_per_round_ratios(self):
+        res = self.results([(LOG, self.COUNTS), (LOG2, self.COUNTS)])
+        args = argparse.Namespace(stamp='abc1234', command='make bench-doc')
+        lines = figures.section(args, res, None, None, [])
+        text = '\n'.join(lines)
+        self.assertEqual((lines[0], lines[-1]), (figures.BEGIN, figures.END))
+        self.assertIn('``make bench-doc`` at commit ``abc1234``', text)
+        self.assertIn('from 2 boots', text)
+        # rust against c: per-round ratios 3.0, 1.0 | 1.0, 1.5: median 1.25, boot medians.
+        self.assertTrue(any('1.25   1.00-3.00    2.00 / 1.25' in line for line in lines), text)
+        # An area's first fault apart from the later ones.
+        first = [line for line in lines if "an area's first" in line][0]
+        self.assertIn('1400', first)
+        later = [line for line in lines if 'later ones' in line][0]
+        self.assertIn('660', later)
+        self.assertNotIn('1400', later)
+
+    def test_replace_section_keeps_the_rest(self):
+        doc = 'a\n%s\nold\n%s\nb\n' % (figures.BEGIN, figures.END)
+        self.assertEqual(figures.replace_section(doc, [figures.BEGIN, 'new', figures.END]),
+                         'a\n%s\nnew\n%s\nb\n' % (figures.BEGIN, figures.END))
+        with self.assertRaises(SystemExit):
+            figures.replace_section('no markers', [])
+
+    def test_sizes_and_times(self):
+        self.assertEqual(figures.fmt_n('send', 65536), '64 KiB')
+        self.assertEqual(figures.fmt_n('send', 64), '64 B')
+        self.assertEqual(figures.fmt_n('fault', 256), '256 pages')
+        self.assertEqual(figures.fmt_n('create_close', 0), '')
+        self.assertEqual(figures.fmt_time(-18202), '-18.20 us')
 
 
 class CountTest(unittest.TestCase):

@@ -83,6 +83,8 @@ rmp_bench_ensure_kernel() {
 #   RMP_BENCH_PROFILE=1          the counts' first call per function (count.py --profile)
 #   RMP_BENCH_DEBUG=1            log the gdbstub protocol in console-bench.log.count
 #   RMP_TIMEOUT (1800)           guest time limit of one boot, in seconds
+# make bench-doc runs make bench three times (the figures, -cpu qemu64, no inline helpers) and
+# writes the figures section of Documentation/benchmarks.rst from the results.
 
 # Copies the checkout's files (tracked and untracked, not ignored) into $1, keeping their
 # times, so that make there rebuilds only what changed. The modules are built in that copy:
@@ -215,3 +217,54 @@ cmd_bench() {
 	[ $rc -eq 0 ] || rmp_die "make bench: see the problems above; console logs: $run/boot-*/console-bench.log, counting logs beside them (.count)"
 }
 
+# ---------------------------------------------------------------------------
+# make bench-doc: the figures section of Documentation/benchmarks.rst, from three runs of
+# make bench on this checkout, each of RMP_BENCH_BOOTS boots:
+#   1. the figures: every case, the counts with their per-function profile, -cpu max;
+#   2. the cases that move or zero much memory, under QEMU's default CPU model (qemu64,
+#      without ERMS and FSRM, so that copies are not single rep movsb/stosb instructions);
+#   3. the Rust hooks' cases on a bench kernel without RUST_INLINE_HELPERS (built on the first
+#      run, like the first bench kernel).
+# kunit/bench/figures.py then replaces the section between its BEGIN and END lines, naming the
+# commit (git describe) and this command; the rest of the file is not touched.
+RMP_BENCH_DOC_CPU=qemu64
+RMP_BENCH_DOC_CPU_CASES=fault,first_fault,lifecycle,send,binder_life
+RMP_BENCH_DOC_HELPERS_CASES=mmap_munmap,create_close,fault,send,free,binder_life
+
+# The disassembly of symbol $2 in the object $1, demangled, into $3.
+_rmp_bench_listing() {
+	rmp_in_root bash -c 'llvm-objdump-'"$RMP_LLVM"' -d -r --no-show-raw-insn --disassemble-symbols="$1" "$2" |
+		sed -n "/^[0-9a-f]* </,\$p" | llvm-cxxfilt-'"$RMP_LLVM" bash "$2" "$1" >"$3" ||
+		rmp_die "cannot disassemble $2 in $1"
+}
+
+cmd_bench-doc() {
+	local stamp cmd v main cpu helpers sym
+	stamp=$(git -C "$RMP_TOP" describe --always --dirty)
+	[[ $stamp != *-dirty ]] ||
+		rmp_log "warning: uncommitted changes: the figures will name $stamp, which no one can check out"
+	cmd="make bench-doc"
+	for v in RMP_BENCH_BOOTS RMP_BENCH_ROUNDS RMP_BENCH_MS RMP_BENCH_CALLS; do
+		[ -z "${!v:-}" ] || cmd="$v=${!v} $cmd"
+	done
+	RMP_BENCH_CPU=max RMP_BENCH_INLINE_HELPERS=1 RMP_BENCH_CASES=all RMP_BENCH_PROFILE=1 cmd_bench
+	main=$RMP_BENCH_RESULTS
+	# The Rust mmap_prepare the counts broke on, and memfd_secret's, as compiled.
+	sym=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["cases"]["mmap_prepare_rust"]["symbol"])' \
+		"$main/../boot-1/counts.json") || rmp_die "no counted symbol of mmap_prepare_rust in $main/../boot-1/counts.json"
+	_rmp_bench_listing "$main/../../src/samples/rust_secretmem.ko" "$sym" "$main/listing-rust.txt"
+	_rmp_bench_listing "$RMP_BENCH_KDIR/vmlinux" secretmem_mmap_prepare "$main/listing-c.txt"
+	RMP_BENCH_CPU=$RMP_BENCH_DOC_CPU RMP_BENCH_INLINE_HELPERS=1 RMP_BENCH_CASES=$RMP_BENCH_DOC_CPU_CASES \
+		RMP_BENCH_PROFILE= cmd_bench
+	cpu=$RMP_BENCH_RESULTS
+	RMP_BENCH_CPU=max RMP_BENCH_INLINE_HELPERS=0 RMP_BENCH_CASES=$RMP_BENCH_DOC_HELPERS_CASES \
+		RMP_BENCH_PROFILE= cmd_bench
+	helpers=$RMP_BENCH_RESULTS
+	rmp_in_root python3 "$RMP_TOP/kunit/bench/figures.py" --main "$main/results.json" \
+		--cpu "$cpu/results.json" --helpers "$helpers/results.json" \
+		--listing "rust_secretmem's mmap_prepare, as the counts ran it (the trampoline, with the sample's hook inlined)=$main/listing-rust.txt" \
+		--listing "memfd_secret's secretmem_mmap_prepare=$main/listing-c.txt" \
+		--stamp "$stamp" --command "$cmd" --doc "$RMP_TOP/Documentation/benchmarks.rst" ||
+		rmp_die "writing the figures into Documentation/benchmarks.rst failed"
+	rmp_log "Documentation/benchmarks.rst: figures of $stamp written; results: $main, $cpu, $helpers"
+}
