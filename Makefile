@@ -5,6 +5,7 @@
 # make shell          the same guest, with a shell on the console
 # make check          rustfmt --check, CLIPPY=1 build, checkpatch.pl
 # make bench          timings and instruction counts on a non-debug kernel
+# make bench-doc      make bench in three configurations, written into benchmarks.rst
 # make fmt            rustfmt the Rust sources
 # make rust-analyzer  write rust-project.json for editors
 # make doc            the crate's HTML documentation, in Documentation/output/rustdoc
@@ -52,9 +53,9 @@ clean:
 	rm -f Module.symvers modules.order rust/exports_generated.h kunit/doctests_generated*
 	rm -rf kunit/doctests
 
-test run shell check fmt rust-analyzer doc driver new-driver bench:
+test run shell check fmt rust-analyzer doc driver new-driver bench bench-doc:
 	scripts/rmp $@
 
 endif
 
-.PHONY: modules clean test run shell check fmt rust-analyzer doc driver new-driver driver-rust-analyzer bench
+.PHONY: modules clean test run shell check fmt rust-analyzer doc driver new-driver driver-rust-analyzer bench bench-doc

@@ -426,9 +426,17 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
     /// and revocation rely on, so nothing may change them afterwards.
     fn refuse_if_sealed(&self, what: &str) -> Result {
         if self.maps_device_memory() {
-            return Err(refuse!(self, EINVAL, "{} after map_device_memory", what));
+            return Err(self.refuse_sealed(what));
         }
         Ok(())
+    }
+
+    /// The refusal of [`VmAreaDesc::refuse_if_sealed`], out of line, so that the check, inlined
+    /// into every change of the descriptor, keeps `what` in registers and needs no stack frame.
+    #[cold]
+    #[inline(never)]
+    fn refuse_sealed(&self, what: &str) -> Error {
+        refuse!(self, EINVAL, "{} after map_device_memory", what)
     }
 
     /// Maps `memory` (device memory, e.g. a PCI BAR: see

@@ -132,16 +132,30 @@ pub(crate) fn warn_for_file(limit: &RateLimit, file: &File, args: core::fmt::Arg
     unsafe { call_printk(&format_strings::WARNING, name, format_args!("{args}\n")) };
 }
 
+/// Runs `f` out of line, on a path the compiler lays out as rarely taken.
+///
+/// [`driver_warn!`] goes through it: formatting a warning inline would make the checks in front
+/// of it (a compare and a branch when they pass) save registers and build the formatter's stack
+/// frame on every call, refused or not.
+#[cold]
+#[inline(never)]
+pub(crate) fn cold_path(f: impl FnOnce()) {
+    f()
+}
+
 /// `driver_warn!(file, "callback", "fmt", args...)`: a rate-limited warning naming the module that
 /// owns `file` (a `&File`) and the callback it happened in, and a `mmap_prepare:refusal` event.
+/// `file` and the arguments are evaluated out of line, on a cold path (see [`cold_path`]).
 macro_rules! driver_warn {
     ($file:expr, $callback:literal, $fmt:expr $(, $arg:expr)* $(,)?) => {{
         static LIMIT: $crate::log::RateLimit = $crate::log::RateLimit::new();
-        $crate::log::warn_for_file(
-            &LIMIT,
-            $file,
-            format_args!(concat!($callback, ": ", $fmt) $(, $arg)*),
-        )
+        $crate::log::cold_path(move || {
+            $crate::log::warn_for_file(
+                &LIMIT,
+                $file,
+                format_args!(concat!($callback, ": ", $fmt) $(, $arg)*),
+            )
+        })
     }};
 }
 pub(crate) use driver_warn;

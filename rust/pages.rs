@@ -351,6 +351,7 @@ unsafe impl Sync for KernelPages {}
 
 impl KernelPages {
     /// An array of `count` empty slots (one zeroed allocation).
+    #[inline]
     pub fn new_empty(count: usize) -> Result<Self> {
         let mut slots = KVVec::with_capacity(count, GFP_KERNEL | __GFP_ZERO)?;
         // SAFETY: The capacity is at least `count` and `__GFP_ZERO` zeroed the allocation; an
@@ -384,6 +385,7 @@ impl KernelPages {
         self.slots.is_empty()
     }
 
+    #[inline]
     fn slot(&self, index: usize) -> Option<*mut bindings::page> {
         let page = self.slots.get(index)?.load(Acquire);
         (!page.is_null()).then_some(page)
@@ -464,6 +466,7 @@ impl KernelPages {
     }
 
     /// Whether slots `first .. first + count` are all in range and filled.
+    #[inline]
     pub fn are_present(&self, first: usize, count: usize) -> bool {
         match first.checked_add(count) {
             Some(end) if end <= self.len() => (first..end).all(|i| self.slot(i).is_some()),
@@ -562,6 +565,7 @@ impl PinnedUserBuffer {
     /// Pins the `len` bytes at `src` of the calling task's memory; `EFAULT` unless every page of
     /// the range can be pinned (nothing stays pinned then). Pinning a page that is not present
     /// takes the task's mmap lock: hence `user` (see [`UserContext`]).
+    #[inline]
     pub fn pin(user: &UserContext, src: UserPtr, len: usize) -> Result<Self> {
         let _ = user;
         let start = src.as_const_ptr() as usize;
@@ -602,6 +606,7 @@ impl PinnedUserBuffer {
     }
 
     /// The pinned pages.
+    #[inline]
     fn pages(&self) -> &[*mut bindings::page] {
         match self.heap.as_ref() {
             // SAFETY: `heap` has capacity for `count` pointers, all written by the pinning (type
@@ -624,6 +629,7 @@ impl PinnedUserBuffer {
     /// Copies `len` bytes of the range from `from` into `dst` at `dst_offset` (`EINVAL` if either
     /// range is out of bounds, with nothing copied). Only into a page of the crate's own: see
     /// [`PageCopy`].
+    #[inline]
     pub fn copy_to_page(
         &self,
         from: usize,
@@ -653,6 +659,7 @@ impl PinnedUserBuffer {
 }
 
 impl Drop for PinnedUserBuffer {
+    #[inline]
     fn drop(&mut self) {
         let count = self.count;
         let pages = self.pages().as_ptr().cast_mut();

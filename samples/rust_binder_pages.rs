@@ -407,6 +407,7 @@ impl VmOperations for BinderVm {
     mmap_prepare::vm_ops_table!(BinderVm);
 
     /// Registers the new VMA: this is where the context allocates, now that the VMA exists.
+    #[inline]
     fn mapped(area: &MappedArea<'_>, ctx: ArcBorrow<'_, Context>) -> Result<Arc<Registration>> {
         let size = area.end - area.start;
         let task = kernel::current!();

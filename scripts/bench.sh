@@ -9,12 +9,18 @@
 #     debug option added to kunit/.kunitconfig later is left out of the bench kernel too;
 #   - RMP_BENCH_CONFIG_EXTRA is added, for what the anchors need (memfd_create needs TMPFS).
 # Its directory, build/linux-<version>-bench-<key>, is keyed like the test kernel's: the
-# Debian version, the derived kunitconfig and the toolchain's versions.
+# Debian version, the derived kunitconfig and the toolchain's versions. RMP_BENCH_INLINE_HELPERS=0
+# derives a kunitconfig without RUST_INLINE_HELPERS, hence a second bench kernel.
 
 # Debug options: sanitizers, lock debugging, VM/list/atomic-sleep checks, slab debugging,
 # KFENCE, kmemleak, fault injection, coverage, page poisoning and owner tracking.
 RMP_BENCH_DEBUG_RE='^(DEBUG_[A-Z0-9_]*|KASAN[A-Z0-9_]*|KMSAN[A-Z0-9_]*|KCSAN[A-Z0-9_]*|UBSAN[A-Z0-9_]*|KFENCE[A-Z0-9_]*|PROVE_[A-Z0-9_]*|LOCKDEP[A-Z0-9_]*|LOCK_STAT|SLUB_DEBUG[A-Z0-9_]*|[A-Z0-9_]*KMEMLEAK[A-Z0-9_]*|FAULT_INJECTION[A-Z0-9_]*|FAIL_[A-Z0-9_]*|FAILSLAB|PAGE_POISONING|PAGE_OWNER|PAGE_TABLE_CHECK[A-Z0-9_]*|KCOV[A-Z0-9_]*|GCOV[A-Z0-9_]*)$'
 RMP_BENCH_CONFIG_EXTRA=(CONFIG_TMPFS=y CONFIG_SECRETMEM=y)
+
+# Whether the bench kernel inlines the C helpers into Rust (RUST_INLINE_HELPERS, as the test
+# kernel does): RMP_BENCH_INLINE_HELPERS=0 measures a kernel without, as a distribution kernel
+# built with GCC must be (the option needs clang and rustc on one LLVM).
+rmp_bench_inline_helpers() { [ "${RMP_BENCH_INLINE_HELPERS:-1}" != 0 ]; }
 
 # The bench kernel's kunitconfig, on stdout.
 rmp_bench_config() {
@@ -24,6 +30,7 @@ rmp_bench_config() {
 		if [[ $line =~ ^CONFIG_([A-Za-z0-9_]+)= ]]; then
 			name=${BASH_REMATCH[1]}
 			[[ $name =~ $RMP_BENCH_DEBUG_RE ]] && continue
+			[ "$name" != RUST_INLINE_HELPERS ] || rmp_bench_inline_helpers || continue
 		elif [[ ! $line =~ ^#\ CONFIG_[A-Za-z0-9_]+\ is\ not\ set$ ]]; then
 			continue # comments and blank lines
 		fi
@@ -33,6 +40,7 @@ rmp_bench_config() {
 	for extra in "${RMP_BENCH_CONFIG_EXTRA[@]}"; do
 		grep -qx "$extra" "$RMP_TOP/kunit/.kunitconfig" || printf '%s\n' "$extra"
 	done
+	rmp_bench_inline_helpers || echo "# CONFIG_RUST_INLINE_HELPERS is not set"
 }
 
 # The options of kunit/.kunitconfig the filter dropped, one per line.
@@ -50,7 +58,7 @@ rmp_bench_ensure_kernel() {
 	key=$( { echo "$ver"; printf '%s\n' "$cfg"; rmp_toolchain_id; } | rmp_sha)
 	RMP_BENCH_KDIR=$RMP_CACHE/build/linux-$ver-bench-$key
 	[ -e "$RMP_BENCH_KDIR/.complete" ] && return 0
-	rmp_phase_begin "bench kernel $ver (kunit.py build, LLVM=-$RMP_LLVM, no debug options; ~6 min on 2 cores)"
+	rmp_phase_begin "bench kernel $ver (kunit.py build, LLVM=-$RMP_LLVM, no debug options$(rmp_bench_inline_helpers || echo ', no RUST_INLINE_HELPERS'); 6-16 min on 2 cores)"
 	mkdir -p "$RMP_BENCH_KDIR"
 	printf '%s\n' "$cfg" >"$RMP_BENCH_KDIR.kunitconfig"
 	_rmp_bench_objects() { echo "$(find "$RMP_BENCH_KDIR" -name '*.o' | wc -l) objects built (~1200 in all)"; }
@@ -64,10 +72,19 @@ rmp_bench_ensure_kernel() {
 }
 
 # ---------------------------------------------------------------------------
-# make bench. Settings (environment): RMP_BENCH_ROUNDS (7), RMP_BENCH_MS (target duration of
-# one measurement, 30), RMP_BENCH_CASES (comma-separated case names, or all),
-# RMP_BENCH_CALLS (calls counted per hook, 7; 0 skips the counts), RMP_TIMEOUT (1800 s),
-# RMP_BENCH_DEBUG=1 (log the gdbstub protocol in console-bench.log.count).
+# make bench. Settings (environment):
+#   RMP_BENCH_BOOTS (2)          boots of the bench kernel, each running every case
+#   RMP_BENCH_ROUNDS (7)         rounds per case and boot
+#   RMP_BENCH_MS (30)            target duration of one measurement, in milliseconds
+#   RMP_BENCH_CASES (all)        comma-separated case names
+#   RMP_BENCH_CALLS (7)          calls counted per hook and boot; 0 skips the counts
+#   RMP_BENCH_CPU (max)          QEMU's -cpu model of the guest
+#   RMP_BENCH_INLINE_HELPERS (1) 0: the bench kernel without RUST_INLINE_HELPERS
+#   RMP_BENCH_PROFILE=1          the counts' first call per function (count.py --profile)
+#   RMP_BENCH_DEBUG=1            log the gdbstub protocol in console-bench.log.count
+#   RMP_TIMEOUT (1800)           guest time limit of one boot, in seconds
+# make bench-doc runs make bench three times (the figures, -cpu qemu64, no inline helpers) and
+# writes the figures section of Documentation/benchmarks.rst from the results.
 
 # Copies the checkout's files (tracked and untracked, not ignored) into $1, keeping their
 # times, so that make there rebuilds only what changed. The modules are built in that copy:
@@ -103,6 +120,13 @@ _rmp_bench_initramfs() {
 		"$out/initramfs.cpio" || rmp_die "gen_init_cpio failed on $list"
 }
 
+# The host around a boot, as JSON on stdout: its load averages and the other guests running.
+_rmp_bench_host() {
+	local when=$1
+	printf '"load_%s": "%s", "qemu_%s": %s' "$when" "$(cut -d' ' -f1-3 /proc/loadavg)" \
+		"$when" "$(pgrep -c qemu-system || true)"
+}
+
 # What the results file says first: the kernel, its configuration, the machine model.
 _rmp_bench_header() {
 	local out=$1 dropped still
@@ -111,19 +135,27 @@ _rmp_bench_header() {
 		sed 's/^CONFIG_//; s/=y$//' | tr '\n' ' ')
 	{
 		echo "make bench, $(date -u '+%Y-%m-%d %H:%M UTC'); checkout $(git -C "$RMP_TOP" describe --always --dirty 2>/dev/null || echo '?')"
-		echo "Kernel: Linux $(sed -n 's/^# Linux\/x86_64 \(.*\) Kernel Configuration$/\1/p' "$RMP_BENCH_KDIR/.config"), $(basename "$RMP_BENCH_KDIR"), LLVM=-$RMP_LLVM; booted once under QEMU TCG $(rmp_in_root qemu-system-x86_64 --version | sed -n '1s/^QEMU emulator version \([^ ]*\).*/\1/p') (-cpu max -smp 2 -m 2048)."
-		echo "Config: kunit/.kunitconfig without its debug options (${dropped% }), plus ${RMP_BENCH_CONFIG_EXTRA[*]}:"
+		echo "Kernel: Linux $(sed -n 's/^# Linux\/x86_64 \(.*\) Kernel Configuration$/\1/p' "$RMP_BENCH_KDIR/.config"), $(basename "$RMP_BENCH_KDIR"), LLVM=-$RMP_LLVM; booted $RMP_BENCH_NBOOTS times under QEMU TCG $(rmp_in_root qemu-system-x86_64 --version | sed -n '1s/^QEMU emulator version \([^ ]*\).*/\1/p') (-cpu $RMP_BENCH_QEMU_CPU -smp 2 -m 2048)."
+		echo "Config: kunit/.kunitconfig without its debug options (${dropped% })$(rmp_bench_inline_helpers || echo ' and without RUST_INLINE_HELPERS'), plus ${RMP_BENCH_CONFIG_EXTRA[*]}:"
 		echo "  $(grep '^CONFIG_' "$RMP_BENCH_KDIR.kunitconfig" | tr '\n' ' ')"
 		[ -z "$still" ] || echo "Left on by Kconfig defaults: ${still% } (SLUB_DEBUG cannot be unset without CONFIG_EXPERT; it stays inactive without slab_debug=)."
 	} >"$out/header.txt"
 }
 
+# Runs make bench with the settings of the environment; RMP_BENCH_RESULTS is then the results'
+# directory.
+RMP_BENCH_RESULTS=
 cmd_bench() {
 	rmp_ensure_root
 	rmp_bench_ensure_kernel
-	local out src bin log counts c rc=0
+	local out src bin run c i rc=0
+	RMP_BENCH_QEMU_CPU=${RMP_BENCH_CPU:-max}
+	RMP_BENCH_NBOOTS=${RMP_BENCH_BOOTS:-2}
+	[[ $RMP_BENCH_NBOOTS =~ ^[1-9][0-9]*$ ]] || rmp_die "RMP_BENCH_BOOTS must be a number of boots, 1 or more"
 	out=$RMP_CACHE/out/$(basename "$RMP_BENCH_KDIR")-$(printf '%s' "$RMP_TOP" | rmp_sha)
-	src=$out/src bin=$out/bin log=$out/console-bench.log counts=$out/counts.json
+	# One directory per CPU model: boot-1, boot-2, ... and results.
+	run=$out/cpu-${RMP_BENCH_QEMU_CPU//[^A-Za-z0-9]/_}
+	src=$out/src bin=$out/bin
 	mkdir -p "$out"
 	rmp_phase_begin "modules and guest programs for the bench kernel (in a copy: $src)"
 	_rmp_bench_sync "$src"
@@ -149,28 +181,90 @@ cmd_bench() {
 	_rmp_bench_initramfs "$src" "$bin" "$out"
 	rmp_phase_end
 
-	local calls=${RMP_BENCH_CALLS:-7}
-	rmp_phase_begin "boot the bench kernel once: timings, then instruction counts (console log: $log)"
-	rm -f "$counts" "$log.count"
-	rmp_in_root timeout --foreground "${RMP_TIMEOUT:-1800}" bash -c '
-		log=$1 counts=$2 count_py=$3 debug=$4; shift 4
-		"$@" </dev/null >"$log" 2>&1 &
-		qemu=$!
-		python3 "$count_py" --gdb /tmp/gdb.sock --ctl /tmp/ctl.sock --out "$counts" $debug \
-			2>"$log.count" || echo "count.py exited with status $?" >>"$log.count"
-		wait $qemu' bash "$log" "$counts" "$RMP_TOP/kunit/bench/count.py" \
-		"$([ -z "${RMP_BENCH_DEBUG:-}" ] || echo --debug) $([ -z "${RMP_BENCH_PROFILE:-}" ] || echo --profile)" \
-		qemu-system-x86_64 -nodefaults -no-reboot -m 2048 -smp 2 -accel tcg -cpu max \
-		-kernel "$RMP_BENCH_KDIR/arch/x86/boot/bzImage" -initrd "$out/initramfs.cpio" \
-		-append "console=ttyS0 kunit_shutdown=none panic=-1 rmp.mode=bench rmp.bench_rounds=${RMP_BENCH_ROUNDS:-7} rmp.bench_ms=${RMP_BENCH_MS:-30} rmp.bench_cases=${RMP_BENCH_CASES:-all} rmp.bench_calls=$calls${RMP_BENCH_PROFILE:+ rmp.bench_profile=1}" \
-		-display none -monitor none -serial stdio \
-		-serial unix:/tmp/ctl.sock,server=on,wait=off -gdb unix:/tmp/gdb.sock,server=on,wait=off ||
-		rmp_log "QEMU exited with status $? (timeout is 124)"
-	rmp_phase_end
+	local calls=${RMP_BENCH_CALLS:-7} boots=() dir log
+	rm -rf "$run" && mkdir -p "$run"
+	for ((i = 1; i <= RMP_BENCH_NBOOTS; i++)); do
+		dir=$run/boot-$i log=$run/boot-$i/console-bench.log
+		mkdir -p "$dir"
+		boots+=(--boot "$dir")
+		rmp_phase_begin "boot $i of $RMP_BENCH_NBOOTS of the bench kernel (-cpu $RMP_BENCH_QEMU_CPU): timings, then instruction counts (load $(cut -d' ' -f1 /proc/loadavg); console log: $log)"
+		echo "{$(_rmp_bench_host before)" >"$dir/host.json.part"
+		rmp_in_root timeout --foreground "${RMP_TIMEOUT:-1800}" bash -c '
+			log=$1 counts=$2 count_py=$3 debug=$4; shift 4
+			"$@" </dev/null >"$log" 2>&1 &
+			qemu=$!
+			python3 "$count_py" --gdb /tmp/gdb.sock --ctl /tmp/ctl.sock --out "$counts" $debug \
+				2>"$log.count" || echo "count.py exited with status $?" >>"$log.count"
+			wait $qemu' bash "$log" "$dir/counts.json" "$RMP_TOP/kunit/bench/count.py" \
+			"$([ -z "${RMP_BENCH_DEBUG:-}" ] || echo --debug) $([ -z "${RMP_BENCH_PROFILE:-}" ] || echo --profile)" \
+			qemu-system-x86_64 -nodefaults -no-reboot -m 2048 -smp 2 -accel tcg -cpu "$RMP_BENCH_QEMU_CPU" \
+			-kernel "$RMP_BENCH_KDIR/arch/x86/boot/bzImage" -initrd "$out/initramfs.cpio" \
+			-append "console=ttyS0 kunit_shutdown=none panic=-1 rmp.mode=bench rmp.bench_rounds=${RMP_BENCH_ROUNDS:-7} rmp.bench_ms=${RMP_BENCH_MS:-30} rmp.bench_cases=${RMP_BENCH_CASES:-all} rmp.bench_calls=$calls${RMP_BENCH_PROFILE:+ rmp.bench_profile=1}" \
+			-display none -monitor none -serial stdio \
+			-serial unix:/tmp/ctl.sock,server=on,wait=off -gdb unix:/tmp/gdb.sock,server=on,wait=off ||
+			rmp_log "QEMU exited with status $? (timeout is 124)"
+		echo ", $(_rmp_bench_host after)}" >>"$dir/host.json.part"
+		tr -d '\n' <"$dir/host.json.part" >"$dir/host.json" && rm -f "$dir/host.json.part"
+		[ "$calls" -ne 0 ] || rm -f "$dir/counts.json"
+		rmp_phase_end
+	done
 
-	_rmp_bench_header "$out"
-	local args=(--log "$log" --header "$out/header.txt" --out "$out/results")
-	[ "$calls" -eq 0 ] || args+=(--counts "$counts")
+	_rmp_bench_header "$run"
+	local args=("${boots[@]}" --header "$run/header.txt" --out "$run/results")
+	[ "$calls" -eq 0 ] || args+=(--counts-expected)
 	rmp_in_root python3 "$RMP_TOP/kunit/bench/report.py" "${args[@]}" || rc=1
-	[ $rc -eq 0 ] || rmp_die "make bench: see the problems above; console log: $log, counting log: $log.count"
+	RMP_BENCH_RESULTS=$run/results
+	[ $rc -eq 0 ] || rmp_die "make bench: see the problems above; console logs: $run/boot-*/console-bench.log, counting logs beside them (.count)"
+}
+
+# ---------------------------------------------------------------------------
+# make bench-doc: the figures section of Documentation/benchmarks.rst, from three runs of
+# make bench on this checkout, each of RMP_BENCH_BOOTS boots:
+#   1. the figures: every case, the counts with their per-function profile, -cpu max;
+#   2. the cases that move or zero much memory, under QEMU's default CPU model (qemu64,
+#      without ERMS and FSRM, so that copies are not single rep movsb/stosb instructions);
+#   3. the Rust hooks' cases on a bench kernel without RUST_INLINE_HELPERS (built on the first
+#      run, like the first bench kernel).
+# kunit/bench/figures.py then replaces the section between its BEGIN and END lines, naming the
+# commit (git describe) and this command; the rest of the file is not touched.
+RMP_BENCH_DOC_CPU=qemu64
+RMP_BENCH_DOC_CPU_CASES=fault,first_fault,lifecycle,send,binder_life
+RMP_BENCH_DOC_HELPERS_CASES=mmap_munmap,create_close,fault,send,free,binder_life
+
+# The disassembly of symbol $2 in the object $1, demangled, into $3.
+_rmp_bench_listing() {
+	rmp_in_root bash -c 'llvm-objdump-'"$RMP_LLVM"' -d -r --no-show-raw-insn --disassemble-symbols="$1" "$2" |
+		sed -n "/^[0-9a-f]* </,\$p" | llvm-cxxfilt-'"$RMP_LLVM" bash "$2" "$1" >"$3" ||
+		rmp_die "cannot disassemble $2 in $1"
+}
+
+cmd_bench-doc() {
+	local stamp cmd v main cpu helpers sym
+	stamp=$(git -C "$RMP_TOP" describe --always --dirty)
+	[[ $stamp != *-dirty ]] ||
+		rmp_log "warning: uncommitted changes: the figures will name $stamp, which no one can check out"
+	cmd="make bench-doc"
+	for v in RMP_BENCH_BOOTS RMP_BENCH_ROUNDS RMP_BENCH_MS RMP_BENCH_CALLS; do
+		[ -z "${!v:-}" ] || cmd="$v=${!v} $cmd"
+	done
+	RMP_BENCH_CPU=max RMP_BENCH_INLINE_HELPERS=1 RMP_BENCH_CASES=all RMP_BENCH_PROFILE=1 cmd_bench
+	main=$RMP_BENCH_RESULTS
+	# The Rust mmap_prepare the counts broke on, and memfd_secret's, as compiled.
+	sym=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["cases"]["mmap_prepare_rust"]["symbol"])' \
+		"$main/../boot-1/counts.json") || rmp_die "no counted symbol of mmap_prepare_rust in $main/../boot-1/counts.json"
+	_rmp_bench_listing "$main/../../src/samples/rust_secretmem.ko" "$sym" "$main/listing-rust.txt"
+	_rmp_bench_listing "$RMP_BENCH_KDIR/vmlinux" secretmem_mmap_prepare "$main/listing-c.txt"
+	RMP_BENCH_CPU=$RMP_BENCH_DOC_CPU RMP_BENCH_INLINE_HELPERS=1 RMP_BENCH_CASES=$RMP_BENCH_DOC_CPU_CASES \
+		RMP_BENCH_PROFILE= cmd_bench
+	cpu=$RMP_BENCH_RESULTS
+	RMP_BENCH_CPU=max RMP_BENCH_INLINE_HELPERS=0 RMP_BENCH_CASES=$RMP_BENCH_DOC_HELPERS_CASES \
+		RMP_BENCH_PROFILE= cmd_bench
+	helpers=$RMP_BENCH_RESULTS
+	rmp_in_root python3 "$RMP_TOP/kunit/bench/figures.py" --main "$main/results.json" \
+		--cpu "$cpu/results.json" --helpers "$helpers/results.json" \
+		--listing "rust_secretmem's mmap_prepare, as the counts ran it (the trampoline, with the sample's hook inlined)=$main/listing-rust.txt" \
+		--listing "memfd_secret's secretmem_mmap_prepare=$main/listing-c.txt" \
+		--stamp "$stamp" --command "$cmd" --doc "$RMP_TOP/Documentation/benchmarks.rst" ||
+		rmp_die "writing the figures into Documentation/benchmarks.rst failed"
+	rmp_log "Documentation/benchmarks.rst: figures of $stamp written; results: $main, $cpu, $helpers"
 }

@@ -6,19 +6,28 @@
  *
  * Each open file is a receiver context. The receiver maps it once, read-only,
  * at most 4 MiB; `mapped` registers the VMA (its mm, start, page slots and a
- * bitmap of inserted pages) as the context's current registration, which the
- * VMA's vm_private_data points at. A SEND pins the message first (a bad
- * pointer then changes nothing, and the copies cannot fault); if every page it
- * touches exists it copies in place under the context's lock only; otherwise
- * it finds the receiver's VMA through the registration's mm, proves it is this
- * registration's own mixed-map VMA, allocates and inserts the missing pages,
- * then copies. A fault maps a page again that the receiver dropped.
+ * byte per page saying whether it was inserted) as the context's current
+ * registration, which the VMA's vm_private_data points at. A SEND pins the
+ * message first (a bad pointer then changes nothing, and the copies cannot
+ * fault); if every page it touches exists it copies in place under the
+ * context's lock only; otherwise it finds the receiver's VMA through the
+ * registration's mm, proves it is this registration's own mixed-map VMA,
+ * allocates the missing pages, then zaps and inserts each, then copies. A
+ * fault maps a page again that the receiver dropped.
+ *
+ * It makes the allocations the sample makes, of the same sizes, so that the
+ * comparison is of the code and not of what is allocated: three in `mapped`
+ * (the registration, the 8-byte page slots, the byte-per-page `inserted`
+ * array: the sample's KVec<bool>), none for the pins of a message of up to
+ * RBPC_PIN_INLINE pages (PinnedUserBuffer::INLINE) and one array above, one
+ * array of the new pages in a SEND that inserts, one array of the pages a FREE
+ * takes out; and a page is freed as the sample's KernelPage is, after waiting
+ * for its lock (a fault may hold it while it maps the page).
  *
  * Lock order: the receiver's VMA lock (or mmap lock), then ctx->lock. The core
  * calls mapped, open, close and mremap with the mmap write lock held.
  */
 
-#include <linux/bitmap.h>
 #include <linux/highmem.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
@@ -26,6 +35,7 @@
 #include <linux/mmap_lock.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/pagemap.h>
 #include <linux/refcount.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -34,6 +44,8 @@
 #include "rust_binder_pages.h"
 
 #define RBPC_MAX_SIZE	(4UL << 20)
+/* Pins held without an allocation, as PinnedUserBuffer::INLINE in rust/pages.rs. */
+#define RBPC_PIN_INLINE	4
 
 /* One mapping of a context, from `mapped` until its last reference goes. */
 struct rbpc_reg {
@@ -42,9 +54,9 @@ struct rbpc_reg {
 	unsigned long start;		/* the VMA's start; moved by mremap */
 	unsigned long size;
 	unsigned long nr_allocated;	/* filled slots */
-	unsigned long nr_mapped;	/* set bits of inserted */
+	unsigned long nr_mapped;	/* nonzero bytes of inserted */
 	struct page **pages;		/* one slot per page of the mapping */
-	unsigned long *inserted;	/* pages inserted into the VMA, as far as we know */
+	u8 *inserted;			/* per page: inserted into the VMA, as far as we know */
 };
 
 struct rbpc_ctx {
@@ -56,6 +68,14 @@ struct rbpc_ctx {
 
 static const struct vm_operations_struct rbpc_vm_ops;
 
+/* Frees a page of ours as the sample's KernelPage does: a fault may hold its lock. */
+static void rbpc_free_page(struct page *page)
+{
+	lock_page(page);
+	unlock_page(page);
+	__free_page(page);
+}
+
 static void rbpc_reg_put(struct rbpc_reg *reg)
 {
 	unsigned long i, npages;
@@ -65,8 +85,8 @@ static void rbpc_reg_put(struct rbpc_reg *reg)
 	npages = reg->size >> PAGE_SHIFT;
 	for (i = 0; i < npages; i++)
 		if (reg->pages[i])
-			put_page(reg->pages[i]);
-	bitmap_free(reg->inserted);
+			rbpc_free_page(reg->pages[i]);
+	kfree(reg->inserted);
 	kvfree(reg->pages);
 	mmdrop(reg->mm);
 	kfree(reg);
@@ -127,9 +147,9 @@ static int rbpc_mapped(unsigned long start, unsigned long end, pgoff_t pgoff,
 	if (!reg)
 		return -ENOMEM;
 	reg->pages = kvzalloc_objs(*reg->pages, npages);
-	reg->inserted = bitmap_zalloc(npages, GFP_KERNEL);
+	reg->inserted = kzalloc(npages, GFP_KERNEL);
 	if (!reg->pages || !reg->inserted) {
-		bitmap_free(reg->inserted);
+		kfree(reg->inserted);
 		kvfree(reg->pages);
 		kfree(reg);
 		return -ENOMEM;
@@ -195,8 +215,10 @@ static vm_fault_t rbpc_fault(struct vm_fault *vmf)
 	if (ctx->current_reg == reg && reg->start == vma->vm_start && reg->pages[idx]) {
 		get_page(reg->pages[idx]);
 		vmf->page = reg->pages[idx];
-		if (!test_and_set_bit(idx, reg->inserted))
+		if (!reg->inserted[idx]) {
+			reg->inserted[idx] = 1;
 			reg->nr_mapped++;
+		}
 		ret = 0;
 	}
 	mutex_unlock(&ctx->lock);
@@ -330,11 +352,76 @@ static bool rbpc_all_present(struct rbpc_reg *reg, unsigned long first, unsigned
 	return true;
 }
 
+/* Unpins the message and frees its array if it has one. */
+static void rbpc_unpin(struct page **pinned, unsigned long nr_pin, struct page **inline_pins)
+{
+	unpin_user_pages(pinned, nr_pin);
+	if (pinned != inline_pins)
+		kfree(pinned);
+}
+
+/*
+ * Allocates the pages missing among n from first, then puts each into its
+ * slot, zaps its address (a fault that mapped the slot's old page before a
+ * FREE took it may have left that entry) and inserts it, as the sample does.
+ * On failure the new pages are taken out again: nothing changed. Called with
+ * the VMA locked and ctx->lock held.
+ */
+static int rbpc_insert_new(struct rbpc_reg *reg, struct vm_area_struct *vma, unsigned long start,
+			   unsigned long first, unsigned long n)
+{
+	unsigned long i, idx, nr_new = 0, num;
+	struct rbpc_new {
+		unsigned long idx;
+		struct page *page;
+	} *new;			/* the sample's KVec of (index, page) */
+	int err = 0;
+
+	new = kmalloc_array(n, sizeof(*new), GFP_KERNEL);
+	if (!new)
+		return -ENOMEM;
+	/* All allocations first: if one fails, nothing was changed. */
+	for (idx = first; idx < first + n; idx++) {
+		if (reg->pages[idx])
+			continue;
+		new[nr_new].idx = idx;
+		new[nr_new].page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!new[nr_new].page) {
+			for (i = 0; i < nr_new; i++)
+				rbpc_free_page(new[i].page);
+			kfree(new);
+			return -ENOMEM;
+		}
+		nr_new++;
+	}
+	for (i = 0; i < nr_new; i++) {
+		idx = new[i].idx;
+		reg->pages[idx] = new[i].page;
+		if (err)
+			continue;
+		zap_vma_range(vma, start + (idx << PAGE_SHIFT), PAGE_SIZE);
+		num = 1;
+		err = vm_insert_pages(vma, start + (idx << PAGE_SHIFT), &reg->pages[idx], &num);
+	}
+	kfree(new);
+	if (!err)
+		return 0;
+	/* Take the new pages out again: the failed SEND changes nothing. */
+	for (idx = first; idx < first + n; idx++) {
+		if (reg->inserted[idx] || !reg->pages[idx])
+			continue;
+		zap_vma_range(vma, start + (idx << PAGE_SHIFT), PAGE_SIZE);
+		rbpc_free_page(reg->pages[idx]);
+		reg->pages[idx] = NULL;
+	}
+	return err;
+}
+
 static long rbpc_send(struct rbpc_ctx *ctx, struct rbp_send __user *argp)
 {
 	unsigned long start, first, n, i, idx, nr_pin, pin_off, size;
+	struct page *inline_pins[RBPC_PIN_INLINE], **pinned = inline_pins;
 	struct vm_area_struct *vma;
-	struct page **pinned;
 	struct rbpc_reg *reg;
 	struct rbp_send arg;
 	bool mmap_locked;
@@ -356,19 +443,23 @@ static long rbpc_send(struct rbpc_ctx *ctx, struct rbp_send __user *argp)
 	if (arg.offset > size || arg.len > size - arg.offset)
 		return -EINVAL;
 
-	/* Pin the message: a bad pointer fails before anything changes; copies cannot fault. */
+	/*
+	 * Pin the message: a bad pointer fails before anything changes; copies
+	 * cannot fault. Up to RBPC_PIN_INLINE pages without an allocation.
+	 */
 	pin_off = offset_in_page(arg.data);
 	nr_pin = DIV_ROUND_UP(pin_off + arg.len, PAGE_SIZE);
-	pinned = kvmalloc_array(nr_pin, sizeof(*pinned), GFP_KERNEL);
-	if (!pinned)
-		return -ENOMEM;
+	if (nr_pin > INT_MAX)
+		return -EFAULT;
+	if (nr_pin > RBPC_PIN_INLINE) {
+		pinned = kmalloc_array(nr_pin, sizeof(*pinned), GFP_KERNEL);
+		if (!pinned)
+			return -ENOMEM;
+	}
 	got = pin_user_pages_fast(arg.data - pin_off, nr_pin, 0, pinned);
 	if (got != nr_pin) {
-		err = got < 0 ? got : -EFAULT;
-		if (got > 0)
-			unpin_user_pages(pinned, got);
-		kvfree(pinned);
-		return err;
+		rbpc_unpin(pinned, got > 0 ? got : 0, inline_pins);
+		return -EFAULT;
 	}
 	first = arg.offset >> PAGE_SHIFT;
 	n = ((arg.offset + arg.len - 1) >> PAGE_SHIFT) - first + 1;
@@ -402,32 +493,13 @@ static long rbpc_send(struct rbpc_ctx *ctx, struct rbp_send __user *argp)
 	mutex_lock(&ctx->lock);
 	if (!rbpc_still_current(ctx, reg, start))
 		goto unlock;
-	err = 0;
-	for (i = 0; i < n && !err; i++) {
-		idx = first + i;
-		if (reg->pages[idx])
-			continue;
-		reg->pages[idx] = alloc_page(GFP_KERNEL | __GFP_ZERO);
-		if (!reg->pages[idx])
-			err = -ENOMEM;
-		else
-			err = vm_insert_page(vma, start + (idx << PAGE_SHIFT), reg->pages[idx]);
-	}
-	if (err) {
-		/* Take the new pages out again: the failed SEND changes nothing. */
-		for (i = 0; i < n; i++) {
-			idx = first + i;
-			if (test_bit(idx, reg->inserted) || !reg->pages[idx])
-				continue;
-			zap_vma_range(vma, start + (idx << PAGE_SHIFT), PAGE_SIZE);
-			put_page(reg->pages[idx]);
-			reg->pages[idx] = NULL;
-		}
+	err = rbpc_insert_new(reg, vma, start, first, n);
+	if (err)
 		goto unlock;
-	}
 	for (i = 0; i < n; i++) {
 		idx = first + i;
-		if (!test_and_set_bit(idx, reg->inserted)) {
+		if (!reg->inserted[idx]) {
+			reg->inserted[idx] = 1;
 			reg->nr_allocated++;
 			reg->nr_mapped++;
 		}
@@ -442,19 +514,17 @@ put_mm:
 put_reg:
 	rbpc_reg_put(reg);
 unpin:
-	unpin_user_pages(pinned, nr_pin);
-	kvfree(pinned);
+	rbpc_unpin(pinned, nr_pin, inline_pins);
 	return err;
 }
 
 static long rbpc_free(struct rbpc_ctx *ctx, struct rbp_free __user *argp)
 {
-	unsigned long start, first, end, idx, was_mapped = 0;
+	unsigned long start, first, end, idx, nr_freed = 0;
 	struct vm_area_struct *vma;
-	struct page *page, *next;
+	struct page **freed = NULL;
 	struct rbpc_reg *reg;
 	struct rbp_free arg;
-	LIST_HEAD(freed);
 	bool mmap_locked;
 	long err;
 
@@ -468,6 +538,11 @@ static long rbpc_free(struct rbpc_ctx *ctx, struct rbp_free __user *argp)
 	end = (arg.offset + arg.len) >> PAGE_SHIFT;
 	if (first >= end)
 		goto put_reg;
+	/* The pages taken out, freed after the locks (the sample's KVec). */
+	err = -ENOMEM;
+	freed = kmalloc_array(end - first, sizeof(*freed), GFP_KERNEL);
+	if (!freed)
+		goto put_reg;
 
 	err = -ESRCH;
 	if (!mmget_not_zero(reg->mm))
@@ -478,21 +553,17 @@ static long rbpc_free(struct rbpc_ctx *ctx, struct rbp_free __user *argp)
 	mutex_lock(&ctx->lock);
 	if (!rbpc_still_current(ctx, reg, start))
 		goto unlock;
-	for (idx = first; idx < end; idx++)
-		if (test_bit(idx, reg->inserted))
-			was_mapped++;
-	if (was_mapped) {
-		zap_vma_range(vma, start + (first << PAGE_SHIFT), (end - first) << PAGE_SHIFT);
-		bitmap_clear(reg->inserted, first, end - first);
-		reg->nr_mapped -= was_mapped;
-	}
-	/* Our own pages, never on an LRU list: lru chains them until they are put. */
+	zap_vma_range(vma, start + (first << PAGE_SHIFT), (end - first) << PAGE_SHIFT);
 	for (idx = first; idx < end; idx++) {
-		if (!reg->pages[idx])
-			continue;
-		list_add(&reg->pages[idx]->lru, &freed);
-		reg->pages[idx] = NULL;
-		reg->nr_allocated--;
+		if (reg->pages[idx]) {
+			freed[nr_freed++] = reg->pages[idx];
+			reg->pages[idx] = NULL;
+			reg->nr_allocated--;
+		}
+		if (reg->inserted[idx]) {
+			reg->inserted[idx] = 0;
+			reg->nr_mapped--;
+		}
 	}
 	err = 0;
 unlock:
@@ -500,11 +571,10 @@ unlock:
 	rbpc_unlock_vma(vma, mmap_locked);
 put_mm:
 	mmput(reg->mm);
-	list_for_each_entry_safe(page, next, &freed, lru) {
-		list_del(&page->lru);
-		put_page(page);
-	}
+	for (idx = 0; idx < nr_freed; idx++)
+		rbpc_free_page(freed[idx]);
 put_reg:
+	kfree(freed);
 	rbpc_reg_put(reg);
 	return err;
 }

@@ -42,17 +42,22 @@ import time
 # generic MmapMiscDeviceVTable<T> or VmOpsTable<T>, shows T's name (with its length) and then
 # the method's name (with its length), e.g.
 # _RNvMs1_NtCs.._12mmap_prepare6deviceINtB5_20MmapMiscDeviceVTableNtCs.._14rust_secretmem9SecretMemE12mmap_prepareB1a_
+# A method's own symbol starts with _RNv; generic functions instantiated for it (the cold
+# paths of driver_warn!, _RINv...log9cold_path...) name it too, and are not it.
 CASES = {
     'mmap_prepare_c': (None, r'^secretmem_mmap_prepare$'),
-    'mmap_prepare_rust': ('rust_secretmem', r'MmapMiscDeviceVTable.*[^0-9]9SecretMemE12mmap_prepare'),
+    'mmap_prepare_rust': ('rust_secretmem',
+                          r'^_RNv.*MmapMiscDeviceVTable.*[^0-9]9SecretMemE12mmap_prepare'),
     'mapped_c': ('binder_pages_c', r'^rbpc_mapped$'),
-    'mapped_rust': ('rust_binder_pages', r'VmOpsTable.*[^0-9]8BinderVmE6mapped'),
+    'mapped_rust': ('rust_binder_pages', r'^_RNv.*VmOpsTable.*[^0-9]8BinderVmE6mapped'),
     'fault_c': (None, r'^secretmem_fault$'),
-    'fault_rust': ('rust_secretmem', r'VmOpsTable.*[^0-9]8SecretVmE5fault'),
+    'fault_rust': ('rust_secretmem', r'^_RNv.*VmOpsTable.*[^0-9]8SecretVmE5fault'),
     'send64_c': ('binder_pages_c', r'^rbpc_ioctl$'),
-    'send64_rust': ('rust_binder_pages', r'MmapMiscDeviceVTable.*[^0-9]11BinderPagesE5ioctl'),
+    'send64_rust': ('rust_binder_pages',
+                    r'^_RNv.*MmapMiscDeviceVTable.*[^0-9]11BinderPagesE5ioctl'),
     'send4k_c': ('binder_pages_c', r'^rbpc_ioctl$'),
-    'send4k_rust': ('rust_binder_pages', r'MmapMiscDeviceVTable.*[^0-9]11BinderPagesE5ioctl'),
+    'send4k_rust': ('rust_binder_pages',
+                    r'^_RNv.*MmapMiscDeviceVTable.*[^0-9]11BinderPagesE5ioctl'),
 }
 
 DEBUG = False
@@ -228,16 +233,23 @@ def count_call(gdb, entry, trace=None):
             raise RuntimeError('no return after %d steps' % steps)
 
 
-def profile(symbols, trace, top=30):
-    """The steps of trace per function, most first: [(count, name), ...]."""
+def profile(symbols, trace):
+    """Where the steps of trace went: [[instructions, steps, function], ...], most
+    instructions first. Step i executed the instruction at trace[i - 1] (trace[0] is the
+    entry); it completed that instruction unless it left the instruction pointer where it was
+    (an iteration of a rep string instruction). Each is charged to the function holding that
+    instruction, callees apart (exclusive counts)."""
     ordered = sorted(symbols)
     starts = [addr for addr, _, _ in ordered]
     per = {}
-    for rip in trace:
-        i = bisect.bisect_right(starts, rip) - 1
+    for prev, rip in zip(trace, trace[1:]):
+        i = bisect.bisect_right(starts, prev) - 1
         name = '%s [%s]' % (ordered[i][1], ordered[i][2] or 'kernel') if i >= 0 else '?'
-        per[name] = per.get(name, 0) + 1
-    return sorted(((n, name) for name, n in per.items()), reverse=True)[:top]
+        counts = per.setdefault(name, [0, 0])
+        counts[0] += rip != prev
+        counts[1] += 1
+    return sorted(([i, s, name] for name, (i, s) in per.items()),
+                  key=lambda x: (-x[0], -x[1], x[2]))
 
 
 def resolve(symbols, case):
@@ -257,7 +269,8 @@ def main():
     ap.add_argument('--out', required=True)
     ap.add_argument('--debug', action='store_true', help='log the protocol on stderr')
     ap.add_argument('--profile', action='store_true',
-                    help="the first call's steps per function, on stderr and in --out")
+                    help="the first call's instructions and steps per function, on stderr and "
+                    "in --out")
     args = ap.parse_args()
     global DEBUG, PROFILE
     DEBUG = args.debug
@@ -331,8 +344,9 @@ def main():
                 result['errors'].append(msg)
             print('count: %s: %s' % (case, entry['instructions'] or entry.get('error')),
                   file=sys.stderr, flush=True)
-            for n, name in entry.get('profile', []):
-                print('count: %s:   %6d %s' % (case, n, name), file=sys.stderr, flush=True)
+            for insns, steps, name in entry.get('profile', []):
+                print('count: %s:   %6d %6d %s' % (case, insns, steps, name), file=sys.stderr,
+                      flush=True)
             ctl.say('ok')
     except (EOFError, TimeoutError, OSError, RuntimeError) as e:
         result['errors'].append('counting stopped: %s' % e)

@@ -1,15 +1,23 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Turns the console log of a `make bench` boot into tables, a results file and a plot.
+"""Turns the console logs of `make bench` boots into tables, a results file and a plot.
 
-Reads the lines rmp_bench printed (see kunit/bench/userspace/rmp_bench.c) and the counts
-count.py wrote. For each case and n, a variant's figure is the median over the rounds of
-its time per unit; min-max is the range over the rounds; ratio is the variant's median over
-its anchor's median; the round ratios are the range, over the rounds, of the variant's time
-divided by its anchor's time in the same round (the rounds interleave the variants, so a
-round's two figures were measured close together).
+Reads, for each boot, the lines rmp_bench printed (see kunit/bench/userspace/rmp_bench.c), the
+counts count.py wrote and what the host saw (host.json: the load around the boot). For each
+case, n and variant:
 
-Usage: report.py --log LOG [--counts counts.json] [--header FILE] --out DIR
+  median        the median, over every round of every boot, of the time per unit;
+  min-max       the range over those rounds;
+  boot medians  the median of each boot's rounds, and the boot-to-boot spread (the largest
+                over the smallest, minus one);
+  ratio to A    for each anchor A of the variant, the variant's time divided by A's time in
+                the same round of the same boot (the rounds interleave the variants, so a
+                round's two figures were measured close together): the median and the range
+                of those per-round ratios over all rounds of all boots, and the median of each
+                boot's. A ratio is never made from two medians.
+
+Usage: report.py --boot DIR [--boot DIR...] [--header FILE] --out DIR
+A boot DIR holds console-bench.log, and counts.json and host.json if they were made.
 Writes DIR/results.txt (what it prints), DIR/results.json and DIR/adjacent.svg.
 """
 
@@ -38,7 +46,7 @@ def fields(text):
 
 
 def parse_log(path):
-    """The bench's lines of a console log: meta, cases, measurements, VMA counts."""
+    """The bench's lines of one boot's console log: meta, cases, measurements, VMA counts."""
     data = {'meta': {}, 'cases': [], 'desc': {}, 'per': {}, 'runs': {}, 'vmas': {},
             'twin': None, 'errors': [], 'splats': [], 'end': False, 'complete': False}
     with open(path, errors='replace') as f:
@@ -76,11 +84,62 @@ def parse_log(path):
                     f = fields(rest)
                     key = (f['case'], int(f['n']))
                     run = data['runs'].setdefault(key, {})
-                    v = run.setdefault(f['variant'], {'anchor': f['anchor'], 'rounds': {}})
+                    anchors = [] if f['anchor'] == '-' else f['anchor'].split(',')
+                    v = run.setdefault(f['variant'], {'anchors': anchors, 'rounds': {}})
                     v['rounds'][int(f['round'])] = int(f['ns']) / max(int(f['ops']), 1)
                 except (KeyError, ValueError):
                     data['errors'].append('unparsable line %d: %s' % (lineno, line.strip()))
     return data
+
+
+def merge(boots):
+    """The runs of several boots: {(case, n): {variant: {'anchors', 'boots': [rounds...]}}}."""
+    runs = {}
+    for i, data in enumerate(boots):
+        for key, run in data['runs'].items():
+            merged = runs.setdefault(key, {})
+            for name, v in run.items():
+                m = merged.setdefault(name, {'anchors': v['anchors'],
+                                             'boots': [{} for _ in boots]})
+                m['boots'][i] = v['rounds']
+    return runs
+
+
+def spread(values):
+    """The largest over the smallest, minus one (0 for fewer than two values)."""
+    values = [v for v in values if v > 0]
+    return max(values) / min(values) - 1 if len(values) > 1 else 0.0
+
+
+def summarize(run):
+    """Per variant: median, range and boot medians of its times; per anchor, its per-round
+    ratios (median, range, boot medians). `run` is one entry of merge()."""
+    rows = []
+    for name, v in run.items():
+        times = [t for rounds in v['boots'] for t in rounds.values()]
+        if not times:
+            continue
+        boot_medians = [statistics.median(r.values()) for r in v['boots'] if r]
+        row = {'variant': name, 'anchors': v['anchors'], 'median': statistics.median(times),
+               'min': min(times), 'max': max(times), 'rounds': len(times),
+               'boot_medians': boot_medians, 'boot_spread': spread(boot_medians), 'vs': {}}
+        for anchor in v['anchors']:
+            a = run.get(anchor)
+            if not a:
+                continue
+            per_boot = []
+            for mine, theirs in zip(v['boots'], a['boots']):
+                per_boot.append([t / theirs[r] for r, t in sorted(mine.items())
+                                 if theirs.get(r)])
+            ratios = [x for b in per_boot for x in b]
+            if not ratios:
+                continue
+            medians = [statistics.median(b) for b in per_boot if b]
+            row['vs'][anchor] = {'median': statistics.median(ratios), 'min': min(ratios),
+                                 'max': max(ratios), 'rounds': len(ratios),
+                                 'boot_medians': medians, 'boot_spread': spread(medians)}
+        rows.append(row)
+    return rows
 
 
 def fmt_time(ns):
@@ -97,22 +156,12 @@ def fmt_range(lo, hi):
         '%s-%s' % (fmt_time(lo), fmt_time(hi))
 
 
-def summarize(run):
-    """Per variant: median, min, max, ratio to its anchor, per-round ratio range."""
-    rows = []
-    for name, v in run.items():
-        times = list(v['rounds'].values())
-        row = {'variant': name, 'anchor': v['anchor'], 'median': statistics.median(times),
-               'min': min(times), 'max': max(times), 'rounds': len(times)}
-        anchor = run.get(v['anchor'])
-        if anchor:
-            row['ratio'] = row['median'] / statistics.median(anchor['rounds'].values())
-            per_round = [t / anchor['rounds'][r] for r, t in v['rounds'].items()
-                         if anchor['rounds'].get(r)]
-            if per_round:
-                row['round_ratio'] = (min(per_round), max(per_round))
-        rows.append(row)
-    return rows
+def fmt_boots(values, fmt):
+    return ' / '.join(fmt(v) for v in values)
+
+
+def fmt_ratio(r):
+    return '%.2f' % r
 
 
 def table(headers, rows):
@@ -124,33 +173,53 @@ def table(headers, rows):
     return lines
 
 
-def case_tables(data):
+def case_rows(case, runs, vmas, nboots):
+    """Text rows of one case: one per variant, one more per extra anchor."""
+    ns = sorted(n for c, n in runs if c == case)
+    show_n = len(ns) > 1 or (ns and ns[0] != 0)
+    rows = []
+    for n in ns:
+        for r in summarize(runs[(case, n)]):
+            lead = ([str(n)] if show_n else []) + [r['variant']]
+            if case == 'adjacent':
+                lead.append(str(vmas.get((case, n, r['variant']), '?')))
+            times = [fmt_time(r['median']), fmt_range(r['min'], r['max'])]
+            if nboots > 1:
+                times += [fmt_boots(r['boot_medians'], fmt_time),
+                          '%.0f%%' % (100 * r['boot_spread'])]
+            tail = [fmt_time(r['median'] / n)] if case == 'adjacent' else []
+            if not r['vs']:
+                rows.append(lead + times + ['(anchor)', '', ''] +
+                            ([''] if nboots > 1 else []) + tail)
+            for i, (anchor, s) in enumerate(r['vs'].items()):
+                cells = [anchor, fmt_ratio(s['median']),
+                         '%s-%s' % (fmt_ratio(s['min']), fmt_ratio(s['max']))]
+                if nboots > 1:
+                    cells.append(fmt_boots(s['boot_medians'], fmt_ratio))
+                if i == 0:
+                    rows.append(lead + times + cells + tail)
+                else:
+                    rows.append([''] * (len(lead) + len(times)) + cells)
+    return rows
+
+
+def case_headers(case, runs, nboots):
+    ns = sorted(n for c, n in runs if c == case)
+    show_n = len(ns) > 1 or (ns and ns[0] != 0)
+    return (['n'] if show_n else []) + ['variant'] + (['VMAs'] if case == 'adjacent' else []) + \
+        ['median', 'min-max'] + (['boot medians', 'spread'] if nboots > 1 else []) + \
+        ['vs', 'ratio', 'round ratios'] + (['boot ratios'] if nboots > 1 else []) + \
+        (['per mapping'] if case == 'adjacent' else [])
+
+
+def case_tables(cases, desc, per, runs, vmas, nboots):
     out = []
-    for case in data['cases']:
-        ns = sorted(n for c, n in data['runs'] if c == case)
-        if not ns:
+    for case in cases:
+        if not any(c == case for c, _ in runs):
             continue
-        per = data['per'][case]
         out.append('')
-        out.append('%s: %s; time per %s' % (case, data['desc'][case], per))
-        headers = (['n'] if len(ns) > 1 or ns[0] else []) + \
-            ['variant'] + (['VMAs'] if case == 'adjacent' else []) + \
-            ['median', 'min-max', 'vs', 'ratio', 'round ratios'] + \
-            (['per mapping'] if case == 'adjacent' else [])
-        rows = []
-        for n in ns:
-            for r in summarize(data['runs'][(case, n)]):
-                row = ([str(n)] if len(ns) > 1 or ns[0] else []) + [r['variant']]
-                if case == 'adjacent':
-                    row.append(str(data['vmas'].get((case, n, r['variant']), '?')))
-                row += [fmt_time(r['median']), fmt_range(r['min'], r['max']),
-                        r['anchor'] if r['anchor'] != '-' else '(anchor)',
-                        '%.2f' % r['ratio'] if 'ratio' in r else '',
-                        '%.2f-%.2f' % r['round_ratio'] if 'round_ratio' in r else '']
-                if case == 'adjacent':
-                    row.append(fmt_time(r['median'] / n))
-                rows.append(row)
-        out += table(headers, rows)
+        out.append('%s: %s; time per %s' % (case, desc[case], per[case]))
+        out += table(case_headers(case, runs, nboots), case_rows(case, runs, vmas, nboots))
     return out
 
 
@@ -169,6 +238,21 @@ COUNT_PAIRS = [
 ]
 
 
+def merge_counts(counts):
+    """The counts of several boots: per case, every call's figures, and each boot's."""
+    cases = {}
+    for boot in counts:
+        for case, entry in boot.get('cases', {}).items():
+            c = cases.setdefault(case, {'instructions': [], 'steps': [], 'boots': []})
+            c['instructions'] += entry.get('instructions', [])
+            c['steps'] += entry.get('steps', [])
+            if entry.get('instructions'):
+                c['boots'].append(statistics.median(entry['instructions']))
+            if 'profile' in entry and 'profile' not in c:
+                c['profile'] = entry['profile']
+    return {'cases': cases, 'errors': [e for boot in counts for e in boot.get('errors', [])]}
+
+
 def count_text(values):
     if not values:
         return 'n/a'
@@ -178,10 +262,8 @@ def count_text(values):
     return '%d (%d-%d)' % (med, min(values), max(values))
 
 
-def count_tables(counts):
-    out = ['', 'Instructions executed by each hook, entry to return, callees included: '
-           'median (min-max) of the calls. QEMU gdbstub single-step; a rep string instruction '
-           'counts once; "steps" counts its iterations too.']
+def count_rows(counts):
+    """[hook, C, Rust, Rust/C, C steps, Rust steps, calls, C boots, Rust boots] per hook."""
     rows = []
     for hook, c, rust, _ in COUNT_PAIRS:
         cc = counts['cases'].get(c, {})
@@ -190,8 +272,24 @@ def count_tables(counts):
         ratio = '%.2f' % (statistics.median(ri) / statistics.median(ci)) if ci and ri else ''
         rows.append([hook, count_text(ci), count_text(ri), ratio,
                      count_text(cc.get('steps', [])), count_text(rc.get('steps', [])),
-                     str(min(len(ci), len(ri)))])
-    out += table(['hook', 'C', 'Rust', 'Rust/C', 'C steps', 'Rust steps', 'calls'], rows)
+                     str(min(len(ci), len(ri))),
+                     fmt_boots(cc.get('boots', []), lambda x: '%d' % x),
+                     fmt_boots(rc.get('boots', []), lambda x: '%d' % x)])
+    return rows
+
+
+def count_tables(counts, nboots):
+    out = ['', 'Instructions executed by each hook, entry to return, callees included: '
+           'median (min-max) of the calls%s. QEMU gdbstub single-step; a rep string instruction '
+           'counts once; "steps" counts its iterations too.' %
+           (' of every boot' if nboots > 1 else '')]
+    headers = ['hook', 'C', 'Rust', 'Rust/C', 'C steps', 'Rust steps', 'calls']
+    rows = count_rows(counts)
+    if nboots > 1:
+        headers += ['C by boot', 'Rust by boot']
+    else:
+        rows = [r[:7] for r in rows]
+    out += table(headers, rows)
     for hook, _, _, what in COUNT_PAIRS:
         out.append('  %s: %s' % (hook, what))
     for e in counts.get('errors', []):
@@ -199,11 +297,11 @@ def count_tables(counts):
     return out
 
 
-def svg_plot(data, path):
+def svg_plot(runs, vmas, path):
     """Time per mapping against n for the adjacent case, log-log, one line per variant."""
     import math
     series = {}
-    for (case, n), run in data['runs'].items():
+    for (case, n), run in runs.items():
         if case != 'adjacent':
             continue
         for r in summarize(run):
@@ -259,9 +357,10 @@ def svg_plot(data, path):
         ly = top + 10 + i * 20
         el.append('<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2"/>' %
                   (w - right + 10, w - right + 30, ly, ly, color))
-        vmas = data['vmas'].get(('adjacent', pts[-1][0], name))
-        label = name if vmas is None else '%s (%s)' % (
-            name, '1 VMA' if vmas == 1 else 'n VMAs' if vmas == pts[-1][0] else '%d VMAs' % vmas)
+        nvmas = vmas.get(('adjacent', pts[-1][0], name))
+        label = name if nvmas is None else '%s (%s)' % (
+            name, '1 VMA' if nvmas == 1 else 'n VMAs' if nvmas == pts[-1][0] else
+            '%d VMAs' % nvmas)
         el.append('<text x="%d" y="%d">%s</text>' % (w - right + 36, ly + 4, label))
     el.append('</svg>')
     with open(path, 'w') as f:
@@ -269,56 +368,111 @@ def svg_plot(data, path):
     return True
 
 
+def load_json(path):
+    if path and os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    return None
+
+
+def host_text(host):
+    """One line on the host during a boot: load averages before and after, other guests."""
+    if not host:
+        return 'host load not recorded'
+    return 'load %s before, %s after; other QEMU processes: %s before, %s after' % (
+        host.get('load_before', '?'), host.get('load_after', '?'),
+        host.get('qemu_before', '?'), host.get('qemu_after', '?'))
+
+
+def report(boot_dirs, header=None):
+    """Reads the boots; returns (text lines, results dict, problems)."""
+    boots, counts, hosts, problems = [], [], [], []
+    for d in boot_dirs:
+        data = parse_log(os.path.join(d, 'console-bench.log'))
+        boots.append(data)
+        hosts.append(load_json(os.path.join(d, 'host.json')))
+        c = load_json(os.path.join(d, 'counts.json'))
+        if c is not None:
+            counts.append(c)
+        tag = 'boot %d: ' % len(boots) if len(boot_dirs) > 1 else ''
+        problems += [tag + e for e in data['errors']]
+        problems += ['%ssplat at console line %s' % (tag, s) for s in data['splats']]
+        if not data['complete']:
+            problems.append(tag + 'the timings did not finish (no rmp-bench-end)')
+        if not data['end']:
+            problems.append(tag + "the guest's /init did not reach its end")
+    nboots = len(boots)
+    runs = merge(boots)
+    cases, desc, per, vmas = [], {}, {}, {}
+    for data in boots:
+        for c in data['cases']:
+            if c not in cases:
+                cases.append(c)
+        desc.update(data['desc'])
+        per.update(data['per'])
+        vmas.update(data['vmas'])
+    merged_counts = merge_counts(counts) if counts else None
+
+    lines = []
+    if header:
+        lines += header.rstrip('\n').split('\n')
+    meta = boots[0]['meta'] if boots else {}
+    lines.append('Boots: %d. Rounds per boot: %s, interleaved, order rotated each round; about '
+                 '%s ms per measurement; clock read cost %s ns (taken out where read per '
+                 'iteration).' % (nboots, meta.get('rounds', '?'), meta.get('target_ms', '?'),
+                                  ' / '.join(b['meta'].get('timer_ns', '?') for b in boots)))
+    for i, (data, host) in enumerate(zip(boots, hosts), 1):
+        lines.append('Boot %d: %s. C twin, the sample\'s userspace test run on it: %s' % (
+            i, host_text(host), data['twin'] or 'not run'))
+    lines += case_tables(cases, desc, per, runs, vmas, nboots)
+    if merged_counts:
+        lines += count_tables(merged_counts, len(counts))
+
+    results = {
+        'header': header.rstrip('\n').split('\n') if header else [],
+        'meta': meta,
+        'boots': [{'meta': d['meta'], 'twin': d['twin'], 'host': h}
+                  for d, h in zip(boots, hosts)],
+        'cases': [{'case': c, 'desc': desc[c], 'per': per[c]} for c in cases],
+        'results': [{'case': c, 'n': n, **r} for (c, n), run in sorted(runs.items())
+                    for r in summarize(run)],
+        'vmas': [{'case': c, 'n': n, 'variant': v, 'vmas': m}
+                 for (c, n, v), m in sorted(vmas.items())],
+        'counts': merged_counts,
+        'counts_by_boot': counts,
+    }
+    return lines, results, problems, runs, vmas
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--log', required=True)
-    ap.add_argument('--counts')
+    ap.add_argument('--boot', action='append', required=True,
+                    help='a directory with console-bench.log [counts.json] [host.json]')
+    ap.add_argument('--counts-expected', action='store_true',
+                    help='a boot without counts.json is a problem')
     ap.add_argument('--header', help='a text file printed first (kernel config, versions)')
     ap.add_argument('--out', required=True)
     args = ap.parse_args()
 
-    data = parse_log(args.log)
-    counts = None
-    if args.counts and os.path.exists(args.counts):
-        with open(args.counts) as f:
-            counts = json.load(f)
-    lines = []
+    header = None
     if args.header:
         with open(args.header) as f:
-            lines += f.read().rstrip('\n').split('\n')
-    meta = data['meta']
-    lines.append('Rounds: %s, interleaved, order rotated each round; about %s ms per '
-                 'measurement; clock read cost %s ns (taken out where read per iteration).' %
-                 (meta.get('rounds', '?'), meta.get('target_ms', '?'), meta.get('timer_ns', '?')))
-    if data['twin']:
-        lines.append("C twin, the sample's userspace test run on it: %s" % data['twin'])
-    lines += case_tables(data)
-    if counts:
-        lines += count_tables(counts)
+            header = f.read()
+    lines, results, problems, runs, vmas = report(args.boot, header)
+    if args.counts_expected:
+        problems += ['no instruction counts: %s is missing' % os.path.join(d, 'counts.json')
+                     for d in args.boot if not os.path.exists(os.path.join(d, 'counts.json'))]
     os.makedirs(args.out, exist_ok=True)
-    plotted = svg_plot(data, os.path.join(args.out, 'adjacent.svg'))
+    plotted = svg_plot(runs, vmas, os.path.join(args.out, 'adjacent.svg'))
     text = '\n'.join(lines) + '\n'
     with open(os.path.join(args.out, 'results.txt'), 'w') as f:
         f.write(text)
     with open(os.path.join(args.out, 'results.json'), 'w') as f:
-        json.dump({'meta': meta, 'twin': data['twin'],
-                   'results': [{'case': c, 'n': n, **r} for (c, n), run in
-                               sorted(data['runs'].items()) for r in summarize(run)],
-                   'vmas': [{'case': c, 'n': n, 'variant': v, 'vmas': m}
-                            for (c, n, v), m in sorted(data['vmas'].items())],
-                   'counts': counts}, f, indent=1)
+        json.dump(results, f, indent=1)
     sys.stdout.write(text)
     print('\nResults: %s' % os.path.join(args.out, 'results.txt'))
     if plotted:
         print('Plot:    %s' % os.path.join(args.out, 'adjacent.svg'))
-
-    problems = data['errors'] + ['splat at console line %s' % s for s in data['splats']]
-    if not data['complete']:
-        problems.append('the timings did not finish (no rmp-bench-end)')
-    if not data['end']:
-        problems.append("the guest's /init did not reach its end")
-    if args.counts and counts is None:
-        problems.append('no instruction counts: %s is missing' % args.counts)
     for p in problems:
         print('report: %s' % p, file=sys.stderr)
     return 1 if problems else 0

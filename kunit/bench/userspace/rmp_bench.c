@@ -8,11 +8,12 @@
  *
  *   rmp-bench-meta: rounds=R target_ms=T timer_ns=C
  *   rmp-bench-case: case=NAME per=UNIT desc="WHAT IS TIMED"
- *   rmp-bench: case=NAME n=N variant=V anchor=A round=R ops=K ns=T [vmas=M]
+ *   rmp-bench: case=NAME n=N variant=V anchor=A[,A...] round=R ops=K ns=T
  *
  * ns is the time of ops units of the case (a unit is what per= says), with
  * the cost of reading the clock taken out where the clock is read per
- * iteration. anchor is the variant V is compared with ("-" for none).
+ * iteration. anchor names the variants V is compared with, round by round
+ * ("-" for none).
  *
  * Usage: rmp_bench [-r ROUNDS] [-t TARGET_MS] [-c CASE,CASE...]
  */
@@ -26,7 +27,7 @@
 struct variant {
 	const char *name;
 	enum kind kind;
-	const char *anchor;	/* NULL: none */
+	const char *anchor;	/* comma-separated, NULL: none */
 };
 
 static const struct variant v_anon = { "anon", ANON, "memfd_secret" };
@@ -37,11 +38,16 @@ static const struct variant v_rust_strict = { "rust_secretmem_strict", RUST_STRI
 					      "memfd_secret" };
 static const struct variant v_binder_c = { "binder_c", BINDER_C, "memfd_secret" };
 static const struct variant v_binder_rust = { "rust_binder_pages", BINDER_RUST, "binder_c" };
+/* SEND and the binder whole life: the Rust sample against its twin and the memfd transport. */
+static const struct variant v_binder_rust_send = { "rust_binder_pages", BINDER_RUST,
+						   "binder_c,memfd_pwrite" };
 /* SEND and FREE: a memfd the receiver maps, written with pwrite() or punched. */
 static const struct variant v_pwrite = { "memfd_pwrite", MEMFD, NULL };
 static const struct variant v_punch = { "memfd_punch_hole", MEMFD, NULL };
 static const struct variant v_binder_c_send = { "binder_c", BINDER_C, "memfd_pwrite" };
 static const struct variant v_binder_c_free = { "binder_c", BINDER_C, "memfd_punch_hole" };
+static const struct variant v_binder_rust_free = { "rust_binder_pages", BINDER_RUST,
+						   "binder_c,memfd_punch_hole" };
 
 typedef long long (*run_fn)(const struct variant *v, long n, long iters);
 
@@ -151,6 +157,46 @@ static long long run_teardown(const struct variant *v, long n, long iters)
 	return total;
 }
 
+/*
+ * first_fault: the first write to a fresh area, one page of an n-page mapping:
+ * what an area's first fault costs beyond the next ones (the secret devices
+ * make their page slots there).
+ */
+static long long run_first_fault(const struct variant *v, long n, long iters)
+{
+	long long total = 0, t0;
+	unsigned char *p;
+	int fd;
+
+	for (long i = 0; i < iters; i++) {
+		fd = area_open(v->kind, n * PAGE);
+		p = area_map(v->kind, fd, n * PAGE, 0, NULL);
+		t0 = now_ns();
+		touch(p, 1);
+		total += now_ns() - t0 - timer_ns;
+		unmap(p, n * PAGE);
+		area_close(fd);
+	}
+	return total;
+}
+
+/* lifecycle: an area's whole life, all timed: create, map n pages, touch each, unmap, close. */
+static long long run_lifecycle(const struct variant *v, long n, long iters)
+{
+	long long t0 = now_ns();
+	unsigned char *p;
+	int fd;
+
+	for (long i = 0; i < iters; i++) {
+		fd = area_open(v->kind, n * PAGE);
+		p = area_map(v->kind, fd, n * PAGE, 0, NULL);
+		touch(p, n);
+		unmap(p, n * PAGE);
+		area_close(fd);
+	}
+	return now_ns() - t0;
+}
+
 /* Free address space for n pages. */
 static unsigned char *free_range(long n)
 {
@@ -207,23 +253,32 @@ struct receiver {
 	unsigned char *msg;
 };
 
-static void receiver_open(struct receiver *r, const struct variant *v, long len)
+/* A message of len bytes, for a receiver. */
+static unsigned char *message(long len)
+{
+	unsigned char *msg = malloc(len);
+
+	if (!msg)
+		die("malloc");
+	for (long i = 0; i < len; i++)
+		msg[i] = (unsigned char)(i * 7 + 1);
+	return msg;
+}
+
+static void receiver_open(struct receiver *r, const struct variant *v, unsigned char *msg)
 {
 	r->v = v;
 	r->fd = area_open(v->kind, BINDER_SIZE);
 	r->map = mmap(NULL, BINDER_SIZE, PROT_READ, MAP_SHARED, r->fd, 0);
-	r->msg = malloc(len);
-	if (r->map == MAP_FAILED || !r->msg)
+	r->msg = msg;
+	if (r->map == MAP_FAILED)
 		die("receiver of kind %d", v->kind);
-	for (long i = 0; i < len; i++)
-		r->msg[i] = (unsigned char)(i * 7 + 1);
 }
 
 static void receiver_close(struct receiver *r)
 {
 	unmap(r->map, BINDER_SIZE);
 	close(r->fd);
-	free(r->msg);
 }
 
 static void send_msg(struct receiver *r, long len)
@@ -258,12 +313,13 @@ static long long run_send(const struct variant *v, long n, long iters)
 	struct receiver r;
 	long long t0, t;
 
-	receiver_open(&r, v, n);
+	receiver_open(&r, v, message(n));
 	send_msg(&r, n);
 	t0 = now_ns();
 	for (long i = 0; i < iters; i++)
 		send_msg(&r, n);
 	t = now_ns() - t0;
+	free(r.msg);
 	receiver_close(&r);
 	return t;
 }
@@ -274,15 +330,37 @@ static long long run_free(const struct variant *v, long n, long iters)
 	long long total = 0, t0;
 	struct receiver r;
 
-	receiver_open(&r, v, n);
+	receiver_open(&r, v, message(n));
 	for (long i = 0; i < iters; i++) {
 		send_msg(&r, n);
 		t0 = now_ns();
 		free_msg(&r, n);
 		total += now_ns() - t0 - timer_ns;
 	}
+	free(r.msg);
 	receiver_close(&r);
 	return total;
+}
+
+/*
+ * binder_life: a receiver's whole life, all timed: open, map BINDER_SIZE
+ * read-only (the binder devices register the mapping in mapped), one message
+ * of n bytes (the devices allocate and insert its pages), unmap, close.
+ */
+static long long run_binder_life(const struct variant *v, long n, long iters)
+{
+	unsigned char *msg = message(n);
+	struct receiver r;
+	long long t0 = now_ns(), t;
+
+	for (long i = 0; i < iters; i++) {
+		receiver_open(&r, v, msg);
+		send_msg(&r, n);
+		receiver_close(&r);
+	}
+	t = now_ns() - t0;
+	free(msg);
+	return t;
 }
 
 static const struct variant *const mmap_variants[] = {
@@ -299,11 +377,11 @@ static const struct variant *const create_variants[] = {
 };
 
 static const struct variant *const send_variants[] = {
-	&v_pwrite, &v_binder_c_send, &v_binder_rust, NULL,
+	&v_pwrite, &v_binder_c_send, &v_binder_rust_send, NULL,
 };
 
 static const struct variant *const free_variants[] = {
-	&v_punch, &v_binder_c_free, &v_binder_rust, NULL,
+	&v_punch, &v_binder_c_free, &v_binder_rust_free, NULL,
 };
 
 static const long one_page[] = { 1, 0 };
@@ -311,6 +389,8 @@ static const long touched_pages[] = { 256, 0 };
 static const long no_n[] = { 0, 0 };
 static const long adjacent_ns[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 0 };
 static const long message_ns[] = { 64, 4096, 65536, MIB, 0 };
+static const long life_pages[] = { 1, 256, 0 };
+static const long life_messages[] = { 64, 65536, 0 };
 
 static const struct bench_case cases[] = {
 	{ .name = "mmap_munmap", .per = "mapping", .run = run_mmap_munmap, .ns = one_page,
@@ -325,15 +405,24 @@ static const struct bench_case cases[] = {
 	{ .name = "teardown", .per = "area", .run = run_teardown, .ns = touched_pages,
 	  .desc = "munmap + close of an area whose n pages were all touched",
 	  .variants = fault_variants },
+	{ .name = "first_fault", .per = "area", .run = run_first_fault, .ns = touched_pages,
+	  .desc = "first write to a fresh area, one page of an n-page mapping",
+	  .variants = fault_variants },
+	{ .name = "lifecycle", .per = "area", .run = run_lifecycle, .ns = life_pages,
+	  .desc = "create, map n pages, touch each, unmap, close: an area's whole life",
+	  .variants = fault_variants },
 	{ .name = "adjacent", .per = "set", .run = run_adjacent, .ns = adjacent_ns, .count_vmas = 1,
 	  .desc = "n one-page mappings at adjacent addresses and offsets, then one munmap",
 	  .variants = fault_variants },
 	{ .name = "send", .per = "message", .run = run_send, .ns = message_ns,
-	  .desc = "SEND of n bytes to offset 0 of a mapped receiver (pages replaced)",
+	  .desc = "SEND of n bytes to offset 0 of a mapped receiver, again (its pages exist)",
 	  .variants = send_variants },
 	{ .name = "free", .per = "call", .run = run_free, .ns = message_ns,
 	  .desc = "FREE of the pages a SEND of n bytes filled (the SEND is not timed)",
 	  .variants = free_variants },
+	{ .name = "binder_life", .per = "receiver", .run = run_binder_life, .ns = life_messages,
+	  .desc = "open, map 4 MiB read-only, one message of n bytes, unmap, close",
+	  .variants = send_variants },
 };
 
 /*
