@@ -83,6 +83,17 @@ impl Drop for DevFile {
     }
 }
 
+extern "C" {
+    fn rmp_kunit_skip(reason: *const c_char);
+}
+
+/// Marks the running test case skipped, with `reason` (KTAP `# SKIP reason`): for a case about
+/// another architecture's rules, e.g. x86's page attribute table on arm64.
+pub(crate) fn skip(reason: &CStr) {
+    // SAFETY: `reason` is a NUL-terminated string; the C side copies it.
+    unsafe { rmp_kunit_skip(reason.as_char_ptr()) };
+}
+
 /// Gives the test thread an mm of its own if it has none (`kunit_attach_mm()`).
 pub(crate) fn attach_mm() -> Result {
     // SAFETY: Always safe to call; it gives the kthread an mm if it has none.
