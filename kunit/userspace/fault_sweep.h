@@ -377,11 +377,17 @@ static inline void sw_read_kmsg(struct sw_hit *hit)
  * rt_sigprocmask calls, so a user copy failed in the second one (fail-nth
  * still armed) left every signal blocked for the rest of the sweep, and the
  * next SIGSEGV killed it without a word. The sweep is single-threaded and its
- * children only _exit() after plain code, so the raw call is enough.
+ * children only _exit() after plain code, so the raw call is enough. arm64
+ * has no fork system call: clone() with only the exit signal is one (the
+ * generic argument order: flags, stack, parent_tid, tls, child_tid).
  */
 static inline pid_t sw_fork(void)
 {
+#ifdef SYS_fork
 	return syscall(SYS_fork);
+#else
+	return syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, NULL);
+#endif
 }
 
 /* The signal mask is empty after a run (a path must not leave signals blocked). */
