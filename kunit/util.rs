@@ -125,6 +125,15 @@ pub(crate) fn munmap(addr: usize, pages: usize) {
     assert_eq!(ret, 0);
 }
 
+/// How many times a fault handler runs for one `read_user()` whose first byte it refuses (the
+/// copy fails with nothing copied). x86's `copy_from_user()` gives up after the fault; arm64's
+/// (`__arch_copy_from_user`, `arch/arm64/lib/copy_from_user.S`) tries one byte again "before
+/// being absolutely sure we couldn't copy anything", which faults a second time.
+#[cfg(CONFIG_ARM64)]
+pub(crate) const FAULTS_PER_FAILED_READ: usize = 2;
+#[cfg(not(CONFIG_ARM64))]
+pub(crate) const FAULTS_PER_FAILED_READ: usize = 1;
+
 /// Reads `len` bytes of our own mapping at `addr`, faulting pages in as userspace would.
 pub(crate) fn read_user(addr: usize, len: usize) -> Result<KVec<u8>> {
     let mut buf = KVec::from_elem(0u8, len, GFP_KERNEL)?;
