@@ -36,6 +36,9 @@ SPLAT_PATTERNS = [
     "rcu: INFO:",
     "detected stall",
     "Call Trace:",
+    "Call trace:",  # arm64's spelling
+    "Internal error:",  # arm64's die(): "Internal error: Oops: ..."
+    "SError Interrupt",  # arm64: an asynchronous external abort
     "list_add corruption",
     "list_del corruption",
     "KFENCE: ",

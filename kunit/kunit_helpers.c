@@ -15,13 +15,30 @@
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
 #include <linux/pagemap.h>
+#include <linux/pci.h>
 #include <linux/rbtree.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/user.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
+#include <kunit/test.h>
+#include <kunit/test-bug.h>
+
 #include "kunit_helpers.h"
+
+/*
+ * Marks the running KUnit case skipped, with @reason (KTAP "# SKIP reason"):
+ * for a case about one architecture's rules on another, e.g. x86's page
+ * attribute table on arm64. kunit_mark_skipped() is a macro.
+ */
+void rmp_kunit_skip(const char *reason)
+{
+	struct kunit *test = kunit_get_current_test();
+
+	if (test)
+		kunit_mark_skipped(test, "%s", reason);
+}
 
 struct file *rmp_kunit_filp_open(const char *path, int flags)
 {
@@ -47,10 +64,15 @@ u64 rmp_kunit_page_phys(struct page *page)
 	return page_to_phys(page);
 }
 
-/* The memory type (enum page_cache_mode) that a PTE's caching bits select. */
-static int rmp_kunit_cachemode(pgprot_t prot)
+/*
+ * The memory type that a PTE's attribute bits select: on x86 the enum
+ * page_cache_mode of its PAT bits (PWT, PCD, PAT); on arm64 its AttrIndx, the
+ * MAIR_EL1 slot (MT_NORMAL, MT_NORMAL_NC, MT_DEVICE_nGnRnE, MT_DEVICE_nGnRE,
+ * arch/arm64/include/asm/memory.h).
+ */
+int rmp_kunit_cachemode(pgprot_t prot)
 {
-#ifdef CONFIG_X86
+#if defined(CONFIG_X86)
 	unsigned long bits = pgprot_val(prot) & _PAGE_CACHE_MASK;
 	int pcm;
 
@@ -59,9 +81,46 @@ static int rmp_kunit_cachemode(pgprot_t prot)
 		if (cachemode2protval(pcm) == bits)
 			return pcm;
 	return -EINVAL;
+#elif defined(CONFIG_ARM64)
+	return (pgprot_val(prot) & PTE_ATTRINDX_MASK) >> 2;
 #else
 	return -EOPNOTSUPP;
 #endif
+}
+
+/*
+ * Whether a PTE's protection makes it never executable: on arm64 by userspace
+ * and by the kernel (UXN and PXN, which pgprot_noncached(), pgprot_device()
+ * and pgprot_writecombine() set); on x86 NX. 1, 0, or -EOPNOTSUPP.
+ */
+int rmp_kunit_prot_exec_never(pgprot_t prot)
+{
+#if defined(CONFIG_X86)
+	return !!(pgprot_val(prot) & _PAGE_NX);
+#elif defined(CONFIG_ARM64)
+	return (pgprot_val(prot) & (PTE_UXN | PTE_PXN)) == (PTE_UXN | PTE_PXN);
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+
+/*
+ * Writes the sysfs path of resource @bar of the first PCI device
+ * @vendor:@device ("/sys/bus/pci/devices/<name>/resource<bar>") into @buf, and
+ * the resource's start into @start; 0, -ENODEV or -ENAMETOOLONG.
+ */
+int rmp_kunit_pci_resource_file(unsigned int vendor, unsigned int device, int bar, char *buf,
+				size_t len, u64 *start)
+{
+	struct pci_dev *pdev = pci_get_device(vendor, device, NULL);
+	int n;
+
+	if (!pdev)
+		return -ENODEV;
+	n = snprintf(buf, len, "/sys/bus/pci/devices/%s/resource%d", pci_name(pdev), bar);
+	*start = pci_resource_start(pdev, bar);
+	pci_dev_put(pdev);
+	return n < len ? 0 : -ENAMETOOLONG;
 }
 
 /*

@@ -5,12 +5,17 @@
 
 #include <linux/fs.h>
 
+void rmp_kunit_skip(const char *reason);
 struct file *rmp_kunit_filp_open(const char *path, int flags);
 long rmp_kunit_locked_vm(void);
 int rmp_kunit_page_count(struct page *page);
 u64 rmp_kunit_page_phys(struct page *page);
 int rmp_kunit_rmap_probe(struct file *file, unsigned long start, unsigned long pgoff);
 int rmp_kunit_pfnmap_entry(unsigned long addr, unsigned long *pfn, int *cachemode);
+int rmp_kunit_cachemode(pgprot_t prot);
+int rmp_kunit_prot_exec_never(pgprot_t prot);
+int rmp_kunit_pci_resource_file(unsigned int vendor, unsigned int device, int bar, char *buf,
+				size_t len, u64 *start);
 void rmp_kunit_mmap_write_lock(void);
 void rmp_kunit_mmap_write_unlock(void);
 void rmp_kunit_lock_page(struct page *page);

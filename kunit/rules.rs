@@ -310,14 +310,31 @@ mod tests {
         Ok(())
     }
 
-    /// The bits `pgprot_writecombine()` and friends change on x86 (PWT, PCD, PAT); the test
-    /// kernel is x86_64.
+    /// The bits `pgprot_writecombine()` and friends change on x86: PWT, PCD, PAT.
+    #[cfg(CONFIG_X86)]
     const CACHE_BITS: u64 = (1 << bindings::_PAGE_BIT_PWT)
         | (1 << bindings::_PAGE_BIT_PCD)
         | (1 << bindings::_PAGE_BIT_PAT);
 
+    /// The bits `pgprot_writecombine()` and friends change on arm64: the attribute index
+    /// (`PTE_ATTRINDX_MASK`, bits 2-4), and PXN and UXN (bits 53, 54), which they set: device
+    /// memory is never executable (`arch/arm64/include/asm/pgtable{,-hwdef}.h`; bindgen cannot
+    /// evaluate those macros).
+    #[cfg(CONFIG_ARM64)]
+    const CACHE_BITS: u64 = (7 << 2) | (1 << 53) | (1 << 54);
+
     fn cache_bits(prot: bindings::pgprot_t) -> u64 {
         prot.pgprot as u64 & CACHE_BITS
+    }
+
+    /// Whether a protection forbids writes: x86 without `_PAGE_RW`; arm64 with `PTE_RDONLY`
+    /// (bit 7) and without `PTE_WRITE` (bit 51, the dirty-bit-modifier bit).
+    fn read_only(prot: bindings::pgprot_t) -> bool {
+        let prot = prot.pgprot as u64;
+        #[cfg(CONFIG_X86)]
+        return prot & (1 << bindings::_PAGE_BIT_RW) == 0;
+        #[cfg(CONFIG_ARM64)]
+        return prot & (1 << 7) != 0 && prot & (1 << 51) == 0;
     }
 
     #[test]
@@ -371,10 +388,7 @@ mod tests {
             before.pgprot as u64 & !CACHE_BITS
         );
         // A read-only request stays read-only.
-        assert_eq!(
-            raw.page_prot.pgprot as u64 & (1 << bindings::_PAGE_BIT_RW),
-            0
-        );
+        assert!(read_only(before) && read_only(raw.page_prot));
 
         let mut raw = raw_desc(&f, ro);
         with_desc(&mut raw, |d| {
@@ -509,6 +523,76 @@ mod tests {
         }
         let write_back = cache_bits(raw_desc(&f, shared_ro()).page_prot);
         assert!(bits[0] != write_back && bits[1] != write_back && bits[0] != bits[1]);
+        Ok(())
+    }
+
+    extern "C" {
+        fn rmp_kunit_cachemode(prot: bindings::pgprot_t) -> c_int;
+        fn rmp_kunit_prot_exec_never(prot: bindings::pgprot_t) -> c_int;
+    }
+
+    /// The memory type each `CacheMode` of device memory puts on a descriptor's protection, per
+    /// architecture, and a plain request's (write-back) for comparison:
+    /// - x86 (`enum page_cache_mode` of the PAT bits): uncached and device are UC-
+    ///   (`pgprot_noncached()`, `pgprot_device()` is the same), write-combine WC. What the entries
+    ///   get is still the PAT's to say (`rust_pci_bar_kunit`).
+    /// - arm64 (the MAIR attribute index): uncached is Device-nGnRnE, device Device-nGnRE,
+    ///   write-combine Normal-NC, the request Normal; every device type is never executable
+    ///   (PXN and UXN). The entries get exactly this: arm64 has no PAT to change it.
+    #[test]
+    fn device_memory_types_per_architecture() -> Result {
+        #[cfg(CONFIG_X86)]
+        let want = {
+            let (wb, wc, uc_minus) = (
+                bindings::page_cache_mode__PAGE_CACHE_MODE_WB,
+                bindings::page_cache_mode__PAGE_CACHE_MODE_WC,
+                bindings::page_cache_mode__PAGE_CACHE_MODE_UC_MINUS,
+            );
+            [wb, uc_minus, wc, uc_minus].map(|t| t as c_int)
+        };
+        #[cfg(CONFIG_ARM64)]
+        let want = [
+            bindings::MT_NORMAL,
+            bindings::MT_DEVICE_nGnRnE,
+            bindings::MT_NORMAL_NC,
+            bindings::MT_DEVICE_nGnRE,
+        ]
+        .map(|t| t as c_int);
+        let f = file();
+        let request = raw_desc(&f, shared_ro()).page_prot;
+        let mut got = [-1; 4];
+        let mut exec_never = [-1; 4];
+        // SAFETY: Reading bits of a protection value.
+        (got[0], exec_never[0]) = unsafe {
+            (
+                rmp_kunit_cachemode(request),
+                rmp_kunit_prot_exec_never(request),
+            )
+        };
+        for (i, cache) in [
+            CacheMode::Uncached,
+            CacheMode::WriteCombine,
+            CacheMode::Device,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let memory = unmapped_device_memory(cache)?;
+            let mut raw = raw_desc(&f, shared_ro());
+            with_desc(&mut raw, |d| {
+                assert_eq!(d.map_device_memory(memory.as_arc_borrow()), Ok(()));
+            });
+            // SAFETY: As above.
+            (got[i + 1], exec_never[i + 1]) = unsafe {
+                (
+                    rmp_kunit_cachemode(raw.page_prot),
+                    rmp_kunit_prot_exec_never(raw.page_prot),
+                )
+            };
+        }
+        assert_eq!(got, want);
+        // A shared read-only request is not executable to begin with, on both.
+        assert_eq!(exec_never, [1; 4]);
         Ok(())
     }
 

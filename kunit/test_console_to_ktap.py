@@ -212,6 +212,21 @@ class ConsoleToKtapTest(unittest.TestCase):
             "console_to_ktap: ERROR: splat at log line 9: Call Trace:",
         ])
 
+    def test_arm64_splat(self):
+        log = MODULE + ("[    6.000000] Unable to handle kernel paging request at virtual "
+                        "address dead000000000108\n"
+                        "[    6.000001] Internal error: Oops: 0000000096000044 [#1]  SMP\n"
+                        "[    6.000002] Call trace:\n"
+                        "[    6.000003]  f+0x1/0x2 (P)\n")
+        status, out, err = self.run_script(log)
+        self.assertEqual(status, 1)
+        self.assertEqual(err.splitlines(), [
+            "console_to_ktap: ERROR: 2 kernel splat lines in log (first 2 follow)",
+            "console_to_ktap: ERROR: splat at log line 9: "
+            "Internal error: Oops: 0000000096000044 [#1]  SMP",
+            "console_to_ktap: ERROR: splat at log line 10: Call trace:",
+        ])
+
     def test_kasan_splat_and_limit(self):
         banner = "[    7.000000] " + "=" * 66 + "\n"
         kasan = "[    7.000001] BUG: KASAN: slab-out-of-bounds in f+0x1/0x2\n"

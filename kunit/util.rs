@@ -83,6 +83,17 @@ impl Drop for DevFile {
     }
 }
 
+extern "C" {
+    fn rmp_kunit_skip(reason: *const c_char);
+}
+
+/// Marks the running test case skipped, with `reason` (KTAP `# SKIP reason`): for a case about
+/// another architecture's rules, e.g. x86's page attribute table on arm64.
+pub(crate) fn skip(reason: &CStr) {
+    // SAFETY: `reason` is a NUL-terminated string; the C side copies it.
+    unsafe { rmp_kunit_skip(reason.as_char_ptr()) };
+}
+
 /// Gives the test thread an mm of its own if it has none (`kunit_attach_mm()`).
 pub(crate) fn attach_mm() -> Result {
     // SAFETY: Always safe to call; it gives the kthread an mm if it has none.
@@ -113,6 +124,15 @@ pub(crate) fn munmap(addr: usize, pages: usize) {
     let ret = unsafe { bindings::vm_munmap(addr, pages * PAGE_SIZE) };
     assert_eq!(ret, 0);
 }
+
+/// How many times a fault handler runs for one `read_user()` whose first byte it refuses (the
+/// copy fails with nothing copied). x86's `copy_from_user()` gives up after the fault; arm64's
+/// (`__arch_copy_from_user`, `arch/arm64/lib/copy_from_user.S`) tries one byte again "before
+/// being absolutely sure we couldn't copy anything", which faults a second time.
+#[cfg(CONFIG_ARM64)]
+pub(crate) const FAULTS_PER_FAILED_READ: usize = 2;
+#[cfg(not(CONFIG_ARM64))]
+pub(crate) const FAULTS_PER_FAILED_READ: usize = 1;
 
 /// Reads `len` bytes of our own mapping at `addr`, faulting pages in as userspace would.
 pub(crate) fn read_user(addr: usize, len: usize) -> Result<KVec<u8>> {

@@ -55,21 +55,37 @@ rmp_bench_ensure_kernel() {
 	ver=$(rmp_kernel_source_version)
 	rmp_ensure_source "$ver"
 	cfg=$(rmp_bench_config)
-	key=$( { echo "$ver"; printf '%s\n' "$cfg"; rmp_toolchain_id; } | rmp_sha)
+	# For another architecture than x86_64 (whose key is what it always was): its name and
+	# fragment (kunit/arm64.kunitconfig), as for the test kernel.
+	key=$( {
+		echo "$ver"
+		printf '%s\n' "$cfg"
+		if [ "$RMP_ARCH" != x86_64 ]; then
+			echo "ARCH=$RMP_ARCH"
+			cat "${RMP_KUNITCONFIGS[@]:1}"
+		fi
+		rmp_toolchain_id
+	} | rmp_sha)
 	RMP_BENCH_KDIR=$RMP_CACHE/build/linux-$ver-bench-$key
+	[ "$RMP_ARCH" = x86_64 ] || RMP_BENCH_KDIR=$RMP_CACHE/build/linux-$ver-$RMP_ARCH-bench-$key
 	[ -e "$RMP_BENCH_KDIR/.complete" ] && return 0
-	rmp_phase_begin "bench kernel $ver (kunit.py build, LLVM=-$RMP_LLVM, no debug options$(rmp_bench_inline_helpers || echo ', no RUST_INLINE_HELPERS'); 6-16 min on 2 cores)"
+	rmp_phase_begin "bench kernel $ver for $RMP_ARCH (kunit.py build, LLVM=-$RMP_LLVM, no debug options$(rmp_bench_inline_helpers || echo ', no RUST_INLINE_HELPERS'); 6-16 min on 2 cores)"
 	mkdir -p "$RMP_BENCH_KDIR"
 	printf '%s\n' "$cfg" >"$RMP_BENCH_KDIR.kunitconfig"
 	_rmp_bench_objects() { echo "$(find "$RMP_BENCH_KDIR" -name '*.o' | wc -l) objects built (~1200 in all)"; }
-	RMP_PROGRESS=_rmp_bench_objects rmp_run_logged "$RMP_BENCH_KDIR.log" rmp_in_root bash -euc 'cd "$1" && python3 tools/testing/kunit/kunit.py build \
-		--arch=x86_64 --kunitconfig="$2" --build_dir="$3" --make_options=LLVM=-'"$RMP_LLVM"' --jobs="$(nproc)"' \
-		bash "$RMP_SRC" "$RMP_BENCH_KDIR.kunitconfig" "$RMP_BENCH_KDIR" ||
+	RMP_PROGRESS=_rmp_bench_objects rmp_run_logged "$RMP_BENCH_KDIR.log" \
+		rmp_kunit_build "$RMP_BENCH_KDIR" "$RMP_BENCH_KDIR.kunitconfig" "${RMP_KUNITCONFIGS[@]:1}" ||
 		rmp_die "building the bench kernel failed (log: $RMP_BENCH_KDIR.log)" \
 			"read the end of the log; after a fix 'make bench' resumes the build"
 	touch "$RMP_BENCH_KDIR/.complete"
 	rmp_phase_end
 }
+
+# The bench guest's machine: x86_64's QEMU default PC with the max CPU; arm64's as the test
+# guest's (scripts/rmp boot()), whose virt board gives the second serial port the counting
+# talks over (/dev/ttyAMA1) when QEMU is given two.
+# Set by cmd_bench, once the CPU model (RMP_BENCH_CPU) is known.
+RMP_BENCH_MACHINE=()
 
 # ---------------------------------------------------------------------------
 # make bench. Settings (environment):
@@ -91,10 +107,7 @@ rmp_bench_ensure_kernel() {
 # objects for the bench kernel never overwrite the test kernel's in the checkout. (Everything
 # else is taken from the checkout itself.)
 _rmp_bench_sync() {
-	local dst=$1
-	mkdir -p "$dst"
-	(cd "$RMP_TOP" && git ls-files -z --cached --others --exclude-standard |
-		tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -xf - -C "$dst"
+	rmp_sync_tree "$1"
 }
 
 # The initramfs of the bench guest: busybox, /init, the modules, the guest programs.
@@ -104,7 +117,7 @@ _rmp_bench_initramfs() {
 		printf 'dir %s 755 0 0\n' /bin /etc /etc/rmp /lib /lib/modules /usr /usr/libexec \
 			/usr/libexec/rmp /usr/libexec/rmp/bench
 		echo "nod /dev/console 600 0 0 c 5 1"
-		echo "file /bin/busybox /usr/bin/busybox 755 0 0"
+		echo "file /bin/busybox $RMP_BUSYBOX 755 0 0"
 		echo "file /init $RMP_TOP/kunit/init.sh 755 0 0"
 		echo "file /etc/rmp/modules $out/modules 644 0 0"
 		for m in $(cat "$out/modules"); do
@@ -135,7 +148,7 @@ _rmp_bench_header() {
 		sed 's/^CONFIG_//; s/=y$//' | tr '\n' ' ')
 	{
 		echo "make bench, $(date -u '+%Y-%m-%d %H:%M UTC'); checkout $(git -C "$RMP_TOP" describe --always --dirty 2>/dev/null || echo '?')"
-		echo "Kernel: Linux $(sed -n 's/^# Linux\/x86_64 \(.*\) Kernel Configuration$/\1/p' "$RMP_BENCH_KDIR/.config"), $(basename "$RMP_BENCH_KDIR"), LLVM=-$RMP_LLVM; booted $RMP_BENCH_NBOOTS times under QEMU TCG $(rmp_in_root qemu-system-x86_64 --version | sed -n '1s/^QEMU emulator version \([^ ]*\).*/\1/p') (-cpu $RMP_BENCH_QEMU_CPU -smp 2 -m 2048)."
+		echo "Kernel: Linux $(sed -n 's/^# Linux\/[a-z0-9_]* \(.*\) Kernel Configuration$/\1/p' "$RMP_BENCH_KDIR/.config") ($RMP_ARCH), $(basename "$RMP_BENCH_KDIR"), LLVM=-$RMP_LLVM; booted $RMP_BENCH_NBOOTS times under QEMU TCG $(rmp_in_root "$RMP_QEMU" --version | sed -n '1s/^QEMU emulator version \([^ ]*\).*/\1/p') (${RMP_BENCH_MACHINE[*]} -smp 2 -m 2048)."
 		echo "Config: kunit/.kunitconfig without its debug options (${dropped% })$(rmp_bench_inline_helpers || echo ' and without RUST_INLINE_HELPERS'), plus ${RMP_BENCH_CONFIG_EXTRA[*]}:"
 		echo "  $(grep '^CONFIG_' "$RMP_BENCH_KDIR.kunitconfig" | tr '\n' ' ')"
 		[ -z "$still" ] || echo "Left on by Kconfig defaults: ${still% } (SLUB_DEBUG cannot be unset without CONFIG_EXPERT; it stays inactive without slab_debug=)."
@@ -151,6 +164,10 @@ cmd_bench() {
 	local out src bin run c i rc=0
 	RMP_BENCH_QEMU_CPU=${RMP_BENCH_CPU:-max}
 	RMP_BENCH_NBOOTS=${RMP_BENCH_BOOTS:-2}
+	case "$RMP_ARCH" in
+	x86_64) RMP_BENCH_MACHINE=(-cpu "$RMP_BENCH_QEMU_CPU") ;;
+	arm64) RMP_BENCH_MACHINE=(-machine virt -cpu "$RMP_BENCH_QEMU_CPU",pauth-impdef=on) ;;
+	esac
 	[[ $RMP_BENCH_NBOOTS =~ ^[1-9][0-9]*$ ]] || rmp_die "RMP_BENCH_BOOTS must be a number of boots, 1 or more"
 	out=$RMP_CACHE/out/$(basename "$RMP_BENCH_KDIR")-$(printf '%s' "$RMP_TOP" | rmp_sha)
 	# One directory per CPU model: boot-1, boot-2, ... and results.
@@ -159,16 +176,17 @@ cmd_bench() {
 	mkdir -p "$out"
 	rmp_phase_begin "modules and guest programs for the bench kernel (in a copy: $src)"
 	_rmp_bench_sync "$src"
-	rmp_in_root make -C "$RMP_BENCH_KDIR" M="$src" LLVM=-"$RMP_LLVM" -j"$(nproc)" modules \
+	# shellcheck disable=SC2086 # empty for x86_64
+	rmp_in_root make -C "$RMP_BENCH_KDIR" M="$src" LLVM=-"$RMP_LLVM" $RMP_KMAKE_ARCH -j"$(nproc)" modules \
 		>"$out/modules.log" 2>&1 ||
 		{ tail -n 30 "$out/modules.log"; rmp_die "building the modules for the bench kernel failed (log: $out/modules.log)"; }
 	rm -rf "$bin" && mkdir -p "$bin"
 	for c in "$RMP_TOP"/kunit/bench/userspace/*.c; do
-		rmp_in_root gcc -static -O2 -Wall -Wextra -Werror -I"$RMP_TOP/samples/uapi" \
+		rmp_in_root "$RMP_CC" -static -O2 -Wall -Wextra -Werror -I"$RMP_TOP/samples/uapi" \
 			-o "$bin/$(basename "${c%.c}")" "$c" || rmp_die "compiling $c failed"
 	done
 	# The sample's userspace test, pointed at the C twin: the guest runs it first.
-	rmp_in_root gcc -static -O2 -Wall -Wextra -Werror -I"$RMP_TOP/samples/uapi" \
+	rmp_in_root "$RMP_CC" -static -O2 -Wall -Wextra -Werror -I"$RMP_TOP/samples/uapi" \
 		-DDEV='"/dev/rust_binder_pages_c"' -DREFCNT='"/sys/module/binder_pages_c/refcnt"' \
 		-o "$bin/binder_pages_c_user" "$RMP_TOP/kunit/userspace/binder_pages_user.c" ||
 		rmp_die "compiling the C twin's test failed"
@@ -196,10 +214,10 @@ cmd_bench() {
 			python3 "$count_py" --gdb /tmp/gdb.sock --ctl /tmp/ctl.sock --out "$counts" $debug \
 				2>"$log.count" || echo "count.py exited with status $?" >>"$log.count"
 			wait $qemu' bash "$log" "$dir/counts.json" "$RMP_TOP/kunit/bench/count.py" \
-			"$([ -z "${RMP_BENCH_DEBUG:-}" ] || echo --debug) $([ -z "${RMP_BENCH_PROFILE:-}" ] || echo --profile)" \
-			qemu-system-x86_64 -nodefaults -no-reboot -m 2048 -smp 2 -accel tcg -cpu "$RMP_BENCH_QEMU_CPU" \
-			-kernel "$RMP_BENCH_KDIR/arch/x86/boot/bzImage" -initrd "$out/initramfs.cpio" \
-			-append "console=ttyS0 kunit_shutdown=none panic=-1 rmp.mode=bench rmp.bench_rounds=${RMP_BENCH_ROUNDS:-7} rmp.bench_ms=${RMP_BENCH_MS:-30} rmp.bench_cases=${RMP_BENCH_CASES:-all} rmp.bench_calls=$calls${RMP_BENCH_PROFILE:+ rmp.bench_profile=1}" \
+			"--arch $RMP_ARCH $([ -z "${RMP_BENCH_DEBUG:-}" ] || echo --debug) $([ -z "${RMP_BENCH_PROFILE:-}" ] || echo --profile)" \
+			"$RMP_QEMU" -nodefaults -no-reboot -m 2048 -smp 2 -accel tcg "${RMP_BENCH_MACHINE[@]}" \
+			-kernel "$RMP_BENCH_KDIR/$RMP_KIMAGE" -initrd "$out/initramfs.cpio" \
+			-append "console=$RMP_CONSOLE kunit_shutdown=none panic=-1 rmp.mode=bench rmp.bench_rounds=${RMP_BENCH_ROUNDS:-7} rmp.bench_ms=${RMP_BENCH_MS:-30} rmp.bench_cases=${RMP_BENCH_CASES:-all} rmp.bench_calls=$calls${RMP_BENCH_PROFILE:+ rmp.bench_profile=1}" \
 			-display none -monitor none -serial stdio \
 			-serial unix:/tmp/ctl.sock,server=on,wait=off -gdb unix:/tmp/gdb.sock,server=on,wait=off ||
 			rmp_log "QEMU exited with status $? (timeout is 124)"

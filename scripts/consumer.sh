@@ -60,7 +60,7 @@ consumer_kmake() {
 consumer_build() {
 	consumer_dir
 	cmd_provision
-	rmp_phase_begin "library (make -C <test kernel> M=$RMP_TOP)"
+	rmp_phase_begin "library (make -C <test kernel> M=$RMP_MTOP)"
 	rmp_kmake modules >"$RMP_CACHE/logs/library-build.log" 2>&1 || {
 		cat "$RMP_CACHE/logs/library-build.log" >&2
 		rmp_die "building this project's modules failed" "fix the error above and rerun"
@@ -83,7 +83,7 @@ consumer_build() {
 	local c
 	for c in "$RMP_CONSUMER"/tests/*.c; do
 		[ -e "$c" ] || continue
-		rmp_in_root gcc -static -O2 -Wall -Wextra -Werror -I"$RMP_TOP/kunit/userspace" \
+		rmp_in_root "$RMP_CC" -static -O2 -Wall -Wextra -Werror -I"$RMP_TOP/kunit/userspace" \
 			-o "$RMP_OUT/tests/$(basename "${c%.c}")" "$c" ||
 			rmp_die "compiling $c failed" "fix the error above and rerun"
 	done

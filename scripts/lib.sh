@@ -20,6 +20,15 @@ RMP_KERNEL_SERIES=7.3
 # (RUST_INLINE_HELPERS: LLVM bitcode from clang and rustc, linked together).
 RMP_LLVM=22
 
+# The architecture of the test kernel and guest, from `make ... ARCH=`: x86_64 (the default)
+# or arm64, which Binder ships on. The build root holds both toolchains and both QEMUs; each
+# architecture has its own kernel, keyed like the other, and its own output directory.
+case "${ARCH:-x86_64}" in
+x86_64 | x86) RMP_ARCH=x86_64 ;;
+arm64 | aarch64) RMP_ARCH=arm64 ;;
+*) printf '[rmp] ERROR: ARCH=%s: the test guest is x86_64 or arm64\n' "$ARCH" >&2; exit 1 ;;
+esac
+
 _rmp_phase_name=
 _rmp_phase_start=
 
@@ -110,11 +119,18 @@ rmp_sha() { sha256sum | cut -c1-12; }
 RMP_ROOT_PACKAGES="clang-$RMP_LLVM lld-$RMP_LLVM llvm-$RMP_LLVM rustc rust-src rustfmt rust-clippy"
 RMP_ROOT_PACKAGES+=" make gcc libc6-dev flex bison bc libelf-dev libssl-dev cpio kmod"
 RMP_ROOT_PACKAGES+=" python3 perl xz-utils ca-certificates qemu-system-x86 busybox-static"
+# ARCH=arm64: QEMU's aarch64 system emulator and a C cross compiler for the static userspace
+# programs (the kernel itself is cross-compiled by clang). The guest's busybox is
+# busybox-static:arm64, unpacked beside the root's own (RMP_ROOT_FOREIGN below).
+RMP_ROOT_PACKAGES+=" qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
+# Packages of another architecture, unpacked (not installed) under /usr/lib/rmp/<arch>/.
+RMP_ROOT_FOREIGN="busybox-static:arm64"
 # bindgen is not in the list: with libclang >= 22, bindgen < 0.72.1 drops the
 # fields of many structs (rust-bindgen PR 3278; the kernel's rust_is_available.sh
 # warns), and trixie has 0.71.1. rmp_install_bindgen takes a newer Debian one.
 RMP_BINDGEN_MIN=0.72.1
-RMP_ROOT_KEY=$(printf '%s\n' "$RMP_SUITE" $RMP_ROOT_PACKAGES "bindgen>=$RMP_BINDGEN_MIN" v1 | rmp_sha)
+RMP_ROOT_KEY=$(printf '%s\n' "$RMP_SUITE" $RMP_ROOT_PACKAGES "bindgen>=$RMP_BINDGEN_MIN" \
+	$RMP_ROOT_FOREIGN v1 | rmp_sha)
 RMP_ROOT=$RMP_CACHE/root-$RMP_ROOT_KEY
 
 # The host directories rmp_in_root binds into the root at their own paths, one a line.
@@ -175,6 +191,7 @@ EOS
 		rmp_die "installing the toolchain in the build root failed (log: $RMP_CACHE/logs/root-apt.log)" \
 			"read the log; a package may have moved suites. Delete $tmp and retry"
 	rmp_install_bindgen "$tmp"
+	rmp_unpack_foreign "$tmp"
 	touch "$tmp/.complete"
 	rm -rf "$final" && mv "$tmp" "$final"
 	rmp_phase_end
@@ -256,6 +273,36 @@ rmp_install_bindgen() {
 	rmp_log "bindgen $best installed in the build root"
 }
 
+# rmp_unpack_foreign ROOT: each package of $RMP_ROOT_FOREIGN (name:arch) downloaded from the
+# root's own suites and unpacked under ROOT/usr/lib/rmp/<arch>/, e.g. the arm64 guest's busybox
+# at /usr/lib/rmp/arm64/usr/bin/busybox. Unpacked, not installed: it would replace the root's
+# own busybox, and the root never runs it.
+rmp_unpack_foreign() {
+	local RMP_ROOT=$1 log=$RMP_CACHE/logs/root-foreign.log p arch
+	for p in $RMP_ROOT_FOREIGN; do
+		arch=${p#*:}
+		rmp_in_root bash -euc '
+			export DEBIAN_FRONTEND=noninteractive
+			dpkg --print-foreign-architectures | grep -qx "$2" || {
+				dpkg --add-architecture "$2"; apt-get update; }
+			rm -rf /var/tmp/rmp-foreign && mkdir -p /var/tmp/rmp-foreign /usr/lib/rmp/"$2"
+			cd /var/tmp/rmp-foreign && apt-get download "$1"
+			dpkg-deb -x ./*.deb /usr/lib/rmp/"$2"
+			rm -rf /var/tmp/rmp-foreign' bash "$p" "$arch" >>"$log" 2>&1 ||
+			rmp_die "unpacking $p in the build root failed (log: $log)" "delete $1 and retry"
+	done
+}
+
+# Copies the checkout's files (tracked and untracked, not ignored) into $1, keeping their
+# times, so that make there rebuilds only what changed: a tree of sources whose build outputs
+# never land in the checkout (make bench; the modules of another architecture).
+rmp_sync_tree() {
+	local dst=$1
+	mkdir -p "$dst"
+	(cd "$RMP_TOP" && git ls-files -z --cached --others --exclude-standard |
+		tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -xf - -C "$dst"
+}
+
 # Sets RMP_SRC to the unpacked source of Debian version $1.
 rmp_ensure_source() {
 	local ver=$1 pkg=linux-source-$RMP_KERNEL_SERIES
@@ -282,13 +329,62 @@ rmp_toolchain_id() {
 	rmp_in_root bash -c "rustc --version; clang-$RMP_LLVM --version | head -n 1; bindgen --version; dpkg-query -W rust-src"
 }
 
+# What differs per architecture: the kunit.py arch, its kunitconfig fragments, the kernel image,
+# QEMU, the console, the C compiler of the userspace programs, the guest's busybox (a path in
+# the build root).
+case "$RMP_ARCH" in
+x86_64)
+	RMP_KUNITCONFIGS=("$RMP_TOP/kunit")
+	RMP_KIMAGE=arch/x86/boot/bzImage
+	RMP_QEMU=qemu-system-x86_64
+	RMP_CONSOLE=ttyS0
+	RMP_CC=gcc
+	RMP_BUSYBOX=/usr/bin/busybox
+	;;
+arm64)
+	# kunit/arm64.kunitconfig: what the virt machine needs beyond kunit/.kunitconfig.
+	RMP_KUNITCONFIGS=("$RMP_TOP/kunit" "$RMP_TOP/kunit/arm64.kunitconfig")
+	RMP_KIMAGE=arch/arm64/boot/Image
+	RMP_QEMU=qemu-system-aarch64
+	RMP_CONSOLE=ttyAMA0
+	RMP_CC=aarch64-linux-gnu-gcc
+	RMP_BUSYBOX=/usr/lib/rmp/arm64/usr/bin/busybox
+	;;
+esac
+
+# The kernel's key: the Debian version, the kunitconfig (and for another architecture than
+# x86_64, its name and fragment) and the toolchain. The x86_64 key is what it always was.
+rmp_kernel_key() {
+	local ver=$1 cfg
+	{
+		echo "$ver"
+		cat "$RMP_TOP/kunit/.kunitconfig"
+		if [ "$RMP_ARCH" != x86_64 ]; then
+			echo "ARCH=$RMP_ARCH"
+			for cfg in "${RMP_KUNITCONFIGS[@]:1}"; do cat "$cfg"; done
+		fi
+		rmp_toolchain_id
+	} | rmp_sha
+}
+
+# kunit.py build of the kernel at $1 (build directory) from the kunitconfigs that follow.
+rmp_kunit_build() {
+	local kdir=$1; shift
+	local cfgs=() c
+	for c in "$@"; do cfgs+=("--kunitconfig=$c"); done
+	rmp_in_root bash -euc 'cd "$1" && arch=$2 kdir=$3 && shift 3 && python3 tools/testing/kunit/kunit.py build \
+		--arch="$arch" "$@" --build_dir="$kdir" --make_options=LLVM=-'"$RMP_LLVM"' --jobs="$(nproc)"' \
+		bash "$RMP_SRC" "$RMP_ARCH" "$kdir" "${cfgs[@]}"
+}
+
 rmp_ensure_kernel() {
 	local ver
 	ver=$(rmp_kernel_source_version)
 	rmp_ensure_source "$ver"
 	local key
-	key=$( { echo "$ver"; cat "$RMP_TOP/kunit/.kunitconfig"; rmp_toolchain_id; } | rmp_sha)
+	key=$(rmp_kernel_key "$ver")
 	RMP_KDIR=$RMP_CACHE/build/linux-$ver-$key
+	[ "$RMP_ARCH" = x86_64 ] || RMP_KDIR=$RMP_CACHE/build/linux-$ver-$RMP_ARCH-$key
 	[ -e "$RMP_KDIR/.complete" ] && return 0
 	# Kconfig turns RUST_INLINE_HELPERS off without a word when the two LLVMs
 	# differ (kunit.py would then only say the option was dropped): say why.
@@ -297,13 +393,12 @@ rmp_ensure_kernel() {
 	[ "$rustc_llvm" = "$RMP_LLVM" ] ||
 		rmp_die "rustc is built on LLVM ${rustc_llvm:-?}, the kernel is built with LLVM $RMP_LLVM" \
 			"RUST_INLINE_HELPERS needs one LLVM: set RMP_LLVM=$rustc_llvm in scripts/lib.sh"
-	rmp_phase_begin "test kernel $ver (kunit.py build, LLVM=-$RMP_LLVM, KASAN; 6-15 min on 2 cores)"
+	rmp_phase_begin "test kernel $ver for $RMP_ARCH (kunit.py build, LLVM=-$RMP_LLVM, KASAN; 6-20 min on 2 cores)"
 	mkdir -p "$RMP_KDIR"
 	# Resumes an interrupted build; only a finished one gets the marker.
 	_rmp_objects() { echo "$(find "$RMP_KDIR" -name '*.o' | wc -l) objects built (~1300 in all)"; }
-	RMP_PROGRESS=_rmp_objects rmp_run_logged "$RMP_KDIR.log" rmp_in_root bash -euc 'cd "$1" && python3 tools/testing/kunit/kunit.py build \
-		--arch=x86_64 --kunitconfig="$2" --build_dir="$3" --make_options=LLVM=-'"$RMP_LLVM"' --jobs="$(nproc)"' \
-		bash "$RMP_SRC" "$RMP_TOP/kunit" "$RMP_KDIR" ||
+	RMP_PROGRESS=_rmp_objects rmp_run_logged "$RMP_KDIR.log" \
+		rmp_kunit_build "$RMP_KDIR" "${RMP_KUNITCONFIGS[@]}" ||
 		rmp_die "building the test kernel failed (log: $RMP_KDIR.log)" \
 			"read the end of the log; after a fix 'make test' resumes the build"
 	touch "$RMP_KDIR/.complete"

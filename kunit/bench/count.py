@@ -7,15 +7,18 @@ guest's second serial port: it sends the kallsyms lines of the functions that ma
 then for each case "ready CASE K", waits for "go", makes the kernel call the case's function
 K times and says "done CASE". Meanwhile this script holds a breakpoint on the function's
 first instruction; at each hit it single-steps the CPU until the function returns to its
-caller (the return address that was on the stack at entry, with the stack pointer back
-above it) and counts. What is counted:
+caller and counts. The return is where the call said it would be, with the stack pointer as
+the caller had it: on x86-64 the return address on the stack at entry, the stack pointer back
+above it; on arm64 the link register at entry (x30, before any pointer authentication signs
+it), the stack pointer as it was. What is counted:
 
   instructions  every instruction executed from the function's first instruction to its
                 final `ret`, both included, callees included (whatever they call: the page
                 allocator, locks, copies). A `rep`-prefixed string instruction counts once,
                 however many iterations it makes (QEMU steps each iteration: those are the
                 steps that leave the instruction pointer where it was).
-  steps         single steps, i.e. instructions plus the extra iterations of `rep` ones.
+  steps         single steps, i.e. instructions plus the extra iterations of `rep` ones
+                (arm64 has no such instruction: its steps are its instructions).
 
 QEMU masks interrupts and timers while it single-steps (its default sstep flags), and the
 guest runs with one CPU online, so nothing else executes in between: the counts are exact
@@ -23,9 +26,10 @@ for the state the guest was in. They still vary a little between calls when that
 varies (e.g. a per-CPU page list that must be refilled), hence K calls per case.
 
 The gdbstub speaks the GDB remote serial protocol; this is a minimal client for it (no gdb
-needed): packets $data#checksum, no-ack mode, registers by number (x86-64: rsp 7, rip 16).
+needed): packets $data#checksum, no-ack mode, registers by number (x86-64: rsp 7, rip 16;
+arm64: x30 30, sp 31, pc 32).
 
-Usage: count.py --gdb SOCKET --ctl SOCKET --out counts.json
+Usage: count.py --gdb SOCKET --ctl SOCKET --out counts.json [--arch x86_64|arm64]
 """
 
 import argparse
@@ -62,8 +66,13 @@ CASES = {
 
 DEBUG = False
 PROFILE = False
-REG_RSP = 7
-REG_RIP = 16
+# The gdbstub's register numbers (QEMU's target descriptions): stack pointer, program counter,
+# and on arm64 the link register.
+REGS = {
+    'x86_64': {'sp': 7, 'pc': 16},
+    'arm64': {'sp': 31, 'pc': 32, 'lr': 30},
+}
+ARCH = 'x86_64'
 MAX_STEPS = 5_000_000
 
 
@@ -209,11 +218,20 @@ class Lines:
         self.sock.sendall(text.encode() + b'\n')
 
 
+def return_point(gdb):
+    """Where the function stopped at its entry returns to: (address, stack pointer there)."""
+    regs = REGS[ARCH]
+    sp0 = gdb.reg(regs['sp'])
+    if ARCH == 'arm64':
+        return gdb.reg(regs['lr']), sp0
+    return gdb.read_u64(sp0), sp0 + 8
+
+
 def count_call(gdb, entry, trace=None):
     """Steps from a breakpoint hit at entry until the function returns; (instructions, steps).
     With trace (a list), appends the address of every step (a rep iteration is a step)."""
-    rsp0 = gdb.reg(REG_RSP)
-    ret = gdb.read_u64(rsp0)
+    ret, ret_sp = return_point(gdb)
+    reg_pc, reg_sp = REGS[ARCH]['pc'], REGS[ARCH]['sp']
     insns = steps = 0
     rip = prev = entry
     if trace is not None:
@@ -221,13 +239,13 @@ def count_call(gdb, entry, trace=None):
     while True:
         gdb.step()
         steps += 1
-        rip = gdb.reg(REG_RIP)
+        rip = gdb.reg(reg_pc)
         if rip != prev:
             insns += 1
         if trace is not None:
             trace.append(rip)
         prev = rip
-        if rip == ret and gdb.reg(REG_RSP) == rsp0 + 8:
+        if rip == ret and gdb.reg(reg_sp) == ret_sp:
             return insns, steps
         if steps > MAX_STEPS:
             raise RuntimeError('no return after %d steps' % steps)
@@ -271,10 +289,13 @@ def main():
     ap.add_argument('--profile', action='store_true',
                     help="the first call's instructions and steps per function, on stderr and "
                     "in --out")
+    ap.add_argument('--arch', choices=sorted(REGS), default='x86_64',
+                    help="the guest's architecture (default x86_64)")
     args = ap.parse_args()
-    global DEBUG, PROFILE
+    global DEBUG, PROFILE, ARCH
     DEBUG = args.debug
     PROFILE = args.profile
+    ARCH = args.arch
 
     ctl = Lines(args.ctl)
     result = {'cases': {}, 'errors': []}
@@ -318,7 +339,7 @@ def main():
             ctl.say('go')
             while True:
                 if gdb.poll() is not None:   # a stop: our breakpoint, we hope
-                    if gdb.reg(REG_RIP) == addr:
+                    if gdb.reg(REGS[ARCH]['pc']) == addr:
                         # The first call's steps, per function (RMP_BENCH_PROFILE).
                         trace = [] if PROFILE and not entry['instructions'] else None
                         insns, steps = count_call(gdb, addr, trace)

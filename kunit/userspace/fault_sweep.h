@@ -252,7 +252,7 @@ static inline int sw_prefixed(const char *s, const char * const *prefixes)
 
 /* Frames of the injection machinery, of the allocators and of the user copy. */
 static const char * const sw_machinery[] = {
-	"dump_stack", "fail_dump", "should_fail", "__should_fail", "kmem_cache_alloc",
+	"show_stack", "dump_stack", "fail_dump", "should_fail", "__should_fail", "kmem_cache_alloc",
 	"kmalloc", "__kmalloc", "__do_kmalloc", "kvmalloc", "__kvmalloc", "kvrealloc",
 	"krealloc", "__krealloc", "slab_", "__slab", "___slab", "alloc_slab", "allocate_slab",
 	"new_slab", "alloc_pages", "__alloc_pages", "alloc_frozen", "__alloc_frozen",
@@ -289,10 +289,23 @@ static inline void sw_frame(struct sw_hit *hit, const char *text)
 		return;		/* unreliable frame, or <TASK>, <IRQ>... */
 	len = strcspn(text, "+ ");
 	snprintf(name, sizeof(name), "%.*s", (int)len, text);
+#if defined(__aarch64__)
+	/*
+	 * arm64: el0_svc() -> el0_svc_common() -> invoke_syscall(); a fault,
+	 * el0_da() or el1_abort(), -> do_mem_abort() -> do_page_fault() (static
+	 * functions, which the compiler may inline: any of them marks it).
+	 */
+	if (!strncmp(name, "el0_svc", 7) || !strncmp(name, "invoke_syscall", 14))
+		hit->syscall = 1;
+	if (!strcmp(name, "do_mem_abort") || !strncmp(name, "do_page_fault", 13) ||
+	    !strncmp(name, "do_translation_fault", 20))
+		hit->pagefault = 1;
+#else
 	if (!strcmp(name, "do_syscall_64"))
 		hit->syscall = 1;
 	if (strstr(name, "exc_page_fault"))
 		hit->pagefault = 1;
+#endif
 	if (mod && sw_prefixed(mod, sw_our_modules) && !hit->ours[0])
 		snprintf(hit->ours, sizeof(hit->ours), "%.*s %s", (int)strcspn(mod, " "), mod,
 			 name);
@@ -348,6 +361,14 @@ static inline void sw_read_kmsg(struct sw_hit *hit)
 			in_trace = 0;
 		else if (strstr(text, "+0x"))
 			sw_frame(hit, text);
+#if defined(__aarch64__)
+		/*
+		 * arm64 closes no trace with </TASK>: it ends at the entry from
+		 * userspace (el0t_64_sync) or at a kernel thread's start.
+		 */
+		if (strstr(text, "el0t_64_") || strstr(text, "ret_from_fork"))
+			in_trace = 0;
+#endif
 	}
 }
 
@@ -356,11 +377,17 @@ static inline void sw_read_kmsg(struct sw_hit *hit)
  * rt_sigprocmask calls, so a user copy failed in the second one (fail-nth
  * still armed) left every signal blocked for the rest of the sweep, and the
  * next SIGSEGV killed it without a word. The sweep is single-threaded and its
- * children only _exit() after plain code, so the raw call is enough.
+ * children only _exit() after plain code, so the raw call is enough. arm64
+ * has no fork system call: clone() with only the exit signal is one (the
+ * generic argument order: flags, stack, parent_tid, tls, child_tid).
  */
 static inline pid_t sw_fork(void)
 {
+#ifdef SYS_fork
 	return syscall(SYS_fork);
+#else
+	return syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, NULL);
+#endif
 }
 
 /* The signal mask is empty after a run (a path must not leave signals blocked). */

@@ -98,6 +98,19 @@ static inline int ktap_check(int ok, const char *name, const char *fmt, ...)
 }
 
 /*
+ * Records one test case as skipped, with the reason (e.g. a case about x86's
+ * page attribute table on arm64): it counts as run, neither passed nor failed.
+ */
+static inline void ktap_skip(const char *name, const char *reason)
+{
+	ktap_run++;
+	printf("    ok %d ", ktap_run);
+	ktap_put_name(name);
+	printf(" # SKIP %s\n", reason);
+	fflush(stdout);
+}
+
+/*
  * Closes the suite and returns the exit status: 0 if every case passed.
  * With a plan, a case planned but never run counts as a failure; without
  * one, a suite that ran no case fails.

@@ -24,6 +24,18 @@
 #define PCI_BAR_DEV_WC	"/dev/rust_pci_bar_wc"
 #define PAT_LIST	"/sys/kernel/debug/x86/pat_memtype_list"
 
+/*
+ * Whether the kernel keeps one memory type per physical range (x86's page
+ * attribute table) and lists its reservations in PAT_LIST. arm64 has no such
+ * table: a mapping's type is its VMA's protection as the driver set it, and
+ * nothing compares two mappings of one range.
+ */
+#if defined(__x86_64__)
+#define HAVE_PAT	1
+#else
+#define HAVE_PAT	0
+#endif
+
 /* The memory type names of pat_memtype_list (cattr_name(), arch/x86/mm/pat/memtype.c). */
 #define PAT_UC_MINUS	"uncached-minus"
 #define PAT_WC		"write-combining"
@@ -140,7 +152,7 @@ static inline void mount_debugfs(void)
 {
 	struct stat st;
 
-	if (stat(PAT_LIST, &st) == 0)
+	if (stat(PAT_LIST, &st) == 0 || stat("/sys/kernel/debug/kmemleak", &st) == 0)
 		return;
 	mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
 }

@@ -57,6 +57,22 @@ static inline int rmp_read_signal(const unsigned char *p)
 	return 0;
 }
 
+/*
+ * The signal that one 8-byte load at @p raises, or 0 if it reads (into
+ * @value): @p need not be aligned, and the load is one instruction, not split
+ * into bytes, so that an alignment fault can happen.
+ */
+static inline int rmp_read64_signal(const void *p, unsigned long long *value)
+{
+	if (sigsetjmp(rmp_probe_jmp, 1))
+		return rmp_probe_sig;
+	__atomic_store_n(&rmp_probe_armed, 1, __ATOMIC_SEQ_CST);
+	/* Relaxed: a plain load instruction (an acquiring one must be aligned anywhere). */
+	*value = __atomic_load_n((const unsigned long long *)p, __ATOMIC_RELAXED);
+	__atomic_store_n(&rmp_probe_armed, 0, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
 /* The signal that writing @value to the byte at @p raises, or 0 if it writes. */
 static inline int rmp_write_signal(unsigned char *p, unsigned char value)
 {

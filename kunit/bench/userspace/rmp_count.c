@@ -3,7 +3,7 @@
  * make bench, the instruction counts (guest side). The host's
  * kunit/bench/count.py single-steps this guest through QEMU's gdbstub; this
  * program makes the kernel call each hook a known number of times, and tells
- * the host when, over the second serial port (/dev/ttyS1):
+ * the host when, over the second serial port (/dev/ttyS1, arm64: /dev/ttyAMA1):
  *
  *   guest: sym ADDR TYPE NAME [MODULE]  ...  syms-end
  *          the kallsyms lines the host may break on
@@ -21,7 +21,12 @@
 
 #include "bench.h"
 
+/* The second serial port: the PC's second 8250, the arm64 virt board's second PL011. */
+#if defined(__aarch64__)
+#define CTL		"/dev/ttyAMA1"
+#else
 #define CTL		"/dev/ttyS1"
+#endif
 #define HOST_WAIT_MS	120000
 
 static int ctl = -1;
