@@ -562,13 +562,12 @@ mod tests {
         let request = raw_desc(&f, shared_ro()).page_prot;
         let mut got = [-1; 4];
         let mut exec_never = [-1; 4];
-        // SAFETY: Reading bits of a protection value.
-        (got[0], exec_never[0]) = unsafe {
-            (
-                rmp_kunit_cachemode(request),
-                rmp_kunit_prot_exec_never(request),
-            )
+        let bits = |prot| {
+            // SAFETY: `rmp_kunit_cachemode()` and `rmp_kunit_prot_exec_never()`
+            // (`kunit_helpers.c`) only read bits of `prot`, which they take by value.
+            unsafe { (rmp_kunit_cachemode(prot), rmp_kunit_prot_exec_never(prot)) }
         };
+        (got[0], exec_never[0]) = bits(request);
         for (i, cache) in [
             CacheMode::Uncached,
             CacheMode::WriteCombine,
@@ -582,13 +581,7 @@ mod tests {
             with_desc(&mut raw, |d| {
                 assert_eq!(d.map_device_memory(memory.as_arc_borrow()), Ok(()));
             });
-            // SAFETY: As above.
-            (got[i + 1], exec_never[i + 1]) = unsafe {
-                (
-                    rmp_kunit_cachemode(raw.page_prot),
-                    rmp_kunit_prot_exec_never(raw.page_prot),
-                )
-            };
+            (got[i + 1], exec_never[i + 1]) = bits(raw.page_prot);
         }
         assert_eq!(got, want);
         // A shared read-only request is not executable to begin with, on both.

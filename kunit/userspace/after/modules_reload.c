@@ -381,7 +381,8 @@ int main(void)
 	 * rounds, and at least 32 pages.
 	 */
 	tolerance = 3 * noise > 32 ? 3 * noise : 32;
-	printf("    # free pages (nr_free_pages and the per-CPU lists): %ld before, %ld after (%+ld), %+.2f pages a round, ",
+	printf("    # free pages (nr_free_pages and the per-CPU lists): ");
+	printf("%ld before, %ld after (%+ld), %+.2f pages a round, ",
 	       before, after, after - before, slope);
 	printf("%d rounds; ", n);
 	printf("warm-up spread %ld pages; %ld on per-CPU lists at the end\n", noise, last_pcp);
