@@ -16,6 +16,11 @@
  * KUnit must not run the suites of the KUnit modules again at each load:
  * kunit.filter_glob is set to match no suite meanwhile.
  *
+ * On a kernel without KUnit (make test KERNEL=debian) the KUnit module is not
+ * in /etc/rmp/modules: its device is not used, no canary is planted (there is
+ * no kmemleak either), and the locked memory is read through
+ * /dev/rmp_locked_vm (kunit/rmp_locked_vm.c, loaded with the others instead).
+ *
  * In each of its first CANARIES rounds it plants a leak canary
  * (RMP_KUNIT_IOC_LEAK_CANARY), of which the leak scan at the end
  * (kunit/kmemleak.sh) must report at least one. Planted first, not last: a
@@ -36,6 +41,7 @@
 #include <unistd.h>
 
 #include "rust_binder_pages.h"
+#include "../harness.h"
 #include "../ktap.h"
 #include "../probe.h"
 #include "../rmp_kunit.h"
@@ -59,6 +65,9 @@ static const char * const devices[] = {
 
 static char modules[MAX_MODULES][64];
 static int nr_modules;
+/* The KUnit module is loaded (its test device is the last of devices[]); else one fewer. */
+static int have_kunit;
+static unsigned int nr_devices = NR_DEVICES;
 static long page;
 static char why[1200];
 
@@ -124,9 +133,12 @@ static int loaded(const char *name)
 static long locked_vm(void)
 {
 	struct rmp_kunit_stats st;
-	int fd = open("/dev/rmp_kunit", O_RDWR);
+	int fd;
 	long n = -1;
 
+	if (!have_kunit)
+		return rmp_user_locked_vm();
+	fd = open("/dev/rmp_kunit", O_RDWR);
 	if (fd >= 0 && !ioctl(fd, RMP_KUNIT_IOC_STATS, &st))
 		n = st.locked_vm;
 	if (fd >= 0)
@@ -140,7 +152,7 @@ static void plant_canary(void)
 	static int planted;
 	int fd;
 
-	if (planted == CANARIES)
+	if (planted == CANARIES || !have_kunit)
 		return;
 	fd = open("/dev/rmp_kunit", O_RDWR);
 	if (fd >= 0 && !ioctl(fd, RMP_KUNIT_IOC_LEAK_CANARY) && !planted++) {
@@ -162,7 +174,7 @@ static int use_devices(struct use *u, int how)
 	struct rbp_send send;
 	unsigned char byte = 7;
 
-	for (unsigned int d = 0; d < NR_DEVICES; d++) {
+	for (unsigned int d = 0; d < nr_devices; d++) {
 		u->map[d] = MAP_FAILED;
 		u->fd[d] = open(devices[d], O_RDWR);
 		if (u->fd[d] < 0) {
@@ -200,7 +212,7 @@ static int use_devices(struct use *u, int how)
 
 static void release(struct use *u)
 {
-	for (unsigned int d = 0; d < NR_DEVICES; d++) {
+	for (unsigned int d = 0; d < nr_devices; d++) {
 		if (u->map[d] != MAP_FAILED)
 			munmap(u->map[d], 2 * page);
 		if (u->fd[d] >= 0)
@@ -261,7 +273,7 @@ static int round_trip(int how, long *base)
 	if (how != NOTHING_LEFT && !refused_while_used())
 		return 0;
 	release(&u);
-	charged = loaded("rust_mmap_prepare_kunit") ? locked_vm() - *base : 0;
+	charged = loaded(have_kunit ? RMP_KUNIT_MODULE : "rmp_locked_vm") ? locked_vm() - *base : 0;
 	if (charged) {
 		snprintf(why, sizeof(why), "%ld pages still charged after release", charged);
 		return 0;
@@ -301,7 +313,11 @@ int main(void)
 		old_filter[strcspn(old_filter, "\n")] = 0;
 		close(fd);
 	}
-	if (!nr_modules || loaded(modules[0]) || write_file(FILTER, NO_SUITE)) {
+	have_kunit = rmp_module_listed(RMP_KUNIT_MODULE);
+	nr_devices = have_kunit ? NR_DEVICES : NR_DEVICES - 1;
+	/* Without KUnit no module's suites can run at load: there is no filter to set. */
+	if (!nr_modules || loaded(modules[0]) ||
+	    ((have_kunit || !access(FILTER, F_OK)) && write_file(FILTER, NO_SUITE))) {
 		printf("    # %d modules in /etc/rmp/modules; %s loaded; filter_glob: %s\n",
 		       nr_modules, nr_modules ? modules[0] : "-", strerror(errno));
 		return ktap_end();
@@ -339,7 +355,9 @@ int main(void)
 		for (int m = nr_modules - 1; m >= 0; m--)
 			unload(modules[m]);
 	}
-	write_file(FILTER, old_filter[0] && strcmp(old_filter, "(null)") ? old_filter : "*.*");
+	if (have_kunit || !access(FILTER, F_OK))
+		write_file(FILTER,
+			   old_filter[0] && strcmp(old_filter, "(null)") ? old_filter : "*.*");
 	printf("    # %d rounds of %d modules in %.1f s (after %d warm-up rounds)\n", n,
 	       nr_modules, rmp_now() - t0, WARMUP);
 	ktap_check(ok && n == ROUNDS, "load_use_unload_100_times_refused_while_in_use",
