@@ -12,6 +12,12 @@
 # make KDIR=<build>   build the modules against your own 7.3+ kernel build
 #                     (CONFIG_RUST=y; pass LLVM=1 or whatever it was built with)
 #
+# Debian's own stock kernel (linux-image-<abi>-amd64 of the provisioned source's version,
+# built with gcc-14 and trixie's rustc 1.85) instead of the project's test kernel:
+# make KERNEL=debian          build the library and the samples for it
+# make test KERNEL=debian     boot it and run every test that needs no KUnit
+# make run/shell KERNEL=debian
+#
 # Your own driver in <dir> (its Kbuild includes rust/consumer.mk; M= is relative to the
 # directory make was started in):
 # make new-driver M=<dir>     write a minimal driver there (a new or empty directory)
@@ -23,6 +29,11 @@
 
 ifneq ($(M),)
 export RMP_CONSUMER := $(abspath $(if $(filter /%,$(M)),,$(if $(wildcard $(PWD)/.),$(PWD),$(CURDIR))/)$(M))
+endif
+
+# KERNEL=debian: the kernel scripts/rmp builds for and boots (scripts/debian.sh).
+ifneq ($(KERNEL),)
+export RMP_KERNEL := $(KERNEL)
 endif
 
 ifneq ($(KDIR),)

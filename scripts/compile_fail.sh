@@ -35,6 +35,14 @@
 # replaces $RMP_CACHE/compile-fail (it must lie under $RMP_CACHE, which the build root binds),
 # so that two checkouts (git worktrees) can run their snippets at the same time.
 
+# Where the snippets are built: RMP_COMPILE_FAIL_OUT, or compile-fail/ in the cache
+# (compile-fail-debian/ for KERNEL=debian).
+_rmp_cf_out() {
+	local def=$RMP_CACHE/compile-fail
+	[ "$RMP_KERNEL" = test ] || def=$def-$RMP_KERNEL
+	echo "${RMP_COMPILE_FAIL_OUT:-$def}"
+}
+
 # _rmp_cf_field FILE PREFIX [first]: the text after PREFIX on each line of FILE that starts
 # with it (only the first such line with `first`).
 _rmp_cf_field() {
@@ -120,14 +128,14 @@ _rmp_cf_one() {
 		return 1
 	fi
 
-	dir=${RMP_COMPILE_FAIL_OUT:-$RMP_CACHE/compile-fail}/$name
+	dir=$(_rmp_cf_out)/$name
 	log=$dir/build.log
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	_rmp_cf_source "$src" "$name" "$dir/$name.rs" "$log" || return 1
-	printf 'include %s/rust/consumer.mk\nobj-m += %s.o\n' "$RMP_TOP" "$name" >"$dir/Kbuild"
+	printf 'include %s/rust/consumer.mk\nobj-m += %s.o\n' "$RMP_MTOP" "$name" >"$dir/Kbuild"
 	# $dir is under $RMP_CACHE, which rmp_in_root binds already.
-	rmp_in_root make -C "$RMP_KDIR" M="$dir" LLVM=-"$RMP_LLVM" modules >>"$log" 2>&1 || rc=$?
+	rmp_in_root make -C "$RMP_KDIR" M="$dir" "${RMP_KMAKE_ARGS[@]}" modules >>"$log" 2>&1 || rc=$?
 	mapfile -t errors < <(_rmp_cf_errors "$log")
 
 	if [ "$mode" = pass ]; then
@@ -194,7 +202,7 @@ rmp_compile_fail() {
 	local dir=${RMP_COMPILE_FAIL_DIR:-$RMP_TOP/kunit/compile_fail} src n
 	local -a srcs=() failed=()
 	local need
-	for need in "$RMP_TOP/rust/libmmap_prepare.rmeta" "$RMP_TOP/Module.symvers"; do
+	for need in "$RMP_MTOP/rust/libmmap_prepare.rmeta" "$RMP_MTOP/Module.symvers"; do
 		if [ ! -e "$need" ]; then
 			rmp_log "ERROR: compile-fail tests: $need is missing; build the library first ('make')"
 			return 1
@@ -209,14 +217,14 @@ rmp_compile_fail() {
 		rmp_log "ERROR: compile-fail tests: no snippets in $dir"
 		return 1
 	fi
-	case "${RMP_COMPILE_FAIL_OUT:-$RMP_CACHE}/" in
+	case "$(_rmp_cf_out)/" in
 	"$RMP_CACHE"/*) ;;
 	*)
 		rmp_log "ERROR: compile-fail tests: RMP_COMPILE_FAIL_OUT must lie under $RMP_CACHE"
 		return 1
 		;;
 	esac
-	rmp_phase_begin "compile-fail tests: ${#srcs[@]} snippets in ${dir#"$RMP_TOP"/} (logs: ${RMP_COMPILE_FAIL_OUT:-$RMP_CACHE/compile-fail})"
+	rmp_phase_begin "compile-fail tests: ${#srcs[@]} snippets in ${dir#"$RMP_TOP"/}, $(rmp_in_root rustc --version | cut -d' ' -f1-2) (logs: $(_rmp_cf_out))"
 	for src in "${srcs[@]}"; do
 		if [ ! -e "$src" ]; then
 			rmp_log "FAIL $(basename "$src" .rs): no such snippet: $src"
@@ -238,5 +246,6 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	source "$(dirname "$0")/lib.sh"
 	rmp_ensure_root
 	rmp_ensure_kernel
+	[ "$RMP_KERNEL" != debian ] || rmp_debian_provision_tree
 	rmp_compile_fail "$@" || rmp_die "compile-fail tests failed: see above"
 fi

@@ -250,6 +250,16 @@ rmp_install_bindgen() {
 	rmp_log "bindgen $best installed in the build root"
 }
 
+# Copies the checkout's files (tracked and untracked, not ignored) into $1, keeping their
+# times, so that make there rebuilds only what changed: a tree of sources whose build outputs
+# never land in the checkout (make bench; the modules of another kernel).
+rmp_sync_tree() {
+	local dst=$1
+	mkdir -p "$dst"
+	(cd "$RMP_TOP" && git ls-files -z --cached --others --exclude-standard |
+		tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -xf - -C "$dst"
+}
+
 # Sets RMP_SRC to the unpacked source of Debian version $1.
 rmp_ensure_source() {
 	local ver=$1 pkg=linux-source-$RMP_KERNEL_SERIES
@@ -303,3 +313,20 @@ rmp_ensure_kernel() {
 	touch "$RMP_KDIR/.complete"
 	rmp_phase_end
 }
+
+# ---------------------------------------------------------------------------
+# The kernel the modules are built for and booted: the project's test kernel (above, the
+# default) or Debian's stock kernel (make ... KERNEL=debian): scripts/debian.sh then replaces
+# the build root, rmp_ensure_root, rmp_ensure_kernel and the make arguments.
+# The make arguments of every build against $RMP_KDIR (M= builds).
+RMP_KMAKE_ARGS=(LLVM=-"$RMP_LLVM")
+# Where the modules are built (M=): the checkout itself for the test kernel; for another
+# kernel a copy of it in the cache (rmp_sync_tree), so that switching kernels never rebuilds
+# the checkout's objects.
+RMP_MTOP=$RMP_TOP
+case "${RMP_KERNEL:=test}" in
+test | debian) ;;
+*) rmp_die "KERNEL=$RMP_KERNEL: the kernels are the project's test kernel (the default) and debian" ;;
+esac
+# shellcheck source=debian.sh source-path=SCRIPTDIR
+source "$RMP_TOP/scripts/debian.sh"
