@@ -16,6 +16,7 @@
 # built with gcc-14 and trixie's rustc 1.85) instead of the project's test kernel:
 # make KERNEL=debian          build the library and the samples for it
 # make test KERNEL=debian     boot it and run every test that needs no KUnit
+# make check KERNEL=debian    CLIPPY=1 and the must-not-compile snippets with its rustc 1.85
 # make run/shell KERNEL=debian
 #
 # Your own driver in <dir> (its Kbuild includes rust/consumer.mk; M= is relative to the

@@ -11,6 +11,13 @@
 #                                    API change cannot pass for the expected failure);
 #   //! Must compile: <reason>       a control that must build, warning-free: it proves that
 #                                    the harness can build a consumer at all.
+#   // expect(<version>): <text>     an expect line for one rustc only, where the compiler words
+#   // expect(<version>+): <text>    the same refusal differently: <version> is major.minor
+#                                    (1.85: rustc 1.85.x only; 1.86+: 1.86 and later). The
+#                                    project builds with two: the stock kernel's (make check
+#                                    KERNEL=debian, rustc 1.85, the 7.3 kernel's minimum) and the
+#                                    newest (make check). A rustc no line covers has only the
+#                                    plain `// expect:` lines: record its text when it differs.
 #
 # A snippet holds only what it is about. What every snippet would repeat is in
 # kunit/compile_fail/prelude.rs.in (not a snippet: only *.rs files are), as rustdoc hides the
@@ -41,6 +48,35 @@ _rmp_cf_out() {
 	local def=$RMP_CACHE/compile-fail
 	[ "$RMP_KERNEL" = test ] || def=$def-$RMP_KERNEL
 	echo "${RMP_COMPILE_FAIL_OUT:-$def}"
+}
+
+# The major.minor of the build root's rustc (e.g. 1.85), for the per-version expect lines.
+_RMP_CF_RUSTC=
+
+# _rmp_cf_expects FILE: the expect texts of snippet FILE that apply to rustc $_RMP_CF_RUSTC, one
+# a line: every `// expect:`, and each `// expect(<version>[+]):` whose version matches. Returns
+# 1, with a message, on a malformed version.
+_rmp_cf_expects() {
+	local line spec text
+	while IFS= read -r line || [ -n "$line" ]; do
+		case "$line" in
+		"// expect: "*) printf '%s\n' "${line#"// expect: "}" ;;
+		"// expect("*"): "*)
+			spec=${line#"// expect("}
+			spec=${spec%%"): "*}
+			text=${line#*"): "}
+			if ! [[ $spec =~ ^[0-9]+\.[0-9]+\+?$ ]]; then
+				rmp_log "FAIL $(basename "$1" .rs): '// expect($spec):' is not a rustc version (1.85, or 1.86+ for 1.86 and later)"
+				return 1
+			fi
+			case "$spec" in
+			*+) [ "$(printf '%s\n' "${spec%+}" "$_RMP_CF_RUSTC" | sort -V | head -n 1)" != "${spec%+}" ] ||
+				printf '%s\n' "$text" ;;
+			*) [ "$spec" != "$_RMP_CF_RUSTC" ] || printf '%s\n' "$text" ;;
+			esac
+			;;
+		esac
+	done <"$1"
 }
 
 # _rmp_cf_field FILE PREFIX [first]: the text after PREFIX on each line of FILE that starts
@@ -122,9 +158,10 @@ _rmp_cf_one() {
 		rmp_log "FAIL $name: the file name must be a crate name ([a-z][a-z0-9_]*)"
 		return 1
 	fi
-	mapfile -t expects < <(_rmp_cf_field "$src" '// expect: ')
+	_rmp_cf_expects "$src" >/dev/null || return 1
+	mapfile -t expects < <(_rmp_cf_expects "$src")
 	if [ "$mode" = fail ] && [ ${#expects[@]} -eq 0 ]; then
-		rmp_log "FAIL $name: no '// expect: <part of the compiler error>' line"
+		rmp_log "FAIL $name: no '// expect: <part of the compiler error>' line for rustc $_RMP_CF_RUSTC"
 		return 1
 	fi
 
@@ -224,7 +261,8 @@ rmp_compile_fail() {
 		return 1
 		;;
 	esac
-	rmp_phase_begin "compile-fail tests: ${#srcs[@]} snippets in ${dir#"$RMP_TOP"/}, $(rmp_in_root rustc --version | cut -d' ' -f1-2) (logs: $(_rmp_cf_out))"
+	_RMP_CF_RUSTC=$(rmp_in_root rustc --version | sed -n 's/^rustc \([0-9]*\.[0-9]*\)\..*/\1/p')
+	rmp_phase_begin "compile-fail tests: ${#srcs[@]} snippets in ${dir#"$RMP_TOP"/}, rustc $_RMP_CF_RUSTC (logs: $(_rmp_cf_out))"
 	for src in "${srcs[@]}"; do
 		if [ ! -e "$src" ]; then
 			rmp_log "FAIL $(basename "$src" .rs): no such snippet: $src"
