@@ -18,6 +18,9 @@
 # make test KERNEL=debian     boot it and run every test that needs no KUnit
 # make check KERNEL=debian    CLIPPY=1 and the must-not-compile snippets with its rustc 1.85
 # make run/shell KERNEL=debian
+# make install KERNEL=debian  install the library and the samples for the running stock kernel
+#                             (/lib/modules/<release>/updates, then depmod; DESTDIR= to stage;
+#                             SIGN_KEY= SIGN_CERT= to sign them for a Secure Boot machine)
 #
 # Your own driver in <dir> (its Kbuild includes rust/consumer.mk; M= is relative to the
 # directory make was started in):
@@ -35,6 +38,13 @@ endif
 # KERNEL=debian: the kernel scripts/rmp builds for and boots (scripts/debian.sh).
 ifneq ($(KERNEL),)
 export RMP_KERNEL := $(KERNEL)
+endif
+ifneq ($(DESTDIR),)
+export RMP_DESTDIR := $(abspath $(DESTDIR))
+endif
+ifneq ($(SIGN_KEY)$(SIGN_CERT),)
+export RMP_SIGN_KEY := $(SIGN_KEY)
+export RMP_SIGN_CERT := $(SIGN_CERT)
 endif
 
 ifneq ($(KDIR),)
@@ -63,9 +73,9 @@ clean:
 	rm -f Module.symvers modules.order rust/exports_generated.h kunit/doctests_generated*
 	rm -rf kunit/doctests
 
-test run shell check fmt rust-analyzer doc driver new-driver bench:
+test run shell check fmt rust-analyzer doc driver new-driver bench install:
 	scripts/rmp $@
 
 endif
 
-.PHONY: modules clean test run shell check fmt rust-analyzer doc driver new-driver driver-rust-analyzer bench
+.PHONY: modules clean test run shell check fmt rust-analyzer doc driver new-driver driver-rust-analyzer bench install
