@@ -13,6 +13,16 @@
 # make KDIR=<build>   build the modules against your own 7.3+ kernel build
 #                     (CONFIG_RUST=y; pass LLVM=1 or whatever it was built with)
 #
+# Debian's own stock kernel (linux-image-<abi>-amd64 of the provisioned source's version,
+# built with gcc-14 and trixie's rustc 1.85) instead of the project's test kernel:
+# make KERNEL=debian          build the library and the samples for it
+# make test KERNEL=debian     boot it and run every test that needs no KUnit
+# make check KERNEL=debian    CLIPPY=1 and the must-not-compile snippets with its rustc 1.85
+# make run/shell KERNEL=debian
+# make install KERNEL=debian  install the library and the samples for the running stock kernel
+#                             (/lib/modules/<release>/updates, then depmod; DESTDIR= to stage;
+#                             SIGN_KEY= SIGN_CERT= to sign them for a Secure Boot machine)
+#
 # Your own driver in <dir> (its Kbuild says 'include $(RMP_DIR)/rust/consumer.mk': every
 # kernel build below is passed RMP_DIR=<this checkout>; M= is relative to the directory make
 # was started in):
@@ -25,6 +35,18 @@
 
 ifneq ($(M),)
 export RMP_CONSUMER := $(abspath $(if $(filter /%,$(M)),,$(if $(wildcard $(PWD)/.),$(PWD),$(CURDIR))/)$(M))
+endif
+
+# KERNEL=debian: the kernel scripts/rmp builds for and boots (scripts/debian.sh).
+ifneq ($(KERNEL),)
+export RMP_KERNEL := $(KERNEL)
+endif
+ifneq ($(DESTDIR),)
+export RMP_DESTDIR := $(abspath $(DESTDIR))
+endif
+ifneq ($(SIGN_KEY)$(SIGN_CERT),)
+export RMP_SIGN_KEY := $(SIGN_KEY)
+export RMP_SIGN_CERT := $(SIGN_CERT)
 endif
 
 ifneq ($(KDIR),)
@@ -53,9 +75,9 @@ clean:
 	rm -f Module.symvers modules.order rust/exports_generated.h kunit/doctests_generated*
 	rm -rf kunit/doctests
 
-test run shell check fmt rust-analyzer doc driver new-driver bench bench-doc:
+test run shell check fmt rust-analyzer doc driver new-driver bench bench-doc install:
 	scripts/rmp $@
 
 endif
 
-.PHONY: modules clean test run shell check fmt rust-analyzer doc driver new-driver driver-rust-analyzer bench bench-doc
+.PHONY: modules clean test run shell check fmt rust-analyzer doc driver new-driver driver-rust-analyzer bench bench-doc install

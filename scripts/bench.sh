@@ -159,6 +159,9 @@ _rmp_bench_header() {
 # directory.
 RMP_BENCH_RESULTS=
 cmd_bench() {
+	[ "$RMP_KERNEL" = test ] ||
+		rmp_die "make bench KERNEL=$RMP_KERNEL: the bench kernel is built from the test kernel's source and toolchain" \
+			"drop KERNEL=$RMP_KERNEL"
 	rmp_ensure_root
 	rmp_bench_ensure_kernel
 	local out src bin run c i rc=0
@@ -176,8 +179,8 @@ cmd_bench() {
 	mkdir -p "$out"
 	rmp_phase_begin "modules and guest programs for the bench kernel (in a copy: $src)"
 	_rmp_bench_sync "$src"
-	# shellcheck disable=SC2086 # empty for x86_64
-	rmp_in_root make -C "$RMP_BENCH_KDIR" M="$src" LLVM=-"$RMP_LLVM" $RMP_KMAKE_ARCH -j"$(nproc)" modules \
+	# The test kernel's make arguments (LLVM, ARCH): the bench kernel is built the same way.
+	rmp_in_root make -C "$RMP_BENCH_KDIR" M="$src" "${RMP_KMAKE_ARGS[@]}" -j"$(nproc)" modules \
 		>"$out/modules.log" 2>&1 ||
 		{ tail -n 30 "$out/modules.log"; rmp_die "building the modules for the bench kernel failed (log: $out/modules.log)"; }
 	rm -rf "$bin" && mkdir -p "$bin"

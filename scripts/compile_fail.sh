@@ -11,6 +11,13 @@
 #                                    API change cannot pass for the expected failure);
 #   //! Must compile: <reason>       a control that must build, warning-free: it proves that
 #                                    the harness can build a consumer at all.
+#   // expect(<version>): <text>     an expect line for one rustc only, where the compiler words
+#   // expect(<version>+): <text>    the same refusal differently: <version> is major.minor
+#                                    (1.85: rustc 1.85.x only; 1.86+: 1.86 and later). The
+#                                    project builds with two: the stock kernel's (make check
+#                                    KERNEL=debian, rustc 1.85, the 7.3 kernel's minimum) and the
+#                                    newest (make check). A rustc no line covers has only the
+#                                    plain `// expect:` lines: record its text when it differs.
 #
 # A snippet holds only what it is about. What every snippet would repeat is in
 # kunit/compile_fail/prelude.rs.in (not a snippet: only *.rs files are), as rustdoc hides the
@@ -34,6 +41,43 @@
 # is built in $RMP_CACHE/compile-fail/<name>/, where its build log stays; RMP_COMPILE_FAIL_OUT
 # replaces $RMP_CACHE/compile-fail (it must lie under $RMP_CACHE, which the build root binds),
 # so that two checkouts (git worktrees) can run their snippets at the same time.
+
+# Where the snippets are built: RMP_COMPILE_FAIL_OUT, or compile-fail/ in the cache
+# (compile-fail-debian/ for KERNEL=debian).
+_rmp_cf_out() {
+	local def=$RMP_CACHE/compile-fail
+	[ "$RMP_KERNEL" = test ] || def=$def-$RMP_KERNEL
+	echo "${RMP_COMPILE_FAIL_OUT:-$def}"
+}
+
+# The major.minor of the build root's rustc (e.g. 1.85), for the per-version expect lines.
+_RMP_CF_RUSTC=
+
+# _rmp_cf_expects FILE: the expect texts of snippet FILE that apply to rustc $_RMP_CF_RUSTC, one
+# a line: every `// expect:`, and each `// expect(<version>[+]):` whose version matches. Returns
+# 1, with a message, on a malformed version.
+_rmp_cf_expects() {
+	local line spec text
+	while IFS= read -r line || [ -n "$line" ]; do
+		case "$line" in
+		"// expect: "*) printf '%s\n' "${line#"// expect: "}" ;;
+		"// expect("*"): "*)
+			spec=${line#"// expect("}
+			spec=${spec%%"): "*}
+			text=${line#*"): "}
+			if ! [[ $spec =~ ^[0-9]+\.[0-9]+\+?$ ]]; then
+				rmp_log "FAIL $(basename "$1" .rs): '// expect($spec):' is not a rustc version (1.85, or 1.86+ for 1.86 and later)"
+				return 1
+			fi
+			case "$spec" in
+			*+) [ "$(printf '%s\n' "${spec%+}" "$_RMP_CF_RUSTC" | sort -V | head -n 1)" != "${spec%+}" ] ||
+				printf '%s\n' "$text" ;;
+			*) [ "$spec" != "$_RMP_CF_RUSTC" ] || printf '%s\n' "$text" ;;
+			esac
+			;;
+		esac
+	done <"$1"
+}
 
 # _rmp_cf_field FILE PREFIX [first]: the text after PREFIX on each line of FILE that starts
 # with it (only the first such line with `first`).
@@ -114,20 +158,21 @@ _rmp_cf_one() {
 		rmp_log "FAIL $name: the file name must be a crate name ([a-z][a-z0-9_]*)"
 		return 1
 	fi
-	mapfile -t expects < <(_rmp_cf_field "$src" '// expect: ')
+	_rmp_cf_expects "$src" >/dev/null || return 1
+	mapfile -t expects < <(_rmp_cf_expects "$src")
 	if [ "$mode" = fail ] && [ ${#expects[@]} -eq 0 ]; then
-		rmp_log "FAIL $name: no '// expect: <part of the compiler error>' line"
+		rmp_log "FAIL $name: no '// expect: <part of the compiler error>' line for rustc $_RMP_CF_RUSTC"
 		return 1
 	fi
 
-	dir=${RMP_COMPILE_FAIL_OUT:-$RMP_CACHE/compile-fail}/$name
+	dir=$(_rmp_cf_out)/$name
 	log=$dir/build.log
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	_rmp_cf_source "$src" "$name" "$dir/$name.rs" "$log" || return 1
-	printf 'include %s/rust/consumer.mk\nobj-m += %s.o\n' "$RMP_TOP" "$name" >"$dir/Kbuild"
+	printf 'include %s/rust/consumer.mk\nobj-m += %s.o\n' "$RMP_MTOP" "$name" >"$dir/Kbuild"
 	# $dir is under $RMP_CACHE, which rmp_in_root binds already.
-	rmp_in_root make -C "$RMP_KDIR" M="$dir" LLVM=-"$RMP_LLVM" modules >>"$log" 2>&1 || rc=$?
+	rmp_in_root make -C "$RMP_KDIR" M="$dir" "${RMP_KMAKE_ARGS[@]}" modules >>"$log" 2>&1 || rc=$?
 	mapfile -t errors < <(_rmp_cf_errors "$log")
 
 	if [ "$mode" = pass ]; then
@@ -194,7 +239,7 @@ rmp_compile_fail() {
 	local dir=${RMP_COMPILE_FAIL_DIR:-$RMP_TOP/kunit/compile_fail} src n
 	local -a srcs=() failed=()
 	local need
-	for need in "$RMP_TOP/rust/libmmap_prepare.rmeta" "$RMP_TOP/Module.symvers"; do
+	for need in "$RMP_MTOP/rust/libmmap_prepare.rmeta" "$RMP_MTOP/Module.symvers"; do
 		if [ ! -e "$need" ]; then
 			rmp_log "ERROR: compile-fail tests: $need is missing; build the library first ('make')"
 			return 1
@@ -209,14 +254,15 @@ rmp_compile_fail() {
 		rmp_log "ERROR: compile-fail tests: no snippets in $dir"
 		return 1
 	fi
-	case "${RMP_COMPILE_FAIL_OUT:-$RMP_CACHE}/" in
+	case "$(_rmp_cf_out)/" in
 	"$RMP_CACHE"/*) ;;
 	*)
 		rmp_log "ERROR: compile-fail tests: RMP_COMPILE_FAIL_OUT must lie under $RMP_CACHE"
 		return 1
 		;;
 	esac
-	rmp_phase_begin "compile-fail tests: ${#srcs[@]} snippets in ${dir#"$RMP_TOP"/} (logs: ${RMP_COMPILE_FAIL_OUT:-$RMP_CACHE/compile-fail})"
+	_RMP_CF_RUSTC=$(rmp_in_root rustc --version | sed -n 's/^rustc \([0-9]*\.[0-9]*\)\..*/\1/p')
+	rmp_phase_begin "compile-fail tests: ${#srcs[@]} snippets in ${dir#"$RMP_TOP"/}, rustc $_RMP_CF_RUSTC (logs: $(_rmp_cf_out))"
 	for src in "${srcs[@]}"; do
 		if [ ! -e "$src" ]; then
 			rmp_log "FAIL $(basename "$src" .rs): no such snippet: $src"
@@ -238,5 +284,6 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	source "$(dirname "$0")/lib.sh"
 	rmp_ensure_root
 	rmp_ensure_kernel
+	[ "$RMP_KERNEL" != debian ] || rmp_debian_provision_tree
 	rmp_compile_fail "$@" || rmp_die "compile-fail tests failed: see above"
 fi

@@ -295,7 +295,7 @@ rmp_unpack_foreign() {
 
 # Copies the checkout's files (tracked and untracked, not ignored) into $1, keeping their
 # times, so that make there rebuilds only what changed: a tree of sources whose build outputs
-# never land in the checkout (make bench; the modules of another architecture).
+# never land in the checkout (make bench; the modules of another architecture or kernel).
 rmp_sync_tree() {
 	local dst=$1
 	mkdir -p "$dst"
@@ -404,3 +404,25 @@ rmp_ensure_kernel() {
 	touch "$RMP_KDIR/.complete"
 	rmp_phase_end
 }
+
+# ---------------------------------------------------------------------------
+# The kernel the modules are built for and booted: the project's test kernel (above, the
+# default) or Debian's stock kernel (make ... KERNEL=debian): scripts/debian.sh then replaces
+# the build root, rmp_ensure_root, rmp_ensure_kernel and the make arguments.
+# The make arguments of every build against $RMP_KDIR (M= builds).
+RMP_KMAKE_ARGS=(LLVM=-"$RMP_LLVM")
+# The kernel's make needs ARCH for an arm64 build directory; x86_64 is the host's default.
+[ "$RMP_ARCH" = x86_64 ] || RMP_KMAKE_ARGS+=(ARCH="$RMP_ARCH")
+# Where the modules are built (M=): the checkout itself for the x86_64 test kernel; for another
+# kernel or architecture a copy of it in the cache (rmp_sync_tree, from cmd_provision), so
+# that switching never rebuilds the checkout's objects (nor do two builds clash in it).
+RMP_MTOP=$RMP_TOP
+case "${RMP_KERNEL:=test}" in
+test | debian) ;;
+*) rmp_die "KERNEL=$RMP_KERNEL: the kernels are the project's test kernel (the default) and debian" ;;
+esac
+[ "$RMP_KERNEL" = test ] || [ "$RMP_ARCH" = x86_64 ] ||
+	rmp_die "KERNEL=$RMP_KERNEL with ARCH=$RMP_ARCH: Debian's stock kernel here is its amd64 image" \
+		"drop ARCH=$RMP_ARCH, or KERNEL=$RMP_KERNEL"
+# shellcheck source=debian.sh source-path=SCRIPTDIR
+source "$RMP_TOP/scripts/debian.sh"

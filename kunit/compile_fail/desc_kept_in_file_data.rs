@@ -2,7 +2,7 @@
 
 //! Must not compile: a reference to the `VmAreaDesc` is kept as long as the file's data lives.
 // expect: lifetime may not live long enough
-// expect: this usage requires that `'1` must outlive `'a`
+// expect: requires that `'1` must outlive `'a`
 
 /// A struct with the lifetime of the file's data, to change the mapping later.
 struct Kept<'a> {

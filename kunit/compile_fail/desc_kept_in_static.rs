@@ -3,7 +3,9 @@
 //! Must not compile: the `&mut VmAreaDesc` is kept after `mmap_prepare` returns ('static store).
 // expect: E0521
 // expect: `desc` escapes the associated function body here
-// expect: lifetime may not live long enough
+// expect: argument requires that `'a` must outlive `'static`
+// expect(1.85): `_dev` escapes the associated function body here
+// expect(1.86+): lifetime may not live long enough
 
 /// Anywhere that outlives the callback (a global, a work item, a leaked box) holds only
 /// `'static` values.
