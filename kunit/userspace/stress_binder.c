@@ -67,7 +67,7 @@
 #define SENDERS		(THREADS + PROCS)
 #define LOOPS		(THREADS + 2 * PROCS)	/* sender loops: threads, processes and theirs */
 #define MAXPAGES	(SIZE / 4096)
-#define MAXSEQ		131072
+#define MAXSEQ		(1u << 20)		/* per sender; the stock kernel used 2^17 in under STORM_S */
 #define STORM_S		20
 #define EXITS_S		8
 #define LOOP_S		5
@@ -187,14 +187,36 @@ static int rbp_stats(int f, struct rbp_stats *st)
 	return ioctl(f, RBP_IOC_STATS, st) ? errno : 0;
 }
 
+/*
+ * The sequence numbers the final SENDs of storm_final_buffer_and_stats_exact need (one per
+ * page of a sender thread): the storm may not take them, however fast the kernel lets it
+ * run (Debian's stock kernel ran out of all MAXSEQ within STORM_S).
+ */
+#define FINAL_SEQS	((MAXPAGES + THREADS - 1) / THREADS)
+static __u32 seq_limit = MAXSEQ - FINAL_SEQS;
+
+/* Takes sender's next sequence number below seq_limit; 0 when there is none left. */
+static int take_seq(int sender, __u32 *seq)
+{
+	__u32 s = __atomic_load_n(&sh->next_seq[sender], __ATOMIC_RELAXED);
+
+	do {
+		if (s >= seq_limit)
+			return 0;
+	} while (!__atomic_compare_exchange_n(&sh->next_seq[sender], &s, s + 1, 0,
+					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	*seq = s;
+	return 1;
+}
+
 /* One tagged SEND of CELLS cells at cell index AT by SENDER; records the outcome. */
 static int tagged_send(int f, int sender, long at, int cells, struct cell *buf)
 {
-	__u32 seq = __atomic_fetch_add(&sh->next_seq[sender], 1, __ATOMIC_RELAXED);
 	struct flight *fl = loop_slot >= 0 ? &sh->flight[loop_slot] : NULL;
+	__u32 seq;
 	int err, k;
 
-	if (seq >= MAXSEQ)
+	if (!take_seq(sender, &seq))
 		return -1;
 	for (int i = 0; i < cells; i++)
 		make_cell(&buf[i], sender, seq, i);
@@ -596,6 +618,8 @@ static int final_check(struct receiver *r)
 
 	if (!want || !got || !reserve(r->at) || !map_receiver(r, r->at, SIZE))
 		ok = 0;
+	/* Every sender process has exited: the numbers kept for the final SENDs are free. */
+	seq_limit = MAXSEQ;
 	for (int t = 0; ok && t < THREADS; t++)
 		pthread_create(&th[t], NULL, final_sender, (void *)(intptr_t)t);
 	for (int t = 0; ok && t < THREADS; t++)
