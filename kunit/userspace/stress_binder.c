@@ -67,7 +67,8 @@
 #define SENDERS		(THREADS + PROCS)
 #define LOOPS		(THREADS + 2 * PROCS)	/* sender loops: threads, processes and theirs */
 #define MAXPAGES	(SIZE / 4096)
-#define MAXSEQ		(1u << 20)		/* per sender; the stock kernel used 2^17 in under STORM_S */
+/* Tags a sender may number: Debian's stock kernel used 131072 in under STORM_S. */
+#define MAXSEQ		(1024u * 1024)
 #define STORM_S		20
 #define EXITS_S		8
 #define LOOP_S		5
