@@ -46,22 +46,9 @@ rmp_debian_ensure_root() {
 	[ -e "$RMP_ROOT/.complete" ] && return 0
 	rmp_need_root
 	rmp_phase_begin "Debian kernel build root ($RMP_DEBIAN_SUITE, gcc-14, $RMP_DEBIAN_SUITE's rustc)"
-	rmp_host_packages debootstrap
-	local mirror tmp
-	mirror=$(rmp_debian_mirror)
-	tmp=$RMP_ROOT.partial
-	rm -rf "$tmp"
-	mkdir -p "$RMP_CACHE"
-	rmp_run_logged "$RMP_CACHE/logs/debootstrap-debian.log" \
-		debootstrap --variant=minbase "$RMP_DEBIAN_SUITE" "$tmp" "$mirror" ||
-		rmp_die "debootstrap of $RMP_DEBIAN_SUITE failed (log: $RMP_CACHE/logs/debootstrap-debian.log)" \
-			"check the network and the mirror in the apt configuration, then retry"
+	local tmp=$RMP_ROOT.partial
 	# No backports: the stock kernel was built with trixie's own toolchain.
-	cat >"$tmp/etc/apt/sources.list" <<EOS
-deb $mirror $RMP_DEBIAN_SUITE main
-deb $mirror $RMP_DEBIAN_SUITE-updates main
-EOS
-	rm -f "$tmp/etc/apt/sources.list.d/"*
+	rmp_debootstrap "$tmp" "$RMP_DEBIAN_SUITE" "$RMP_CACHE/logs/debootstrap-debian.log" updates
 	local final=$RMP_ROOT RMP_ROOT=$tmp
 	rmp_run_logged "$RMP_CACHE/logs/root-debian-apt.log" rmp_in_root bash -euc "
 		export DEBIAN_FRONTEND=noninteractive

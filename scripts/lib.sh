@@ -162,26 +162,32 @@ rmp_in_root() {
 		' bash "$RMP_ROOT" "${#binds[@]}" "${binds[@]}" "$@"
 }
 
+# rmp_debootstrap DIR SUITE LOG [SUFFIX...]: a minimal Debian SUITE in DIR (made anew), from the
+# mirror of this machine's apt configuration, whose sources.list names SUITE and SUITE-SUFFIX
+# for each SUFFIX (updates, backports). Both build roots start here.
+rmp_debootstrap() {
+	local dir=$1 suite=$2 log=$3 mirror suffix
+	shift 3
+	rmp_host_packages debootstrap
+	mirror=$(rmp_debian_mirror)
+	rm -rf "$dir"
+	mkdir -p "$RMP_CACHE"
+	rmp_run_logged "$log" debootstrap --variant=minbase "$suite" "$dir" "$mirror" ||
+		rmp_die "debootstrap of $suite failed (log: $log)" \
+			"check the network and the mirror in the apt configuration, then retry"
+	{
+		echo "deb $mirror $suite main"
+		for suffix in "$@"; do echo "deb $mirror $suite-$suffix main"; done
+	} >"$dir/etc/apt/sources.list"
+	rm -f "$dir/etc/apt/sources.list.d/"*
+}
+
 rmp_ensure_root() {
 	[ -e "$RMP_ROOT/.complete" ] && return 0
 	rmp_need_root
 	rmp_phase_begin "build root (Debian $RMP_SUITE, clang-$RMP_LLVM, Rust from $RMP_SUITE-backports)"
-	rmp_host_packages debootstrap
-	local mirror tmp
-	mirror=$(rmp_debian_mirror)
-	tmp=$RMP_ROOT.partial
-	rm -rf "$tmp"
-	mkdir -p "$RMP_CACHE"
-	rmp_run_logged "$RMP_CACHE/logs/debootstrap.log" \
-		debootstrap --variant=minbase "$RMP_SUITE" "$tmp" "$mirror" ||
-		rmp_die "debootstrap of $RMP_SUITE failed (log: $RMP_CACHE/logs/debootstrap.log)" \
-			"check the network and the mirror in the apt configuration, then retry"
-	cat >"$tmp/etc/apt/sources.list" <<EOS
-deb $mirror $RMP_SUITE main
-deb $mirror $RMP_SUITE-updates main
-deb $mirror $RMP_SUITE-backports main
-EOS
-	rm -f "$tmp/etc/apt/sources.list.d/"*
+	local tmp=$RMP_ROOT.partial
+	rmp_debootstrap "$tmp" "$RMP_SUITE" "$RMP_CACHE/logs/debootstrap.log" updates backports
 	local final=$RMP_ROOT RMP_ROOT=$tmp
 	rmp_run_logged "$RMP_CACHE/logs/root-apt.log" rmp_in_root bash -euc "
 		export DEBIAN_FRONTEND=noninteractive
