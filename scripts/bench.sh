@@ -248,6 +248,8 @@ cmd_bench() {
 #      run, like the first bench kernel).
 # kunit/bench/figures.py then replaces the section between its BEGIN and END lines, naming the
 # commit (git describe) and this command; the rest of the file is not touched.
+# With ARCH=arm64 only the first run is made (qemu64 is an x86 CPU model; a second arm64 bench
+# kernel without inline helpers is not worth its build), into the section bench-figures-arm64.
 RMP_BENCH_DOC_CPU=qemu64
 RMP_BENCH_DOC_CPU_CASES=fault,first_fault,lifecycle,send,binder_life
 RMP_BENCH_DOC_HELPERS_CASES=mmap_munmap,create_close,fault,send,free,binder_life
@@ -265,6 +267,7 @@ cmd_bench-doc() {
 	[[ $stamp != *-dirty ]] ||
 		rmp_log "warning: uncommitted changes: the figures will name $stamp, which no one can check out"
 	cmd="make bench-doc"
+	[ "$RMP_ARCH" = x86_64 ] || cmd="$cmd ARCH=$RMP_ARCH"
 	for v in RMP_BENCH_BOOTS RMP_BENCH_ROUNDS RMP_BENCH_MS RMP_BENCH_CALLS; do
 		[ -z "${!v:-}" ] || cmd="$v=${!v} $cmd"
 	done
@@ -275,6 +278,16 @@ cmd_bench-doc() {
 		"$main/../boot-1/counts.json") || rmp_die "no counted symbol of mmap_prepare_rust in $main/../boot-1/counts.json"
 	_rmp_bench_listing "$main/../../src/samples/rust_secretmem.ko" "$sym" "$main/listing-rust.txt"
 	_rmp_bench_listing "$RMP_BENCH_KDIR/vmlinux" secretmem_mmap_prepare "$main/listing-c.txt"
+	if [ "$RMP_ARCH" != x86_64 ]; then
+		rmp_in_root python3 "$RMP_TOP/kunit/bench/figures.py" --main "$main/results.json" \
+			--listing "rust_secretmem's mmap_prepare on $RMP_ARCH, as the counts ran it=$main/listing-rust.txt" \
+			--listing "memfd_secret's secretmem_mmap_prepare on $RMP_ARCH=$main/listing-c.txt" \
+			--section "$RMP_ARCH" --stamp "$stamp" --command "$cmd" \
+			--doc "$RMP_TOP/Documentation/benchmarks.rst" ||
+			rmp_die "writing the $RMP_ARCH figures into Documentation/benchmarks.rst failed"
+		rmp_log "Documentation/benchmarks.rst: $RMP_ARCH figures of $stamp written; results: $main"
+		return 0
+	fi
 	RMP_BENCH_CPU=$RMP_BENCH_DOC_CPU RMP_BENCH_INLINE_HELPERS=1 RMP_BENCH_CASES=$RMP_BENCH_DOC_CPU_CASES \
 		RMP_BENCH_PROFILE= cmd_bench
 	cpu=$RMP_BENCH_RESULTS

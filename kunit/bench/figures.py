@@ -14,8 +14,11 @@ file is touched. Every figure in it comes from those files, and it names the com
 command that produced them. Ratios are those report.py made round by round (a variant's time
 over its anchor's in the same round of the same boot), never a ratio of two medians.
 
+`make bench-doc ARCH=arm64` runs only the first configuration on arm64 and calls this with
+--section arm64: its own section, between the BEGIN and END lines named bench-figures-arm64.
+
 Usage: figures.py --main FILE [--cpu FILE] [--helpers FILE] [--listing TITLE=FILE ...]
-                  --stamp COMMIT --command CMD --doc FILE
+                  [--section NAME] --stamp COMMIT --command CMD --doc FILE
 """
 
 import argparse
@@ -28,6 +31,15 @@ import sys
 
 BEGIN = '.. BEGIN bench-figures: written by make bench-doc (kunit/bench/figures.py), not by hand'
 END = '.. END bench-figures'
+
+
+def markers(name):
+    """The BEGIN and END lines of the section NAME ('' for the main one)."""
+    if not name:
+        return BEGIN, END
+    return ('.. BEGIN bench-figures-%s: written by make bench-doc ARCH=%s '
+            '(kunit/bench/figures.py), not by hand' % (name, name),
+            '.. END bench-figures-%s' % name)
 
 # Cases whose n is a message size in bytes; the others count pages (or mappings).
 BYTE_CASES = ('send', 'free', 'binder_life')
@@ -212,8 +224,9 @@ def profile_rows(results, c_case, rust_case):
 
 
 def section(args, main, cpu, helpers, listings):
-    out = [BEGIN, '']
-    title = 'Figures of %s' % args.stamp
+    begin, end = markers(args.section)
+    out = [begin, '']
+    title = '%s of %s' % ('%s figures' % args.section if args.section else 'Figures', args.stamp)
     out += [title, '-' * len(title), '']
     nboots = len(main.get('boots', []))
     meta = main.get('meta', {})
@@ -310,18 +323,19 @@ def section(args, main, cpu, helpers, listings):
         out += literal(table(['case', 'n', 'variant', 'figures', label], rows))
         out += ['Instructions under %s::' % what]
         out += literal(table(COUNT_HEADERS, count_rows(res)))
-    out += [END]
+    out += [end]
     return out
 
 
-def replace_section(text, lines):
-    """text with its BEGIN..END section replaced by lines (which include both markers)."""
+def replace_section(text, lines, name=''):
+    """text with its section NAME replaced by lines (which include both markers)."""
+    begin, end = markers(name)
     src = text.split('\n')
     try:
-        a = src.index(BEGIN)
-        b = src.index(END, a)
+        a = src.index(begin)
+        b = src.index(end, a)
     except ValueError:
-        raise SystemExit('figures.py: the document has no %r ... %r section' % (BEGIN, END))
+        raise SystemExit('figures.py: the document has no %r ... %r section' % (begin, end))
     return '\n'.join(src[:a] + lines + src[b + 1:])
 
 
@@ -331,6 +345,7 @@ def main():
     ap.add_argument('--cpu')
     ap.add_argument('--helpers')
     ap.add_argument('--listing', action='append', default=[], metavar='TITLE=FILE')
+    ap.add_argument('--section', default='', help="another section's name (arm64)")
     ap.add_argument('--stamp', required=True)
     ap.add_argument('--command', required=True)
     ap.add_argument('--doc', required=True)
@@ -347,7 +362,7 @@ def main():
     with open(args.doc) as f:
         text = f.read()
     with open(args.doc, 'w') as f:
-        f.write(replace_section(text, lines))
+        f.write(replace_section(text, lines, args.section))
     print('figures.py: wrote %d lines into %s' % (len(lines), args.doc))
     return 0
 
