@@ -187,7 +187,7 @@ class FiguresTest(unittest.TestCase):
 
     def test_section_names_commit_and_command_and_gives_per_round_ratios(self):
         res = self.results([(LOG, self.COUNTS), (LOG2, self.COUNTS)])
-        args = argparse.Namespace(stamp='abc1234', command='make bench-doc')
+        args = argparse.Namespace(stamp='abc1234', command='make bench-doc', section='')
         lines = figures.section(args, res, None, None, [])
         text = '\n'.join(lines)
         self.assertEqual((lines[0], lines[-1]), (figures.BEGIN, figures.END))
@@ -208,6 +208,23 @@ class FiguresTest(unittest.TestCase):
                          'a\n%s\nnew\n%s\nb\n' % (figures.BEGIN, figures.END))
         with self.assertRaises(SystemExit):
             figures.replace_section('no markers', [])
+
+    def test_arm64_section_leaves_the_main_one(self):
+        res = self.results([(LOG, self.COUNTS)])
+        args = argparse.Namespace(stamp='abc1234', command='make bench-doc ARCH=arm64',
+                                  section='arm64')
+        lines = figures.section(args, res, None, None, [])
+        begin, end = figures.markers('arm64')
+        self.assertEqual((lines[0], lines[-1]), (begin, end))
+        self.assertNotIn(figures.BEGIN, lines)
+        self.assertIn('arm64 figures of abc1234', lines)
+        doc = 'a\n%s\nx86\n%s\nb\n%s\nold\n%s\nc\n' % (figures.BEGIN, figures.END, begin, end)
+        self.assertEqual(figures.replace_section(doc, [begin, 'new', end], 'arm64'),
+                         'a\n%s\nx86\n%s\nb\n%s\nnew\n%s\nc\n'
+                         % (figures.BEGIN, figures.END, begin, end))
+        with self.assertRaises(SystemExit):
+            figures.replace_section('a\n%s\nx86\n%s\n' % (figures.BEGIN, figures.END), [],
+                                    'arm64')
 
     def test_sizes_and_times(self):
         self.assertEqual(figures.fmt_n('send', 65536), '64 KiB')
