@@ -23,6 +23,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,12 +44,15 @@ enum {
 	CODE_HOLD,		/* the same, but keep the buffer until the next CODE_DATA */
 	CODE_UNMAP,		/* reply, then unmap the receiver's mapping */
 	CODE_EXIT,		/* reply, then exit */
+	CODE_ONEWAY_QUERY,	/* reply with the oneway transactions seen so far */
+	CODE_ONEWAY_BASE = 0x1000, /* + n: the n-th oneway transaction */
 };
 
 /* Bits of the receiver's reply. */
 #define R_IN_MAP	0x1	/* the buffer lay inside the receiver's mapping */
 #define R_BYTES_OK	0x2	/* and held the bytes sent */
 #define R_UNMAPPED	0x4	/* delivered after the receiver unmapped: not read */
+#define R_ONEWAY_BAD	0x8	/* a oneway transaction out of order, or not as sent */
 
 struct reply {
 	__u32 status;
@@ -171,7 +175,8 @@ static int serve(int ready)
 	struct bproc p;
 	__u32 rbuf[256];
 	binder_uintptr_t held = 0;
-	int unmapped = 0;
+	int unmapped = 0, oneway_bad = 0;
+	__u32 oneway_seen = 0;
 
 	if (bopen(&p, MAP_SIZE) || ioctl(p.fd, BINDER_SET_CONTEXT_MGR, 0) ||
 	    bc_simple(p.fd, BC_ENTER_LOOPER))
@@ -195,6 +200,20 @@ static int serve(int ready)
 			if (cmd != BR_TRANSACTION)
 				continue;
 			memcpy(&tr, (char *)rbuf + off - sizeof(tr), sizeof(tr));
+			if (tr.flags & TF_ONE_WAY) {
+				/* No reply: check the order and the bytes, free the buffer. */
+				if (tr.code != CODE_ONEWAY_BASE + oneway_seen ||
+				    !in_map(&p, tr.data.ptr.buffer, tr.data_size) ||
+				    !pattern_ok((__u8 *)(uintptr_t)tr.data.ptr.buffer, tr.data_size,
+						tr.data_size))
+					oneway_bad = 1;
+				oneway_seen++;
+				n = put(out, 0, BC_FREE_BUFFER, &tr.data.ptr.buffer,
+					sizeof(tr.data.ptr.buffer));
+				if (bwr(p.fd, out, n, NULL, 0, NULL))
+					return 15;
+				continue;
+			}
 			if (unmapped) {
 				/* Delivered into pages we no longer map: not read, not freed. */
 				rep.status = R_UNMAPPED;
@@ -215,6 +234,11 @@ static int serve(int ready)
 				else
 					n = put(out, n, BC_FREE_BUFFER, &tr.data.ptr.buffer,
 						sizeof(tr.data.ptr.buffer));
+			}
+			if (tr.code == CODE_ONEWAY_QUERY) {
+				rep.offset = oneway_seen;
+				if (oneway_bad)
+					rep.status |= R_ONEWAY_BAD;
 			}
 			/* Unmapped before the reply: the sender goes on once it is done. */
 			if (tr.code == CODE_UNMAP) {
@@ -277,11 +301,11 @@ static int server_wait(struct server *s)
  * error; with BR_REPLY, *REP holds the receiver's answer and *REPLY_IN_MAP whether the
  * reply's buffer lay in our mapping, which is then freed.
  */
-static __u32 transact(struct bproc *c, __u32 code, size_t n, struct reply *rep,
-		      int *reply_in_map)
+static __u32 transact_flags(struct bproc *c, __u32 code, size_t n, __u32 flags,
+			    struct reply *rep, int *reply_in_map)
 {
 	static __u8 data[256 * 1024];
-	struct binder_transaction_data out = { .code = code, .data_size = n };
+	struct binder_transaction_data out = { .code = code, .flags = flags, .data_size = n };
 	__u8 wbuf[4 + sizeof(out)];
 	__u32 rbuf[128];
 
@@ -303,8 +327,12 @@ static __u32 transact(struct bproc *c, __u32 code, size_t n, struct reply *rep,
 			memcpy(&cmd, (char *)rbuf + off, 4);
 			off += 4 + _IOC_SIZE(cmd);
 			switch (cmd) {
-			case BR_NOOP:
 			case BR_TRANSACTION_COMPLETE:
+				/* A oneway transaction is done when it is queued. */
+				if (flags & TF_ONE_WAY)
+					return cmd;
+				continue;
+			case BR_NOOP:
 			case BR_SPAWN_LOOPER:
 				continue;
 			case BR_REPLY:
@@ -327,11 +355,18 @@ static __u32 transact(struct bproc *c, __u32 code, size_t n, struct reply *rep,
 	}
 }
 
+static __u32 transact(struct bproc *c, __u32 code, size_t n, struct reply *rep,
+		      int *reply_in_map)
+{
+	return transact_flags(c, code, n, 0, rep, reply_in_map);
+}
+
 static const char *br_name(__u32 br)
 {
 	switch (br) {
 	case 0: return "an ioctl error";
 	case BR_REPLY: return "BR_REPLY";
+	case BR_TRANSACTION_COMPLETE: return "BR_TRANSACTION_COMPLETE";
 	case BR_DEAD_REPLY: return "BR_DEAD_REPLY";
 	case BR_FAILED_REPLY: return "BR_FAILED_REPLY";
 	case BR_FROZEN_REPLY: return "BR_FROZEN_REPLY";
@@ -569,6 +604,144 @@ static void case_after_unmap(int used_pages)
 		   br_name(br), rep.status, want);
 }
 
+/*
+ * Oneway transactions (TF_ONE_WAY) of sizes from 1 B to about 3 KiB, numbered in their codes: each
+ * completes for the sender at once, and the receiver gets all of them, in the order sent, each
+ * in its mapping with the bytes sent. The receiver takes them as they come (the driver holds
+ * the next one of a node until the last is freed), so the sender asks, with a synchronous
+ * transaction, until it has seen them all.
+ */
+static void case_oneway(void)
+{
+	enum { N = 64 };
+	struct server s;
+	struct bproc c;
+	struct reply rep = { 0 };
+	__u32 br = 0;
+	int up, rim, i, queued = 0, tries;
+
+	arm("oneway_in_order");
+	up = !server_start(&s) && !bopen(&c, MAP_SIZE);
+	if (!up) {
+		ktap_check(0, current_case, "receiver or sender did not start: %s",
+			   strerror(errno));
+		return;
+	}
+	for (i = 0; i < N; i++) {
+		br = transact_flags(&c, CODE_ONEWAY_BASE + i, 1 + (i * 997) % 3000, TF_ONE_WAY,
+				    &rep, &rim);
+		queued += br == BR_TRANSACTION_COMPLETE;
+	}
+	for (tries = 0; tries < 400; tries++) {
+		memset(&rep, 0, sizeof(rep));
+		br = transact(&c, CODE_ONEWAY_QUERY, 0, &rep, &rim);
+		if (br != BR_REPLY || rep.offset >= N || (rep.status & R_ONEWAY_BAD))
+			break;
+		usleep(10000);
+	}
+	ktap_check(queued == N && br == BR_REPLY && rep.offset == N &&
+		   rep.status == (R_IN_MAP | R_BYTES_OK), current_case,
+		   "%d of %d completed; the receiver saw %u (status %#x, 8: out of order or not as sent) after %d queries",
+		   queued, N, rep.offset, rep.status, tries + 1);
+	transact(&c, CODE_EXIT, 0, &rep, &rim);
+	server_wait(&s);
+	munmap(c.map, c.size);
+	close(c.fd);
+}
+
+/*
+ * A death notification on the receiver (handle 0): once it exits, or is killed, the sender
+ * gets BR_DEAD_BINDER with its cookie, and acknowledges it (BC_DEAD_BINDER_DONE). The sender
+ * registers as a looper first (it waits for process work), and takes a reference to handle 0
+ * (BC_INCREFS, BC_ACQUIRE): a transaction to handle 0 needs none, a death notification is
+ * requested on a reference.
+ */
+static void case_death(int use_kill)
+{
+	const char *name = use_kill ? "dead_binder_after_sigkill" : "dead_binder_after_exit";
+	struct binder_handle_cookie hc = { .handle = 0, .cookie = 0x5eed };
+	binder_uintptr_t cookie = 0;
+	struct server s;
+	struct bproc c;
+	struct reply rep;
+	__u32 zero = 0;
+	__u8 w[64];
+	size_t n;
+	__u32 rbuf[64];
+	int up, rim, got = 0;
+
+	arm(name);
+	up = !server_start(&s) && !bopen(&c, MAP_SIZE);
+	if (!up) {
+		ktap_check(0, name, "receiver or sender did not start: %s", strerror(errno));
+		return;
+	}
+	n = put(w, 0, BC_ENTER_LOOPER, NULL, 0);
+	n = put(w, n, BC_INCREFS, &zero, sizeof(zero));
+	n = put(w, n, BC_ACQUIRE, &zero, sizeof(zero));
+	n = put(w, n, BC_REQUEST_DEATH_NOTIFICATION, &hc, sizeof(hc));
+	up = !bwr(c.fd, w, n, NULL, 0, NULL);
+	if (use_kill)
+		kill(s.pid, SIGKILL);
+	else
+		up = up && transact(&c, CODE_EXIT, 0, &rep, &rim) == BR_REPLY;
+	server_wait(&s);
+	while (up && !got) {
+		size_t done, off = 0;
+
+		if (bwr(c.fd, NULL, 0, rbuf, sizeof(rbuf), &done))
+			break;
+		while (off + 4 <= done && !got) {
+			__u32 cmd;
+
+			memcpy(&cmd, (char *)rbuf + off, 4);
+			off += 4 + _IOC_SIZE(cmd);
+			if (cmd == BR_DEAD_BINDER) {
+				memcpy(&cookie, (char *)rbuf + off - sizeof(cookie),
+				       sizeof(cookie));
+				got = 1;
+			}
+		}
+	}
+	if (got)
+		bwr(c.fd, w, put(w, 0, BC_DEAD_BINDER_DONE, &cookie, sizeof(cookie)), NULL, 0,
+		    NULL);
+	ktap_check(up && got && cookie == hc.cookie, name,
+		   "setup %d, BR_DEAD_BINDER %d, cookie %#llx (expected %#llx)", up, got,
+		   (unsigned long long)cookie, (unsigned long long)hc.cookie);
+	munmap(c.map, c.size);
+	close(c.fd);
+}
+
+/*
+ * Neither driver can be unloaded: C Binder has no module_exit (delete_module() says EBUSY), the
+ * Rust Binder holds a reference to itself from its init on (our patch 0002: it has no exit
+ * path; delete_module() says EWOULDBLOCK). Either way the module must still be loaded after.
+ */
+static void case_unload_refused(void)
+{
+	const char *mod = strcmp(driver, "c") ? "rust_binder" : "binder_linux";
+	int want = strcmp(driver, "c") ? EWOULDBLOCK : EBUSY;
+	char line[256];
+	int ret, err, loaded = 0;
+	FILE *f;
+
+	arm("driver_cannot_be_unloaded");
+	ret = syscall(SYS_delete_module, mod, O_NONBLOCK);
+	err = errno;
+	f = fopen("/proc/modules", "r");
+	while (f && fgets(line, sizeof(line), f))
+		loaded |= !strncmp(line, mod, strlen(mod)) && line[strlen(mod)] == ' ';
+	if (f)
+		fclose(f);
+	ktap_diag("%s: expected on %s: delete_module %s (%s)", current_case, driver,
+		  strerror(want), strcmp(driver, "c") ? "patch 0002 holds the module" :
+		  "no module_exit");
+	ktap_check(ret < 0 && err == want && loaded, current_case,
+		   "delete_module(%s): %d, %s (expected %s); still loaded: %d", mod, ret,
+		   ret ? strerror(err) : "unloaded", strerror(want), loaded);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 static int setup_device(void)
@@ -618,8 +791,12 @@ int main(int argc, char **argv)
 		case_dontcopy();
 		case_context_manager();
 		case_round_trips();
+		case_oneway();
+		case_death(0);
+		case_death(1);
 		case_after_unmap(0);
 		case_after_unmap(1);
+		case_unload_refused();
 	}
 	alarm(0);
 	return ktap_end();
