@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 """Unit tests for the Binder battery's table (kunit/binder_table.py)."""
 
+import contextlib
+import io
 import os
 import tempfile
 import unittest
@@ -60,7 +62,9 @@ class TableTest(unittest.TestCase):
     def test_empty_log_fails(self):
         with open(self.paths[1], "w", encoding="utf-8") as f:
             f.write("no KTAP here\n")
-        self.assertEqual(binder_table.main([f"c={self.paths[0]}", f"rust={self.paths[1]}"]), 1)
+        with contextlib.redirect_stdout(io.StringIO()):
+            status = binder_table.main([f"c={self.paths[0]}", f"rust={self.paths[1]}"])
+        self.assertEqual(status, 1)
 
 
 if __name__ == "__main__":

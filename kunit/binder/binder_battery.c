@@ -45,6 +45,7 @@ enum {
 	CODE_UNMAP,		/* reply, then unmap the receiver's mapping */
 	CODE_EXIT,		/* reply, then exit */
 	CODE_ONEWAY_QUERY,	/* reply with the oneway transactions seen so far */
+	CODE_FD,		/* reply with a pipe's read end (BINDER_TYPE_FD) */
 	CODE_ONEWAY_BASE = 0x1000, /* + n: the n-th oneway transaction */
 };
 
@@ -53,6 +54,9 @@ enum {
 #define R_BYTES_OK	0x2	/* and held the bytes sent */
 #define R_UNMAPPED	0x4	/* delivered after the receiver unmapped: not read */
 #define R_ONEWAY_BAD	0x8	/* a oneway transaction out of order, or not as sent */
+
+/* What the pipe of a CODE_FD reply holds. */
+#define FD_BYTES	"rmp-binder-fd-ok"
 
 struct reply {
 	__u32 status;
@@ -194,6 +198,9 @@ static int serve(int ready)
 			__u32 cmd;
 			struct binder_transaction_data tr, re = { 0 };
 			struct reply rep = { 0 };
+			struct binder_fd_object fo = { 0 };
+			binder_size_t fo_off = 0;
+			int pfd[2];
 
 			memcpy(&cmd, (char *)rbuf + off, 4);
 			off += 4 + _IOC_SIZE(cmd);
@@ -248,9 +255,25 @@ static int serve(int ready)
 			}
 			re.data_size = sizeof(rep);
 			re.data.ptr.buffer = (uintptr_t)&rep;
+			if (tr.code == CODE_FD) {
+				if (pipe(pfd) || write(pfd[1], FD_BYTES, sizeof(FD_BYTES)) !=
+				    sizeof(FD_BYTES))
+					return 16;
+				fo.hdr.type = BINDER_TYPE_FD;
+				fo.fd = pfd[0];
+				re.data_size = sizeof(fo);
+				re.data.ptr.buffer = (uintptr_t)&fo;
+				re.offsets_size = sizeof(fo_off);
+				re.data.ptr.offsets = (uintptr_t)&fo_off;
+			}
 			n = put(out, n, BC_REPLY, &re, sizeof(re));
 			if (bwr(p.fd, out, n, NULL, 0, NULL))
 				return 13;
+			if (tr.code == CODE_FD) {
+				/* The driver holds the file now: our descriptors can go. */
+				close(pfd[0]);
+				close(pfd[1]);
+			}
 			if (tr.code == CODE_EXIT)
 				return 0;
 		}
@@ -301,6 +324,10 @@ static int server_wait(struct server *s)
  * error; with BR_REPLY, *REP holds the receiver's answer and *REPLY_IN_MAP whether the
  * reply's buffer lay in our mapping, which is then freed.
  */
+/* The last reply transact() read, and its first bytes (if it lay in the sender's mapping). */
+static struct binder_transaction_data last_reply;
+static __u8 last_reply_data[64];
+
 static __u32 transact_flags(struct bproc *c, __u32 code, size_t n, __u32 flags,
 			    struct reply *rep, int *reply_in_map)
 {
@@ -337,6 +364,12 @@ static __u32 transact_flags(struct bproc *c, __u32 code, size_t n, __u32 flags,
 				continue;
 			case BR_REPLY:
 				memcpy(&tr, (char *)rbuf + off - sizeof(tr), sizeof(tr));
+				last_reply = tr;
+				memset(last_reply_data, 0, sizeof(last_reply_data));
+				if (in_map(c, tr.data.ptr.buffer, tr.data_size) &&
+				    tr.data_size <= sizeof(last_reply_data))
+					memcpy(last_reply_data,
+					       (void *)(uintptr_t)tr.data.ptr.buffer, tr.data_size);
 				*reply_in_map = in_map(c, tr.data.ptr.buffer, tr.data_size) &&
 					tr.data_size == sizeof(*rep);
 				if (*reply_in_map)
@@ -650,6 +683,46 @@ static void case_oneway(void)
 }
 
 /*
+ * A file descriptor in a reply (BINDER_TYPE_FD; the transaction says TF_ACCEPT_FDS): the
+ * receiver sends the read end of a pipe holding FD_BYTES and closes its own descriptors; the
+ * sender gets a new descriptor of its own in the object, and reads the bytes from it.
+ */
+static void case_fd(void)
+{
+	struct binder_fd_object fo;
+	struct server s;
+	struct bproc c;
+	struct reply rep;
+	char buf[sizeof(FD_BYTES)] = { 0 };
+	ssize_t got = -1;
+	__u32 br = 0;
+	int up, rim;
+
+	arm("fd_in_reply");
+	up = !server_start(&s) && !bopen(&c, MAP_SIZE);
+	if (!up) {
+		ktap_check(0, current_case, "receiver or sender did not start: %s",
+			   strerror(errno));
+		return;
+	}
+	br = transact_flags(&c, CODE_FD, 0, TF_ACCEPT_FDS, &rep, &rim);
+	memcpy(&fo, last_reply_data, sizeof(fo));
+	if (br == BR_REPLY && last_reply.data_size == sizeof(fo) &&
+	    last_reply.offsets_size == sizeof(binder_size_t) && fo.hdr.type == BINDER_TYPE_FD) {
+		got = read(fo.fd, buf, sizeof(buf));
+		close(fo.fd);
+	}
+	ktap_check(got == sizeof(buf) && !memcmp(buf, FD_BYTES, sizeof(buf)), current_case,
+		   "%s, %llu bytes and %llu of offsets, type %#x, fd %d: read %zd bytes",
+		   br_name(br), (unsigned long long)last_reply.data_size,
+		   (unsigned long long)last_reply.offsets_size, fo.hdr.type, (int)fo.fd, got);
+	transact(&c, CODE_EXIT, 0, &rep, &rim);
+	server_wait(&s);
+	munmap(c.map, c.size);
+	close(c.fd);
+}
+
+/*
  * A death notification on the receiver (handle 0): once it exits, or is killed, the sender
  * gets BR_DEAD_BINDER with its cookie, and acknowledges it (BC_DEAD_BINDER_DONE). The sender
  * registers as a looper first (it waits for process work), and takes a reference to handle 0
@@ -792,6 +865,7 @@ int main(int argc, char **argv)
 		case_context_manager();
 		case_round_trips();
 		case_oneway();
+		case_fd();
 		case_death(0);
 		case_death(1);
 		case_after_unmap(0);
