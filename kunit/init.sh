@@ -10,6 +10,8 @@
 #   shell  load the modules and start a shell on the console; leaving it ends the guest
 #   bench  load the modules and run make bench's guest side (kunit/bench/guest.sh)
 #   probe  reboot at once (the harness checks that the kernel boots)
+#   binder load the Binder driver rmp.binder=c|rust names (/lib/modules/binder-<name>.ko) and
+#          run the Binder battery against it (scripts/binder.sh)
 # Lines starting "rmp-harness: FAIL:" make the host side fail the run.
 
 /bin/busybox mkdir -p /proc /sys /dev /tmp /bin /sbin /usr/bin /usr/sbin
@@ -20,7 +22,10 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 
 mode=test
 for arg in $(cat /proc/cmdline); do
-	case "$arg" in rmp.mode=*) mode=${arg#rmp.mode=} ;; esac
+	case "$arg" in
+	rmp.mode=*) mode=${arg#rmp.mode=} ;;
+	rmp.binder=*) binder=${arg#rmp.binder=} ;;
+	esac
 done
 
 fail() { echo "rmp-harness: FAIL: $*"; }
@@ -43,7 +48,7 @@ fi
 
 # Output is buffered to a file first, so printk lines cannot split it.
 run_test() {
-	"$1" >/tmp/ktap 2>&1 || fail "userspace test $(basename "$1") exited with $?"
+	"$@" >/tmp/ktap 2>&1 || fail "userspace test $(basename "$1") exited with $?"
 	cat /tmp/ktap
 }
 
@@ -76,6 +81,16 @@ run)
 		"$d" || { status=$?; fail "demo $(basename "$d") exited with $status"; }
 	done
 	echo "rmp-harness: demos exit status $status"
+	;;
+binder)
+	echo "rmp-harness: binder boot reached /init"
+	# Periodic leak scans off: one could catch an object of a transaction in flight.
+	/usr/libexec/rmp/kmemleak quiet
+	if insmod "/lib/modules/binder-$binder.ko"; then
+		run_test /usr/libexec/rmp/binder_battery "$binder"
+	else
+		fail "insmod of the $binder Binder driver failed"
+	fi
 	;;
 bench)
 	/usr/libexec/rmp/bench/run || fail "bench exited with status $?"

@@ -341,6 +341,9 @@ rmp_toolchain_id() {
 case "$RMP_ARCH" in
 x86_64)
 	RMP_KUNITCONFIGS=("$RMP_TOP/kunit")
+	# The Binder battery's options (C Binder as a module, binderfs, SHRINKER_DEBUG), for the
+	# x86_64 test kernel only for now: the arm64 and bench kernels stay as they are.
+	RMP_TEST_FRAGMENTS=("$RMP_TOP/kunit/binder.kunitconfig")
 	RMP_KIMAGE=arch/x86/boot/bzImage
 	RMP_QEMU=qemu-system-x86_64
 	RMP_CONSOLE=ttyS0
@@ -350,6 +353,7 @@ x86_64)
 arm64)
 	# kunit/arm64.kunitconfig: what the virt machine needs beyond kunit/.kunitconfig.
 	RMP_KUNITCONFIGS=("$RMP_TOP/kunit" "$RMP_TOP/kunit/arm64.kunitconfig")
+	RMP_TEST_FRAGMENTS=()
 	RMP_KIMAGE=arch/arm64/boot/Image
 	RMP_QEMU=qemu-system-aarch64
 	RMP_CONSOLE=ttyAMA0
@@ -359,7 +363,7 @@ arm64)
 esac
 
 # The kernel's key: the Debian version, the kunitconfig (and for another architecture than
-# x86_64, its name and fragment) and the toolchain. The x86_64 key is what it always was.
+# x86_64, its name and fragment), the test kernel's own fragments and the toolchain.
 rmp_kernel_key() {
 	local ver=$1 cfg
 	{
@@ -369,6 +373,7 @@ rmp_kernel_key() {
 			echo "ARCH=$RMP_ARCH"
 			for cfg in "${RMP_KUNITCONFIGS[@]:1}"; do cat "$cfg"; done
 		fi
+		for cfg in "${RMP_TEST_FRAGMENTS[@]}"; do cat "$cfg"; done
 		rmp_toolchain_id
 	} | rmp_sha
 }
@@ -404,7 +409,7 @@ rmp_ensure_kernel() {
 	# Resumes an interrupted build; only a finished one gets the marker.
 	_rmp_objects() { echo "$(find "$RMP_KDIR" -name '*.o' | wc -l) objects built (~1300 in all)"; }
 	RMP_PROGRESS=_rmp_objects rmp_run_logged "$RMP_KDIR.log" \
-		rmp_kunit_build "$RMP_KDIR" "${RMP_KUNITCONFIGS[@]}" ||
+		rmp_kunit_build "$RMP_KDIR" "${RMP_KUNITCONFIGS[@]}" "${RMP_TEST_FRAGMENTS[@]}" ||
 		rmp_die "building the test kernel failed (log: $RMP_KDIR.log)" \
 			"read the end of the log; after a fix 'make test' resumes the build"
 	touch "$RMP_KDIR/.complete"

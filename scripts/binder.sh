@@ -1,0 +1,165 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+# The Binder battery (Documentation/binder.rst), sourced by scripts/rmp: the kernel's own Rust
+# Binder built out of tree as rust_binder.ko, and one boot per Binder driver running
+# kunit/binder/binder_battery.c against it. x86_64 test kernel only (kunit/binder.kunitconfig).
+#
+# rust_binder.ko: the provisioned source's drivers/android/binder/ is copied into a build
+# directory in the cache, the project's patches (samples/rust_binder/patches/, in the order of
+# their series file) are applied to the copy, samples/rust_binder/Kbuild replaces its Makefile,
+# and the copy is built with make -C <test kernel> M=<copy>. Nothing of it lands in the
+# checkout. The directory is keyed by the kernel and the patches: an unchanged series is not
+# rebuilt.
+
+RMP_BINDER_DIR=$RMP_TOP/samples/rust_binder
+# The drivers, one boot each: C Binder cannot be unloaded, and both register the "binder" file
+# system. The name is the battery's argument and its suite's suffix (rmp_binder_<name>).
+RMP_BINDER_DRIVERS=(c rust)
+
+# Does this run have the battery? The x86_64 test kernel, this project's run, all suites.
+rmp_binder_enabled() {
+	[ "$RMP_ARCH" = x86_64 ] && [ "$RMP_KERNEL" = test ] && [ -z "${RMP_CONSUMER:-}" ] &&
+		[ -z "${RMP_SUITES:-}" ]
+}
+
+# The patch files of the series, in order ('#' starts a comment).
+rmp_binder_series() {
+	sed 's/#.*//' "$RMP_BINDER_DIR/patches/series" | awk 'NF { print $1 }'
+}
+
+# Builds rust_binder.ko (above) and sets RMP_BINDER_KO to it.
+rmp_binder_build() {
+	local src=$RMP_SRC/drivers/android/binder key dir p
+	[ -d "$src" ] || rmp_die "no drivers/android/binder/ in $RMP_SRC" \
+		"the kernel source has no Rust Binder: the battery needs 6.18 or later"
+	key=$( {
+		basename "$RMP_KDIR"
+		cat "$RMP_BINDER_DIR/Kbuild" "$RMP_BINDER_DIR/patches/series"
+		for p in $(rmp_binder_series); do cat "$RMP_BINDER_DIR/patches/$p"; done
+	} | rmp_sha)
+	dir=$RMP_OUT/rust_binder-$key
+	RMP_BINDER_KO=$dir/rust_binder.ko
+	[ -e "$dir/.complete" ] && return 0
+	rm -rf "$RMP_OUT"/rust_binder-*
+	mkdir -p "$dir"
+	cp -r "$src"/. "$dir"/
+	for p in $(rmp_binder_series); do
+		# git format-patch paths: a/drivers/android/binder/<file>.
+		patch -d "$dir" -p4 --fuzz=0 --no-backup-if-mismatch -s <"$RMP_BINDER_DIR/patches/$p" ||
+			rmp_die "patch $p does not apply to $src" \
+				"rebase the series onto this kernel (Documentation/binder.rst)"
+	done
+	cp "$RMP_BINDER_DIR/Kbuild" "$dir/Kbuild"
+	rmp_in_root make -C "$RMP_KDIR" M="$dir" "${RMP_KMAKE_ARGS[@]}" -j"$(nproc)" modules ||
+		rmp_die "building rust_binder.ko failed (in $dir)" "fix the patches, then rerun"
+	touch "$dir/.complete"
+}
+
+# The battery, built static against the Binder UAPI headers of the test kernel's source, as
+# make headers exports them (into <kernel>/usr/include; headers_install would need rsync,
+# which the build root lacks); its other headers are the build root's.
+rmp_binder_build_battery() {
+	local hdr=$RMP_OUT/uapi
+	rm -rf "$hdr" && mkdir -p "$hdr/linux"
+	rmp_in_root make -C "$RMP_KDIR" "${RMP_KMAKE_ARGS[@]}" -s headers ||
+		rmp_die "make headers failed"
+	cp -r "$RMP_KDIR/usr/include/linux/android" "$hdr/linux/" ||
+		rmp_die "no linux/android/ in $RMP_KDIR/usr/include after make headers"
+	mkdir -p "$RMP_OUT/binder"
+	rmp_in_root "$RMP_CC" -static -O2 -Wall -Wextra -Werror -I"$hdr" \
+		-o "$RMP_OUT/binder/binder_battery" "$RMP_TOP/kunit/binder/binder_battery.c" ||
+		rmp_die "compiling kunit/binder/binder_battery.c failed" "fix the error above and rerun"
+}
+
+rmp_binder_build_all() {
+	rmp_binder_enabled || return 0
+	rmp_phase_begin "Rust Binder out of tree (rust_binder.ko) and the Binder battery"
+	rmp_binder_build
+	rmp_binder_build_battery
+	rmp_phase_end
+}
+
+# The .ko of driver $1.
+rmp_binder_module() {
+	case "$1" in
+	c) echo "$RMP_KDIR/drivers/android/binder_linux.ko" ;;
+	rust) echo "$RMP_BINDER_KO" ;;
+	esac
+}
+
+# The initramfs of driver $1's boot, at $2: busybox, /init, the driver, the battery.
+rmp_binder_initramfs() {
+	local drv=$1 img=$2 list=$RMP_OUT/binder/initramfs-$1.list
+	: >"$RMP_OUT/binder/no-modules"
+	{
+		echo "dir /bin 755 0 0"
+		echo "dir /etc 755 0 0"
+		echo "dir /etc/rmp 755 0 0"
+		echo "dir /lib 755 0 0"
+		echo "dir /lib/modules 755 0 0"
+		echo "dir /usr 755 0 0"
+		echo "dir /usr/libexec 755 0 0"
+		echo "dir /usr/libexec/rmp 755 0 0"
+		echo "nod /dev/console 600 0 0 c 5 1"
+		echo "file /bin/busybox $RMP_BUSYBOX 755 0 0"
+		echo "file /init $RMP_TOP/kunit/init.sh 755 0 0"
+		echo "file /usr/libexec/rmp/kmemleak $RMP_TOP/kunit/kmemleak.sh 755 0 0"
+		echo "file /etc/rmp/modules $RMP_OUT/binder/no-modules 644 0 0"
+		echo "file /lib/modules/binder-$drv.ko $(rmp_binder_module "$drv") 644 0 0"
+		echo "file /usr/libexec/rmp/binder_battery $RMP_OUT/binder/binder_battery 755 0 0"
+	} >"$list"
+	rmp_in_root bash -c '"$1/usr/gen_init_cpio" "$2" >"$3"' bash "$RMP_KDIR" "$list" "$img" ||
+		rmp_die "gen_init_cpio failed on $list"
+}
+
+# A Binder boot's time limit (seconds): the battery takes about 30 s under TCG.
+RMP_BINDER_TIMEOUT=${RMP_BINDER_TIMEOUT:-240}
+
+# One boot per driver, each appended to the test's console log $1 (whose checks then cover
+# them: splats, harness failures, the suites of kunit/expected_suites.binder). A boot that
+# never reached /init is made once more, and the log says so: the driver is not loaded before
+# /init, so such a hang is the kernel's early boot under TCG (seen once, in SMP bring-up, with
+# the machine's two cores busy with another guest), not the battery's.
+rmp_binder_boots() {
+	local main=$1 drv log start secs total=0 try
+	rmp_binder_enabled || return 0
+	for drv in "${RMP_BINDER_DRIVERS[@]}"; do
+		log=$RMP_OUT/console-binder-$drv.log
+		rmp_binder_initramfs "$drv" "$RMP_OUT/binder/initramfs-$drv.cpio"
+		rmp_phase_begin "Binder battery on the $drv driver (console log: $log)"
+		start=$(date +%s)
+		for try in 1 2; do
+			RMP_INITRD=$RMP_OUT/binder/initramfs-$drv.cpio RMP_TIMEOUT=$RMP_BINDER_TIMEOUT \
+				RMP_KERNEL_ARGS="kunit.enable=0 rmp.binder=$drv" \
+				boot binder "$log" "$RMP_ACCEL" || rmp_log "QEMU exited with status $? (timeout is 124)"
+			grep -q 'rmp-harness: binder boot reached /init' "$log" && break
+			[ "$try" = 2 ] || {
+				rmp_log "the $drv boot did not reach /init: booting once more"
+				cp "$log" "$log.no-init"
+				echo "rmp-harness: the first Binder boot of driver $drv did not reach /init (log: $log.no-init); booted again" >>"$main"
+			}
+		done
+		secs=$(( $(date +%s) - start ))
+		total=$((total + secs))
+		rmp_phase_end
+		{
+			echo "rmp-harness: Binder battery boot, driver $drv, ${secs}s"
+			cat "$log"
+			grep -q 'rmp-harness: END (mode binder)' "$log" ||
+				echo "rmp-harness: FAIL: the Binder battery boot of the $drv driver did not finish (log: $log)"
+		} >>"$main"
+	done
+	echo "rmp-harness: Binder battery boots: ${total}s in all" >>"$main"
+}
+
+# The table: one row per case, one column per driver, from the boots' logs.
+rmp_binder_table() {
+	local drv logs=()
+	rmp_binder_enabled || return 0
+	for drv in "${RMP_BINDER_DRIVERS[@]}"; do
+		logs+=("$drv=$RMP_OUT/console-binder-$drv.log")
+	done
+	python3 "$RMP_TOP/kunit/binder_table.py" "${logs[@]}" || true
+	sed -n -e 's/^rmp-harness: \(Binder battery boots: .*\)/\1/p' \
+		-e 's/^rmp-harness: \(the first Binder boot .*\)/\1/p' "$RMP_OUT/console-test.log"
+}
