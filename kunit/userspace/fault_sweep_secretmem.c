@@ -440,8 +440,9 @@ static int check_last(void *arg, long rc, int injected)
 /*
  * Faults driven by the kernel: a pipe write from the mapping reads it, a pipe
  * read into it writes it. A failed fault is EFAULT (a kernel-mode
- * VM_FAULT_OOM is fixed up, arch/x86/mm/fault.c), charges nothing, and the
- * page faults in normally afterwards.
+ * VM_FAULT_OOM is fixed up, arch/x86/mm/fault.c), charges nothing (but see
+ * check_fault() for the strict device), and the page faults in normally
+ * afterwards.
  */
 static int setup_untouched(void *arg)
 {
@@ -487,10 +488,22 @@ static int check_fault(void *arg, long rc, int injected)
 {
 	long idx = s.charged;	/* the page the fault was for */
 	unsigned char *p = s.map + idx * page;
+	int kept;
 
 	(void)arg;
 	(void)injected;
-	if (!charge_is(s.charged + !rc))
+	/*
+	 * A failed fault charges nothing, but on the strict device it may have failed after
+	 * the handler took the page from the area: where the mapping's PMD has no page table
+	 * yet, vmf_insert_pfn() allocates one (get_locked_pte(): pte_alloc_one(), and
+	 * ptlock_alloc() with split page-table locks), and the area keeps the page, charged,
+	 * for the next fault. Whether the PMD has a table depends on where mmap() put the
+	 * mapping. (set_page()'s faults cannot fail there: __do_fault() allocates that table
+	 * before it calls the handler.) The fault below must then map the kept page without a
+	 * second charge, and closing the area must return it (usable()).
+	 */
+	kept = rc && s.strict && locked_vm() == s.locked0 + s.charged + 1;
+	if (!charge_is(s.charged + (!rc || kept)))
 		return 0;
 	if (rc == 0 && s.writes) {
 		for (long i = 0; i < page; i++)
