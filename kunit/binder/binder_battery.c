@@ -42,7 +42,7 @@
 enum {
 	CODE_DATA = 1,		/* check the bytes, free the buffer, reply */
 	CODE_HOLD,		/* the same, but keep the buffer until the next CODE_DATA */
-	CODE_UNMAP,		/* reply, then unmap the receiver's mapping */
+	CODE_UNMAP,		/* unmap the receiver's mapping, then reply */
 	CODE_EXIT,		/* reply, then exit */
 	CODE_ONEWAY_QUERY,	/* reply with the oneway transactions seen so far */
 	CODE_FD,		/* reply with a pipe's read end (BINDER_TYPE_FD) */
