@@ -319,6 +319,30 @@ static int server_wait(struct server *s)
 }
 
 /*
+ * The receiver (forked, the context manager) and the sender (this process, its own mapping).
+ * 0 when both are up; otherwise -1 with errno set, the receiver killed and reaped if it had
+ * started, and, if NAME is given, the case NAME reported as failed.
+ */
+static int pair_start(struct server *s, struct bproc *c, const char *name)
+{
+	const char *who = "receiver";
+	int err = 0;
+
+	if (server_start(s)) {
+		err = errno;
+	} else if (bopen(c, MAP_SIZE)) {
+		err = errno;
+		who = "sender";
+		kill(s->pid, SIGKILL);
+		server_wait(s);
+	}
+	if (err && name)
+		ktap_check(0, name, "the %s did not start: %s", who, strerror(err));
+	errno = err;
+	return err ? -1 : 0;
+}
+
+/*
  * A synchronous transaction to handle 0 of N bytes (the pattern seeded with N). Returns the
  * BR_ code that ended it (BR_REPLY, BR_DEAD_REPLY, BR_FAILED_REPLY, ...) or 0 on an ioctl
  * error; with BR_REPLY, *REP holds the receiver's answer and *REPLY_IN_MAP whether the
@@ -536,7 +560,7 @@ static void case_round_trips(void)
 	__u32 br;
 
 	arm("round_trip_setup");
-	up = !server_start(&s) && !bopen(&c, MAP_SIZE);
+	up = !pair_start(&s, &c, NULL);
 	ktap_check(up, current_case, "receiver or sender did not start: %s", strerror(errno));
 	if (!up)
 		return;
@@ -617,7 +641,7 @@ static void case_after_unmap(int used_pages)
 	int up, rim, ok;
 
 	arm(name);
-	up = !server_start(&s) && !bopen(&c, MAP_SIZE);
+	up = !pair_start(&s, &c, NULL);
 	if (up) {
 		if (used_pages)
 			up = transact(&c, CODE_DATA, 8192, &rep, &rim) == BR_REPLY &&
@@ -651,15 +675,11 @@ static void case_oneway(void)
 	struct bproc c;
 	struct reply rep = { 0 };
 	__u32 br = 0;
-	int up, rim, i, queued = 0, tries;
+	int rim, i, queued = 0, tries;
 
 	arm("oneway_in_order");
-	up = !server_start(&s) && !bopen(&c, MAP_SIZE);
-	if (!up) {
-		ktap_check(0, current_case, "receiver or sender did not start: %s",
-			   strerror(errno));
+	if (pair_start(&s, &c, current_case))
 		return;
-	}
 	for (i = 0; i < N; i++) {
 		br = transact_flags(&c, CODE_ONEWAY_BASE + i, 1 + (i * 997) % 3000, TF_ONE_WAY,
 				    &rep, &rim);
@@ -696,15 +716,11 @@ static void case_fd(void)
 	char buf[sizeof(FD_BYTES)] = { 0 };
 	ssize_t got = -1;
 	__u32 br = 0;
-	int up, rim;
+	int rim;
 
 	arm("fd_in_reply");
-	up = !server_start(&s) && !bopen(&c, MAP_SIZE);
-	if (!up) {
-		ktap_check(0, current_case, "receiver or sender did not start: %s",
-			   strerror(errno));
+	if (pair_start(&s, &c, current_case))
 		return;
-	}
 	br = transact_flags(&c, CODE_FD, 0, TF_ACCEPT_FDS, &rep, &rim);
 	memcpy(&fo, last_reply_data, sizeof(fo));
 	if (br == BR_REPLY && last_reply.data_size == sizeof(fo) &&
@@ -744,11 +760,8 @@ static void case_death(int use_kill)
 	int up, rim, got = 0;
 
 	arm(name);
-	up = !server_start(&s) && !bopen(&c, MAP_SIZE);
-	if (!up) {
-		ktap_check(0, name, "receiver or sender did not start: %s", strerror(errno));
+	if (pair_start(&s, &c, name))
 		return;
-	}
 	n = put(w, 0, BC_ENTER_LOOPER, NULL, 0);
 	n = put(w, n, BC_INCREFS, &zero, sizeof(zero));
 	n = put(w, n, BC_ACQUIRE, &zero, sizeof(zero));
