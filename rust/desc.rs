@@ -17,6 +17,7 @@ use kernel::{
     bindings,
     error::code::{EINVAL, ENODEV, EOVERFLOW, EPERM},
     fs::File,
+    mm::Mm,
     page::PAGE_SIZE,
     prelude::*,
     sync::ArcBorrow,
@@ -151,6 +152,17 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
         // SAFETY: The file is valid while the mapping is being set up, and the mmap path holds no
         // `fdget_pos` region on it.
         unsafe { File::from_raw_file(self.raw().file) }
+    }
+
+    /// Whether the mapping is being made in the address space `mm` (`desc->mm`, the caller's
+    /// `current->mm`): e.g. to refuse a mapping in an address space other than the one the file
+    /// was opened in (a task that exec'd keeps its file but has a new address space).
+    ///
+    /// Only the identity is offered, not the address space: its mmap write lock is held during
+    /// the callback, so any use that locks it would deadlock.
+    #[inline]
+    pub fn is_in_mm(&self, mm: &Mm) -> bool {
+        core::ptr::eq(self.raw().mm, mm.as_raw())
     }
 
     /// The flags requested for the mapping, as changed so far.

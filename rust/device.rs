@@ -6,7 +6,7 @@
 //! legacy `mmap`, so this module provides the same kind of registration with `mmap_prepare`.
 //! It reuses [`MiscDeviceOptions`] for the device's name.
 
-use crate::{desc::VmAreaDesc, user::UserContext};
+use crate::{desc::VmAreaDesc, file::call_mmap_prepare, user::UserContext};
 use core::marker::PhantomData;
 use kernel::{
     bindings,
@@ -258,21 +258,10 @@ impl<T: MmapMiscDevice> MmapMiscDeviceVTable<T> {
     ///
     /// `desc` is the descriptor of a mapping of a file of this device, in `f_op->mmap_prepare`.
     unsafe extern "C" fn mmap_prepare(desc: *mut bindings::vm_area_desc) -> c_int {
-        // SAFETY: `desc->file` is our file, valid for the call, and `open` set its private data.
-        let raw_file = unsafe { (*desc).file };
-        // SAFETY: The private data is `T::Ptr`'s (set in `open`, taken back in `release`, which
-        // cannot run while the file is being mapped).
-        let device = unsafe { T::Ptr::borrow((*raw_file).private_data) };
-        // SAFETY: The file is valid for the call, with no active `fdget_pos` region.
-        let file = unsafe { File::from_raw_file(raw_file) };
-        // SAFETY: `desc` is in `mmap_prepare` for a file whose private data is `T::Ptr`, released
-        // only after every mapping is gone, which outlives the borrow `device`; nothing else uses
-        // `desc` during the call.
-        let desc = unsafe { VmAreaDesc::from_raw(desc) };
-        match T::mmap_prepare(device, file, desc) {
-            Ok(()) => 0,
-            Err(err) => err.to_errno(),
-        }
+        // SAFETY: `desc` is in `mmap_prepare` for a file of this device, whose private data
+        // `open` produced with `T::Ptr::into_foreign` and only `release` takes back; nothing else
+        // uses `desc` during the call.
+        unsafe { call_mmap_prepare::<T::Ptr>(desc, T::mmap_prepare) }
     }
 
     /// # Safety

@@ -23,6 +23,7 @@ mod c_helpers;
 pub mod desc;
 pub mod device;
 pub mod device_memory;
+pub mod file;
 pub mod flags;
 mod log;
 pub mod memlock;
@@ -36,9 +37,10 @@ pub use borrow::IntoRef;
 pub use desc::VmAreaDesc;
 pub use device::{MmapMiscDevice, MmapMiscDeviceRegistration};
 pub use device_memory::DeviceMemory;
+pub use file::MmapPrepareFile;
 pub use flags::{VmaFlag, VmaFlags};
 pub use memlock::LockedMemAccount;
-pub use pages::{KernelPage, KernelPages, MappablePage, PageCopy, PinnedUserBuffer};
+pub use pages::{KernelPage, KernelPages, MappablePage, PageArray, PageCopy, PinnedUserBuffer};
 pub use user::UserContext;
 pub use vm_ops::{
     ClosingArea, FaultAnswer, FaultError, FaultResult, MappedArea, OpeningArea, VmFault,

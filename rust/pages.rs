@@ -35,8 +35,12 @@ use kernel::{
     page::{BorrowedPage, Page, PAGE_SIZE},
     prelude::*,
     sync::atomic::{Acquire, Atomic, Full, Relaxed},
-    uaccess::UserPtr,
+    transmute::{AsBytes, FromBytes},
+    uaccess::{UserPtr, UserSliceReader},
 };
+
+/// The bounce buffer of [`PageCopy::copy_from_user_slice`], on the stack.
+const BOUNCE: usize = 256;
 
 /// Checks that `[offset, offset + len)` lies inside a page.
 #[inline]
@@ -125,6 +129,37 @@ pub trait PageCopy: sealed::OwnPage {
         Ok(())
     }
 
+    /// Copies `len` bytes from `reader` into the page at `offset`, advancing the reader.
+    /// `EFAULT` if the reader has fewer than `len` bytes left (nothing is read) or a user byte
+    /// could not be read (the page may then hold part of the data).
+    ///
+    /// No [`UserContext`] is asked for: a [`UserSliceReader`] is the in-tree proof-less reader
+    /// of user memory, whose own `read_raw` is safe, so the token would prevent nothing. The
+    /// bytes pass through a small buffer on the stack, so that no Rust reference to the page is
+    /// ever made (the in-tree `Page::copy_from_user_slice_raw` makes one, hence is `unsafe`).
+    fn copy_from_user_slice(
+        &self,
+        offset: usize,
+        reader: &mut UserSliceReader,
+        len: usize,
+    ) -> Result {
+        in_page(offset, len)?;
+        if reader.len() < len {
+            return Err(EFAULT);
+        }
+        let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); BOUNCE];
+        let mut done = 0;
+        while done < len {
+            let chunk = (len - done).min(BOUNCE);
+            reader.read_raw(&mut buf[..chunk])?;
+            // SAFETY: `read_raw` succeeded, so it initialised the first `chunk` bytes of `buf`.
+            let bytes = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), chunk) };
+            self.write_bytes(offset + done, bytes)?;
+            done += chunk;
+        }
+        Ok(())
+    }
+
     /// Copies `len` bytes of `src` from `src_offset` into this page at `offset`.
     fn copy_from_page(
         &self,
@@ -141,6 +176,114 @@ pub trait PageCopy: sealed::OwnPage {
         // ranges is defined too (the caller gets mixed bytes at worst, as documented).
         unsafe { rmp_page_copy_page(dst, offset, src, src_offset, len) };
         Ok(())
+    }
+}
+
+/// Byte offsets across a sequence of the crate's pages (page `offset / PAGE_SIZE`, byte
+/// `offset % PAGE_SIZE`): byte and typed copies that may cross page boundaries, made of
+/// [`PageCopy`]'s per-page copies (so the same memory model applies).
+///
+/// A driver implements [`PageArray::page_count`] and [`PageArray::page_at`] for its own page
+/// table (e.g. an array whose slots a shrinker may empty, wrapped in a view whose pages the
+/// driver keeps in use while the view lives); [`KernelPages`] implements it.
+///
+/// Every copy first checks that the whole byte range lies inside the array and that each page
+/// it touches is present (`EFAULT` otherwise, with nothing copied), so bad input never leaves
+/// a partial write. Only a copy from user memory can still fail half way, when a user byte
+/// cannot be read.
+pub trait PageArray {
+    /// The number of pages.
+    fn page_count(&self) -> usize;
+
+    /// The page at `index`; `None` if it is absent (or `index` out of range).
+    fn page_at(&self, index: usize) -> Option<MappablePage<'_>>;
+
+    /// Copies the bytes of `value` to `offset`.
+    fn write_at<T: AsBytes + ?Sized>(&self, offset: usize, value: &T) -> Result {
+        let bytes = value.as_bytes();
+        for_each_chunk(self, offset, bytes.len(), |page, at, done, len| {
+            page.write_bytes(at, &bytes[done..done + len])
+        })
+    }
+
+    /// Reads a `T` from `offset`.
+    fn read_at<T: FromBytes>(&self, offset: usize) -> Result<T> {
+        let mut out = core::mem::MaybeUninit::<T>::zeroed();
+        let size = core::mem::size_of::<T>();
+        // SAFETY: `out` is valid for `size` bytes and zeroed, so they are initialised `u8`s;
+        // the slice is the only access to `out` until it ends.
+        let bytes = unsafe { core::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<u8>(), size) };
+        for_each_chunk(self, offset, size, |page, at, done, len| {
+            page.read_bytes(at, &mut bytes[done..done + len])
+        })?;
+        // SAFETY: Every byte of `out` is initialised (zeroed, then copied into), and any bytes
+        // are a valid `T` (`FromBytes`).
+        Ok(unsafe { out.assume_init() })
+    }
+
+    /// Zeroes `len` bytes from `offset`.
+    fn zero_at(&self, offset: usize, len: usize) -> Result {
+        for_each_chunk(self, offset, len, |page, at, _, len| {
+            page.zero_bytes(at, len)
+        })
+    }
+
+    /// Copies `len` bytes from `reader` to `offset` (see [`PageCopy::copy_from_user_slice`]).
+    /// `EFAULT` if the reader has fewer than `len` bytes left (nothing is read), or a user byte
+    /// could not be read (the bytes before it are copied).
+    fn copy_from_user_slice_at(
+        &self,
+        offset: usize,
+        reader: &mut UserSliceReader,
+        len: usize,
+    ) -> Result {
+        if reader.len() < len {
+            return Err(EFAULT);
+        }
+        for_each_chunk(self, offset, len, |page, at, _, len| {
+            page.copy_from_user_slice(at, reader, len)
+        })
+    }
+}
+
+/// Calls `f(page, offset in the page, bytes done, length)` for each page piece of
+/// `[offset, offset + len)`, after checking that the range is inside `pages` and that every
+/// page it touches is present (`EFAULT`).
+fn for_each_chunk<A: PageArray + ?Sized>(
+    pages: &A,
+    offset: usize,
+    len: usize,
+    mut f: impl FnMut(&MappablePage<'_>, usize, usize, usize) -> Result,
+) -> Result {
+    if len == 0 {
+        return Ok(());
+    }
+    let end = offset.checked_add(len).ok_or(EFAULT)?;
+    let (first, last) = (offset / PAGE_SIZE, (end - 1) / PAGE_SIZE);
+    if last >= pages.page_count() || (first..=last).any(|index| pages.page_at(index).is_none()) {
+        return Err(EFAULT);
+    }
+    let mut done = 0;
+    while done < len {
+        let at = offset + done;
+        let in_page = at % PAGE_SIZE;
+        let chunk = (PAGE_SIZE - in_page).min(len - done);
+        // A page may have gone since the check only where the implementation lets it; then the
+        // copy stops here.
+        let page = pages.page_at(at / PAGE_SIZE).ok_or(EFAULT)?;
+        f(&page, in_page, done, chunk)?;
+        done += chunk;
+    }
+    Ok(())
+}
+
+impl PageArray for KernelPages {
+    fn page_count(&self) -> usize {
+        self.len()
+    }
+
+    fn page_at(&self, index: usize) -> Option<MappablePage<'_>> {
+        self.page(index)
     }
 }
 

@@ -26,6 +26,7 @@ use kernel::{
     bindings,
     error::VTABLE_DEFAULT_ERROR,
     fs::File,
+    mm::Mm,
     prelude::*,
     sync::{Arc, ArcBorrow},
     types::{ForeignOwnable, Opaque},
@@ -70,6 +71,23 @@ pub struct MappedArea<'a> {
     pub pgoff: usize,
     /// The file mapped.
     pub file: &'a File,
+    /// The VMA's address space: `current->mm`, compared, never dereferenced.
+    mm: *const bindings::mm_struct,
+}
+
+impl MappedArea<'_> {
+    /// Whether the new VMA is in the address space `mm`: e.g. the one a driver recorded when
+    /// the file was opened, and into which it will later insert pages.
+    ///
+    /// `mapped` runs in the task that maps, for a VMA of its own address space: the core calls
+    /// it from `mmap_region()` or a stacking `->mmap` through `compat_vma_mmap()`, both on
+    /// `current->mm` (whose mmap write lock is held; `mmap_action_finish()` unmaps the VMA again
+    /// from `current->mm` when `mapped` fails). Only the identity is offered, not the address
+    /// space: any use that locks it would deadlock against that write lock.
+    #[inline]
+    pub fn is_in_mm(&self, mm: &Mm) -> bool {
+        core::ptr::eq(self.mm, mm.as_raw())
+    }
 }
 
 /// The new copy of a VMA, as `open` sees it: plain values, no reference to the VMA.
@@ -588,6 +606,9 @@ impl<V: VmOperations> VmOpsTable<V> {
             end,
             pgoff,
             file: file_ref,
+            // SAFETY: `mapped` runs in the task that maps (see `MappedArea::is_in_mm`), whose
+            // `mm` pointer is stable while it runs; it is only compared.
+            mm: unsafe { (*bindings::get_current()).mm },
         };
         match V::mapped(&area, file_data) {
             Ok(data) => {

@@ -23,13 +23,14 @@ use crate::{
     flags::VmaFlag,
     flags::VmaFlags,
     pages::{KernelPages, MappablePage},
+    user::UserContext,
     vm_ops::VmOperations,
 };
 use core::{marker::PhantomData, ops::Deref};
 use kernel::{
     bindings,
     error::{code::EINVAL, to_result},
-    mm::virt::VmaRef,
+    mm::{virt::VmaRef, MmWithUser},
     prelude::*,
     types::ForeignOwnable,
 };
@@ -185,6 +186,52 @@ impl<V: VmOperations> OwnVmArea<V> {
     pub(crate) unsafe fn from_raw<'a>(vma: *const bindings::vm_area_struct) -> &'a Self {
         // SAFETY: `repr(transparent)` over `VmAreaRef`; the caller guarantees the invariants.
         unsafe { &*vma.cast() }
+    }
+
+    /// Finds `V`'s own VMA at `address` in `mm` and calls `f` on it under a read lock: the VMA's
+    /// own (`lock_vma_under_rcu()`), or the mmap read lock when that cannot be had (the VMA is
+    /// being changed, or the kernel has no per-VMA locks). `None` if no VMA contains `address`,
+    /// or the VMA there is not `V`'s (see [`VmAreaRef::as_own`]).
+    ///
+    /// It may sleep on the mmap lock of `mm`, which may be another task's. `user` proves that
+    /// the calling task holds no lock of its own address space (taking the read lock again
+    /// would deadlock against a waiting writer when `mm` is its own), and is borrowed mutably
+    /// so that nothing that needs the proof, such as a copy from user memory that faults on
+    /// `mm`, runs inside `f`. Where sleeping is not allowed, use [`OwnVmArea::try_lookup`].
+    pub fn lookup<R>(
+        user: &mut UserContext,
+        mm: &MmWithUser,
+        address: usize,
+        f: impl FnOnce(&OwnVmArea<V>) -> R,
+    ) -> Option<R> {
+        let _ = user;
+        if let Some(vma) = mm.lock_vma_under_rcu(address) {
+            return VmAreaRef::from_vma_ref(&vma).as_own::<V>().map(f);
+        }
+        let guard = mm.mmap_read_lock();
+        let vma = guard.vma_lookup(address)?;
+        VmAreaRef::from_vma_ref(vma).as_own::<V>().map(f)
+    }
+
+    /// As [`OwnVmArea::lookup`], but never sleeps: the VMA lock, else `mmap_read_trylock()`.
+    /// `None` when both are contended; otherwise `f` runs under the lock and gets `None` if no
+    /// VMA of `V`'s contains `address`, which then stays true while `f` runs (the lock keeps
+    /// anyone from mapping there). For reclaim (a shrinker must not wait for an mmap lock
+    /// whose holder may be allocating memory) and other atomic contexts: a caller that gets
+    /// `None` skips the work, or retries later.
+    pub fn try_lookup<R>(
+        mm: &MmWithUser,
+        address: usize,
+        f: impl FnOnce(Option<&OwnVmArea<V>>) -> R,
+    ) -> Option<R> {
+        if let Some(vma) = mm.lock_vma_under_rcu(address) {
+            return Some(f(VmAreaRef::from_vma_ref(&vma).as_own::<V>()));
+        }
+        let guard = mm.mmap_read_trylock()?;
+        let vma = guard.vma_lookup(address);
+        Some(f(
+            vma.and_then(|vma| VmAreaRef::from_vma_ref(vma).as_own::<V>())
+        ))
     }
 
     /// The data [`VmOperations::mapped`] (or `open`) attached to this VMA; `None` if its
