@@ -6,6 +6,7 @@
  * path like /dev/rmp_kunit must be resolved in userspace's initial fs.
  */
 
+#include <linux/anon_inodes.h>
 #include <linux/completion.h>
 #include <linux/cred.h>
 #include <linux/fs.h>
@@ -195,6 +196,51 @@ void rmp_kunit_mmap_write_lock(void)
 void rmp_kunit_mmap_write_unlock(void)
 {
 	mmap_write_unlock(current->mm);
+}
+
+/*
+ * Write-locks the VMA at @addr of the test thread's mm under its mmap write
+ * lock, as a VMA being changed is: lock_vma_under_rcu() then fails on it, and
+ * mmap_read_trylock() on the mm. Released by rmp_kunit_mmap_write_unlock().
+ */
+int rmp_kunit_mmap_write_lock_vma(unsigned long addr)
+{
+	struct vm_area_struct *vma;
+
+	mmap_write_lock(current->mm);
+	vma = vma_lookup(current->mm, addr);
+	if (!vma) {
+		mmap_write_unlock(current->mm);
+		return -ENOENT;
+	}
+	vma_start_write(vma);
+	return 0;
+}
+
+/*
+ * An address space of its own, not the test thread's (mm_users 1), for a
+ * comparison that must tell them apart; rmp_kunit_mmput() releases it.
+ * mm_alloc() is exported to KUnit modules only.
+ */
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
+
+struct mm_struct *rmp_kunit_mm_alloc(void)
+{
+	return mm_alloc();
+}
+
+void rmp_kunit_mmput(struct mm_struct *mm)
+{
+	mmput(mm);
+}
+
+/*
+ * A new file of @fops with @priv as private data: a file of a kind other than
+ * a misc device, whose file_operations a driver builds itself.
+ */
+struct file *rmp_kunit_anon_file(const struct file_operations *fops, void *priv)
+{
+	return anon_inode_getfile("[rmp_kunit_hand]", fops, priv, O_RDWR);
 }
 
 /* lock_page() and unlock_page() are static inlines. */

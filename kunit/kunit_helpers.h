@@ -18,6 +18,10 @@ int rmp_kunit_pci_resource_file(unsigned int vendor, unsigned int device, int ba
 				size_t len, u64 *start);
 void rmp_kunit_mmap_write_lock(void);
 void rmp_kunit_mmap_write_unlock(void);
+int rmp_kunit_mmap_write_lock_vma(unsigned long addr);
+struct mm_struct *rmp_kunit_mm_alloc(void);
+void rmp_kunit_mmput(struct mm_struct *mm);
+struct file *rmp_kunit_anon_file(const struct file_operations *fops, void *priv);
 void rmp_kunit_lock_page(struct page *page);
 void rmp_kunit_unlock_page(struct page *page);
 struct rmp_kunit_reader;

@@ -7,6 +7,7 @@ use mmap_prepare::MmapMiscDeviceRegistration;
 
 mod binder_pages;
 mod e2e;
+mod hand_file;
 #[cfg(CONFIG_PCI)]
 mod pci_bar;
 mod rules;
