@@ -2,7 +2,7 @@
 
 //! Must compile: the control; every API the other snippets misuse, used as documented.
 
-use kernel::{miscdevice::MiscDeviceOptions, page::PAGE_SIZE};
+use kernel::{miscdevice::MiscDeviceOptions, page::PAGE_SIZE, uaccess::UserSlice};
 
 /// Registers the control's devices, as a driver's module would. Never called (the prelude's
 /// module holds nothing): it is here so that the crate's glue for both devices is built.
@@ -80,6 +80,23 @@ impl MmapMiscDevice for Dev {
             let page = dev.pages.page(1).ok_or(EINVAL)?;
             message.copy_to_page(0, &page, 0, 8)?;
             return Ok(0);
+        }
+        if cmd == 1 {
+            // The crate's own-VMA lookups: the sleeping one with the ioctl's proof, the
+            // non-sleeping one without; the VMA is used inside the closure only.
+            let task = kernel::current!();
+            let mm = task.mm().ok_or(EINVAL)?;
+            let start = OwnVmArea::<DevVm>::lookup(user, mm, arg, |vma| vma.start());
+            let zapped = OwnVmArea::<DevVm>::try_lookup(mm, arg, |vma| {
+                vma.map(|vma| vma.zap_range(vma.start(), PAGE_SIZE))
+            });
+            // Copies across pages.
+            dev.pages.write_at(PAGE_SIZE - 2, &0u32)?;
+            let _: u32 = dev.pages.read_at(PAGE_SIZE - 2)?;
+            let mut reader = UserSlice::new(UserPtr::from_addr(arg), 8).reader();
+            dev.pages
+                .copy_from_user_slice_at(PAGE_SIZE - 4, &mut reader, 8)?;
+            return Ok(start.is_some() as isize + zapped.is_some() as isize);
         }
         // A VMA found by address, proved to be ours before anything acts on it.
         let task = kernel::current!();
