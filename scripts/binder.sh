@@ -14,9 +14,10 @@
 # directory of its own, keyed by the crate too.
 
 RMP_BINDER_DIR=$RMP_TOP/samples/rust_binder
-# The drivers, one boot each: C Binder cannot be unloaded, and both register the "binder" file
-# system. The name is the battery's argument and its suite's suffix (rmp_binder_<name>).
-RMP_BINDER_DRIVERS=(c rust)
+# The drivers, one boot each: C Binder cannot be unloaded, and all register the "binder" file
+# system. The name is the battery's argument and its suite's suffix (rmp_binder_<name>): c (C
+# Binder), rust (the unmodified Rust Binder), ported (the Rust Binder on this project's crate).
+RMP_BINDER_DRIVERS=(c rust ported)
 
 # Does this run have the battery? The x86_64 test kernel, this project's run, all suites.
 rmp_binder_enabled() {
@@ -124,7 +125,8 @@ rmp_binder_module() {
 	esac
 }
 
-# The initramfs of driver $1's boot, at $2: busybox, /init, the driver, the battery.
+# The initramfs of driver $1's boot, at $2: busybox, /init, the driver, the battery; for the
+# ported driver, the crate's rust_mmap_prepare.ko, this checkout's, which /init loads first.
 rmp_binder_initramfs() {
 	local drv=$1 img=$2 list=$RMP_OUT/binder/initramfs-$1.list
 	: >"$RMP_OUT/binder/no-modules"
@@ -144,6 +146,8 @@ rmp_binder_initramfs() {
 		echo "file /etc/rmp/modules $RMP_OUT/binder/no-modules 644 0 0"
 		echo "file /lib/modules/binder-$drv.ko $(rmp_binder_module "$drv") 644 0 0"
 		echo "file /usr/libexec/rmp/binder_battery $RMP_OUT/binder/binder_battery 755 0 0"
+		[ "$drv" != ported ] ||
+			echo "file /lib/modules/rust_mmap_prepare.ko $(module_file rust_mmap_prepare) 644 0 0"
 	} >"$list"
 	rmp_in_root bash -c '"$1/usr/gen_init_cpio" "$2" >"$3"' bash "$RMP_KDIR" "$list" "$img" ||
 		rmp_die "gen_init_cpio failed on $list"
