@@ -10,8 +10,9 @@
 #   shell  load the modules and start a shell on the console; leaving it ends the guest
 #   bench  load the modules and run make bench's guest side (kunit/bench/guest.sh)
 #   probe  reboot at once (the harness checks that the kernel boots)
-#   binder load the Binder driver rmp.binder=c|rust names (/lib/modules/binder-<name>.ko) and
-#          run the Binder battery against it (scripts/binder.sh)
+#   binder load the Binder driver rmp.binder=c|rust|ported names (/lib/modules/binder-<name>.ko)
+#          and run the Binder battery against it (scripts/binder.sh); the ported driver's
+#          initramfs has the crate, /lib/modules/rust_mmap_prepare.ko, loaded first
 # Lines starting "rmp-harness: FAIL:" make the host side fail the run.
 
 /bin/busybox mkdir -p /proc /sys /dev /tmp /bin /sbin /usr/bin /usr/sbin
@@ -86,7 +87,11 @@ binder)
 	echo "rmp-harness: binder boot reached /init"
 	# Periodic leak scans off: one could catch an object of a transaction in flight.
 	/usr/libexec/rmp/kmemleak quiet
-	if insmod "/lib/modules/binder-$binder.ko"; then
+	# The crate the ported driver uses, before it (only that boot's initramfs has it).
+	lib=/lib/modules/rust_mmap_prepare.ko
+	if [ -e $lib ] && ! insmod $lib; then
+		fail "insmod rust_mmap_prepare failed: the $binder Binder driver needs it"
+	elif insmod "/lib/modules/binder-$binder.ko"; then
 		run_test /usr/libexec/rmp/binder_battery "$binder"
 	else
 		fail "insmod of the $binder Binder driver failed"

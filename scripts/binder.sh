@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 # The Binder battery (Documentation/binder.rst), sourced by scripts/rmp: the kernel's own Rust
-# Binder built out of tree as rust_binder.ko, and one boot per Binder driver running
+# Binder built out of tree as rust_binder.ko, the same driver ported onto this project's crate
+# as rust_binder_ported.ko, and one boot per Binder driver running
 # kunit/binder/binder_battery.c against it. x86_64 test kernel only (kunit/binder.kunitconfig).
 #
 # rust_binder.ko: the provisioned source's drivers/android/binder/ is copied into a build
@@ -9,12 +10,14 @@
 # their series file) are applied to the copy, samples/rust_binder/Kbuild replaces its Makefile,
 # and the copy is built with make -C <test kernel> M=<copy>. Nothing of it lands in the
 # checkout. The directory is keyed by the kernel and the patches: an unchanged series is not
-# rebuilt.
+# rebuilt. rust_binder_ported.ko: the same from patches/series.ported and Kbuild.ported, in a
+# directory of its own, keyed by the crate too.
 
 RMP_BINDER_DIR=$RMP_TOP/samples/rust_binder
-# The drivers, one boot each: C Binder cannot be unloaded, and both register the "binder" file
-# system. The name is the battery's argument and its suite's suffix (rmp_binder_<name>).
-RMP_BINDER_DRIVERS=(c rust)
+# The drivers, one boot each: C Binder cannot be unloaded, and all register the "binder" file
+# system. The name is the battery's argument and its suite's suffix (rmp_binder_<name>): c (C
+# Binder), rust (the unmodified Rust Binder), ported (the Rust Binder on this project's crate).
+RMP_BINDER_DRIVERS=(c rust ported)
 
 # Does this run have the battery? The x86_64 test kernel, this project's run, all suites.
 rmp_binder_enabled() {
@@ -22,36 +25,69 @@ rmp_binder_enabled() {
 		[ -z "${RMP_SUITES:-}" ]
 }
 
-# The patch files of the series, in order ('#' starts a comment).
+# The patch files of series file $1 (patches/series or patches/series.ported), in order ('#'
+# starts a comment).
 rmp_binder_series() {
-	sed 's/#.*//' "$RMP_BINDER_DIR/patches/series" | awk 'NF { print $1 }'
+	sed 's/#.*//' "$RMP_BINDER_DIR/patches/$1" | awk 'NF { print $1 }'
 }
 
-# Builds rust_binder.ko (above) and sets RMP_BINDER_KO to it.
+# The .ko of each Rust Binder build, by driver name (rust, ported), set by rmp_binder_build.
+declare -A RMP_BINDER_KOS=()
+
+# rmp_binder_build DRIVER: builds the Rust Binder of DRIVER (above) and records its .ko in
+# RMP_BINDER_KOS. rust: rust_binder.ko, patches/series, Kbuild. ported: rust_binder_ported.ko,
+# patches/series.ported, Kbuild.ported, against this checkout's crate, which cmd_build has built
+# just before (rmp_kmake modules): RMP_DIR names the checkout, as for any driver that includes
+# rust/consumer.mk, and the key hashes the crate's metadata and exported symbols, so that a
+# changed crate rebuilds the driver. Each build has its own directory, rust_binder-<key> or
+# rust_binder_ported-<key>; a build removes only its own older ones.
 rmp_binder_build() {
-	local src=$RMP_SRC/drivers/android/binder key dir p
+	local drv=$1 src=$RMP_SRC/drivers/android/binder series kbuild name key dir p
+	local kargs=()
 	[ -d "$src" ] || rmp_die "no drivers/android/binder/ in $RMP_SRC" \
 		"the kernel source has no Rust Binder: the battery needs 6.18 or later"
+	case "$drv" in
+	rust) series=series kbuild=Kbuild name=rust_binder ;;
+	ported)
+		series=series.ported kbuild=Kbuild.ported name=rust_binder_ported
+		kargs=(RMP_DIR="$RMP_MTOP")
+		# The port's series is the unmodified driver's plus the port: the two columns of the
+		# table then differ by the port alone.
+		[ "$(rmp_binder_series series)" = \
+			"$(rmp_binder_series series.ported | head -n "$(rmp_binder_series series | wc -l)")" ] ||
+			rmp_die "patches/series.ported does not start with the patches of patches/series" \
+				"list every patch of series first, in its order, then the port's (Documentation/binder.rst)"
+		{ [ -e "$RMP_MTOP/rust/libmmap_prepare.rmeta" ] && [ -e "$RMP_MTOP/Module.symvers" ]; } ||
+			rmp_die "no rust/libmmap_prepare.rmeta or Module.symvers in $RMP_MTOP" \
+				"internal error: the crate is built before the ported Rust Binder"
+		;;
+	*) rmp_die "rmp_binder_build: no Rust Binder named $drv" ;;
+	esac
 	key=$( {
 		basename "$RMP_KDIR"
-		cat "$RMP_BINDER_DIR/Kbuild" "$RMP_BINDER_DIR/patches/series"
-		for p in $(rmp_binder_series); do cat "$RMP_BINDER_DIR/patches/$p"; done
+		cat "$RMP_BINDER_DIR/$kbuild" "$RMP_BINDER_DIR/patches/$series"
+		for p in $(rmp_binder_series "$series"); do cat "$RMP_BINDER_DIR/patches/$p"; done
+		if [ "$drv" = ported ]; then
+			cat "$RMP_MTOP/rust/consumer.mk" "$RMP_MTOP/rust/libmmap_prepare.rmeta"
+			awk '$3 == "rust_mmap_prepare"' "$RMP_MTOP/Module.symvers"
+		fi
 	} | rmp_sha)
-	dir=$RMP_OUT/rust_binder-$key
-	RMP_BINDER_KO=$dir/rust_binder.ko
+	dir=$RMP_OUT/$name-$key
+	RMP_BINDER_KOS[$drv]=$dir/$name.ko
 	[ -e "$dir/.complete" ] && return 0
-	rm -rf "$RMP_OUT"/rust_binder-*
+	# "$name-"*: rust_binder-* does not match rust_binder_ported-*, nor the other way round.
+	rm -rf "$RMP_OUT/$name-"*
 	mkdir -p "$dir"
 	cp -r "$src"/. "$dir"/
-	for p in $(rmp_binder_series); do
+	for p in $(rmp_binder_series "$series"); do
 		# git format-patch paths: a/drivers/android/binder/<file>.
 		patch -d "$dir" -p4 --fuzz=0 --no-backup-if-mismatch -s <"$RMP_BINDER_DIR/patches/$p" ||
-			rmp_die "patch $p does not apply to $src" \
+			rmp_die "patch $p ($series) does not apply to $src" \
 				"rebase the series onto this kernel (Documentation/binder.rst)"
 	done
-	cp "$RMP_BINDER_DIR/Kbuild" "$dir/Kbuild"
-	rmp_in_root make -C "$RMP_KDIR" M="$dir" "${RMP_KMAKE_ARGS[@]}" -j"$(nproc)" modules ||
-		rmp_die "building rust_binder.ko failed (in $dir)" "fix the patches, then rerun"
+	cp "$RMP_BINDER_DIR/$kbuild" "$dir/Kbuild"
+	rmp_in_root make -C "$RMP_KDIR" M="$dir" "${kargs[@]}" "${RMP_KMAKE_ARGS[@]}" -j"$(nproc)" \
+		modules || rmp_die "building $name.ko failed (in $dir)" "fix the patches, then rerun"
 	touch "$dir/.complete"
 }
 
@@ -73,8 +109,10 @@ rmp_binder_build_battery() {
 
 rmp_binder_build_all() {
 	rmp_binder_enabled || return 0
-	rmp_phase_begin "Rust Binder out of tree (rust_binder.ko) and the Binder battery"
-	rmp_binder_build
+	rmp_phase_begin "Rust Binder out of tree (rust_binder.ko, rust_binder_ported.ko) and the Binder battery"
+	# After the crate: cmd_build has built it (rmp_kmake modules) before it calls this.
+	rmp_binder_build rust
+	rmp_binder_build ported
 	rmp_binder_build_battery
 	rmp_phase_end
 }
@@ -83,11 +121,12 @@ rmp_binder_build_all() {
 rmp_binder_module() {
 	case "$1" in
 	c) echo "$RMP_KDIR/drivers/android/binder_linux.ko" ;;
-	rust) echo "$RMP_BINDER_KO" ;;
+	rust | ported) echo "${RMP_BINDER_KOS[$1]}" ;;
 	esac
 }
 
-# The initramfs of driver $1's boot, at $2: busybox, /init, the driver, the battery.
+# The initramfs of driver $1's boot, at $2: busybox, /init, the driver, the battery; for the
+# ported driver, the crate's rust_mmap_prepare.ko, this checkout's, which /init loads first.
 rmp_binder_initramfs() {
 	local drv=$1 img=$2 list=$RMP_OUT/binder/initramfs-$1.list
 	: >"$RMP_OUT/binder/no-modules"
@@ -107,6 +146,8 @@ rmp_binder_initramfs() {
 		echo "file /etc/rmp/modules $RMP_OUT/binder/no-modules 644 0 0"
 		echo "file /lib/modules/binder-$drv.ko $(rmp_binder_module "$drv") 644 0 0"
 		echo "file /usr/libexec/rmp/binder_battery $RMP_OUT/binder/binder_battery 755 0 0"
+		[ "$drv" != ported ] ||
+			echo "file /lib/modules/rust_mmap_prepare.ko $(module_file rust_mmap_prepare) 644 0 0"
 	} >"$list"
 	rmp_in_root bash -c '"$1/usr/gen_init_cpio" "$2" >"$3"' bash "$RMP_KDIR" "$list" "$img" ||
 		rmp_die "gen_init_cpio failed on $list"

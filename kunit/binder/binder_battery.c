@@ -4,7 +4,7 @@
  * (rust_binder.ko), on the UAPI only (linux/android/binder.h, binderfs.h). One boot per driver
  * (scripts/binder.sh): both register the "binder" file system.
  *
- *	binder_battery c|rust
+ *	binder_battery c|rust|ported
  *
  * Prints one KTAP suite, rmp_binder_<driver>. Every case runs under a watchdog: a protocol
  * mistake that leaves a process waiting fails the case (and the suite) instead of hanging.
@@ -619,6 +619,11 @@ static int after_unmap_as_expected(int used_pages, __u32 br, const struct reply 
 		*why = "C Binder's vm_ops->close clears the allocator's VMA: no buffer space";
 		return br == BR_DEAD_REPLY;
 	}
+	if (!strcmp(driver, "ported")) {
+		*want = "BR_DEAD_REPLY";
+		*why = "the port unregisters the mapping in vm_ops->close: no buffer space";
+		return br == BR_DEAD_REPLY;
+	}
 	if (!used_pages) {
 		*want = "BR_FAILED_REPLY";
 		*why = "Rust Binder has no vm_ops->close: a new page finds no VMA";
@@ -806,7 +811,8 @@ static void case_death(int use_kill)
  */
 static void case_unload_refused(void)
 {
-	const char *mod = strcmp(driver, "c") ? "rust_binder" : "binder_linux";
+	const char *mod = !strcmp(driver, "c") ? "binder_linux" :
+		!strcmp(driver, "ported") ? "rust_binder_ported" : "rust_binder";
 	int want = strcmp(driver, "c") ? EWOULDBLOCK : EBUSY;
 	char line[256];
 	int ret, err, loaded = 0;
@@ -859,8 +865,9 @@ int main(int argc, char **argv)
 {
 	char suite[32];
 
-	if (argc != 2 || (strcmp(argv[1], "c") && strcmp(argv[1], "rust"))) {
-		fprintf(stderr, "usage: %s c|rust\n", argv[0]);
+	if (argc != 2 || (strcmp(argv[1], "c") && strcmp(argv[1], "rust") &&
+			  strcmp(argv[1], "ported"))) {
+		fprintf(stderr, "usage: %s c|rust|ported\n", argv[0]);
 		return 2;
 	}
 	driver = argv[1];
