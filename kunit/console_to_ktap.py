@@ -257,17 +257,50 @@ class Leak:
         return text
 
 
+@dataclass
+class Report:
+    """One kmemleak report: the test boot's, or a Binder boot's (its LABEL names the driver)."""
+    line_no: int  # of its begin marker
+    label: str  # what the begin marker says in parentheses, e.g. "Binder boot, driver c"
+    planted: bool  # the boot planted the canary before it
+    loaded: list  # (name, start, size) of the modules the boot loaded before it
+    leaks: list = field(default_factory=list)
+    complete: bool = False
+
+    def where(self):
+        """' in the <label>' for the messages about a labelled report, else ''."""
+        return f" in the {self.label}" if self.label else ""
+
+
 def parse_kmemleak(lines):
-    """Return the leaks of the kmemleak report and errors about the report itself."""
-    leaks, errors, begin = [], [], None
+    """Return the kmemleak reports of the log, in order. The console log of make test holds
+    the test boot's and, appended after it, one per Binder boot: the canary planted and the
+    modules loaded before a report belong to it (they are reset after each report)."""
+    reports, cur, planted, loaded = [], None, False, []
     for line_no, text in enumerate(lines, 1):
+        if cur is None:
+            loaded_at = MODULE_AT_RE.match(text)
+            if loaded_at:
+                loaded.append((loaded_at.group(1), int(loaded_at.group(3), 16),
+                               int(loaded_at.group(2))))
+            planted |= text.startswith(KMEMLEAK_CANARY_PLANTED)
         if text.startswith(KMEMLEAK_BEGIN):
-            begin, leaks = line_no, []
+            if cur is not None:
+                reports.append(cur)  # cut short: another report began
+            label = text[len(KMEMLEAK_BEGIN):].strip()
+            if label.startswith("(") and label.endswith(")"):
+                label = label[1:-1]
+            cur = Report(line_no, label, planted, loaded)
+            planted, loaded = False, []
             continue
-        if begin is None:
+        if cur is None:
             continue
         if text.startswith(KMEMLEAK_END):
-            return leaks, errors
+            cur.complete = True
+            reports.append(cur)
+            cur = None
+            continue
+        leaks = cur.leaks
         obj = KMEMLEAK_OBJECT_RE.match(text)
         if obj:
             leaks.append(Leak(line_no, obj.group(1), int(obj.group(2))))
@@ -281,29 +314,33 @@ def parse_kmemleak(lines):
         elif leaks and frame and not text.strip().startswith(("hex dump", "backtrace")) \
                 and not re.match(r"^\s{4}[0-9a-f]{2} ", text):
             leaks[-1].frames.append((frame.group(1), frame.group(2)))
-    if begin is not None:
-        errors.append(f"kmemleak report cut short at log line {begin} (crash or timeout?)")
-    return leaks, errors
+    if cur is not None:
+        reports.append(cur)
+    return reports
 
 
 MAX_LEAKS_SHOWN = 10
 
 
 def check_kmemleak(lines):
-    """Return an error per leaked object, about a report cut short, and about a canary
-    planted but not reported (then the scan cannot be trusted)."""
-    leaks, errors = parse_kmemleak(lines)
-    loaded = [(m.group(1), int(m.group(3), 16), int(m.group(2)))
-              for m in map(MODULE_AT_RE.match, lines) if m]
-    planted = any(text.startswith(KMEMLEAK_CANARY_PLANTED) for text in lines)
-    if planted and not errors and not any(leak.canary for leak in leaks):
-        errors.append("kmemleak did not report the leak canary planted on purpose: "
-                      "the leak scan cannot be trusted")
-    leaks = [leak for leak in leaks if not leak.canary]
-    head = []
-    if len(leaks) > MAX_LEAKS_SHOWN:
-        head = [f"kmemleak: {len(leaks)} unreferenced objects (first {MAX_LEAKS_SHOWN} follow)"]
-    return head + [leak.describe(loaded) for leak in leaks[:MAX_LEAKS_SHOWN]] + errors
+    """Return, for each kmemleak report, an error per leaked object, about a report cut short,
+    and about a canary planted but not reported (then the scan cannot be trusted); a
+    labelled report's errors name it (a Binder boot's, its driver)."""
+    errors = []
+    for report in parse_kmemleak(lines):
+        where = report.where()
+        if report.planted and report.complete and not any(l.canary for l in report.leaks):
+            errors.append("kmemleak did not report the leak canary planted on purpose"
+                          f"{where}: the leak scan cannot be trusted")
+        leaks = [leak for leak in report.leaks if not leak.canary]
+        if len(leaks) > MAX_LEAKS_SHOWN:
+            errors.append(f"kmemleak: {len(leaks)} unreferenced objects{where} "
+                          f"(first {MAX_LEAKS_SHOWN} follow)")
+        errors += [leak.describe(report.loaded) + where for leak in leaks[:MAX_LEAKS_SHOWN]]
+        if not report.complete:
+            errors.append(f"kmemleak report cut short at log line {report.line_no}{where} "
+                          "(crash or timeout?)")
+    return errors
 
 
 def parse_args(argv):

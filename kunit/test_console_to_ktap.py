@@ -318,6 +318,37 @@ class ConsoleToKtapTest(unittest.TestCase):
         self.assertIn("ERROR: kmemleak: unreferenced object 0xffff888012345678", err)
         self.assertIn("ERROR: kmemleak report cut short at log line 8", err)
 
+    def test_kmemleak_binder_boots_have_reports_of_their_own(self):
+        # The test boot's report, then a Binder boot's, labelled with its driver (scripts/
+        # binder.sh appends each Binder boot's console to the test's log).
+        binder = lambda report: report.replace(
+            "rmp-harness: kmemleak report begin",
+            "rmp-harness: kmemleak report begin (Binder boot, driver rust)")
+        status, out, err = self.run_script(MODULE + KMEMLEAK_CANARY + binder(KMEMLEAK_CANARY))
+        self.assertEqual((status, err), (0, ""))
+        # A leak in the Binder boot names it; the test boot's clean report does not hide it.
+        status, out, err = self.run_script(MODULE + KMEMLEAK_CANARY + binder(KMEMLEAK_LEAK))
+        self.assertEqual(status, 1)
+        self.assertEqual(len(err.splitlines()), 2)
+        self.assertTrue(all(line.endswith("in the Binder boot, driver rust")
+                            for line in err.splitlines()), err)
+        # A leak in the test boot is not lost when a Binder boot's report follows, and is
+        # not named after it.
+        status, out, err = self.run_script(MODULE + KMEMLEAK_LEAK + binder(KMEMLEAK_CANARY))
+        self.assertEqual(status, 1)
+        self.assertEqual(len(err.splitlines()), 2)
+        self.assertNotIn("Binder", err)
+        # Each boot needs its own canary: the test boot's does not vouch for the Binder boot's
+        # scan, and modules loaded in one boot do not name addresses in another.
+        status, out, err = self.run_script(
+            "rmp-harness: module rust_secretmem size 65536 at 0xffffffffc0a00000\n" + MODULE +
+            KMEMLEAK_CANARY + "rmp-harness: kmemleak canary planted\n" +
+            binder(KMEMLEAK_CLEAN) + binder(KMEMLEAK_LEAK))
+        self.assertEqual(status, 1)
+        self.assertIn("kmemleak did not report the leak canary planted on purpose in the "
+                      "Binder boot, driver rust: the leak scan cannot be trusted", err)
+        self.assertNotIn("(rust_secretmem)", err)
+
 
 if __name__ == "__main__":
     unittest.main()
