@@ -11,7 +11,8 @@
 #   bench  load the modules and run make bench's guest side (kunit/bench/guest.sh)
 #   probe  reboot at once (the harness checks that the kernel boots)
 #   binder load the Binder driver rmp.binder=c|rust|ported names (/lib/modules/binder-<name>.ko)
-#          and run the Binder battery against it (scripts/binder.sh); the ported driver's
+#          and run the Binder battery, the kernel's binderfs selftest and the Binder fault
+#          sweep against it (scripts/binder.sh), then scan for leaks; the ported driver's
 #          initramfs has the crate, /lib/modules/rust_mmap_prepare.ko, loaded first
 # Lines starting "rmp-harness: FAIL:" make the host side fail the run.
 
@@ -53,6 +54,27 @@ run_test() {
 	cat /tmp/ktap
 }
 
+# A kselftest program (TAP 13, one result per test) as a KTAP suite named $1: its lines
+# nested under the suite, its result failed if any test failed or it exited with another
+# status than 0 (all passed) or 4 (KSFT_SKIP: all skipped).
+run_kselftest() {
+	suite=$1
+	shift
+	"$@" >/tmp/kselftest 2>&1
+	rc=$?
+	echo "KTAP version 1"
+	echo "1..1"
+	echo "    KTAP version 1"
+	echo "    # Subtest: $suite"
+	grep -v '^TAP version' /tmp/kselftest | sed 's/^/    /'
+	if grep -q '^not ok' /tmp/kselftest || { [ $rc -ne 0 ] && [ $rc -ne 4 ]; }; then
+		echo "    # $(basename "$1") exited with status $rc"
+		echo "not ok 1 $suite"
+	else
+		echo "ok 1 $suite"
+	fi
+}
+
 # Load in the order the harness wrote (the library before its users).
 for m in $(cat /etc/rmp/modules); do
 	insmod "/lib/modules/$m.ko" || fail "insmod $m failed"
@@ -85,17 +107,33 @@ run)
 	;;
 binder)
 	echo "rmp-harness: binder boot reached /init"
-	# Periodic leak scans off: one could catch an object of a transaction in flight.
+	# Periodic leak scans off: one could catch an object of a transaction in flight. The
+	# scan is made once, at the end, as in test mode, after the canaries are planted.
 	/usr/libexec/rmp/kmemleak quiet
+	/usr/libexec/rmp/kmemleak plant
 	# The crate the ported driver uses, before it (only that boot's initramfs has it).
 	lib=/lib/modules/rust_mmap_prepare.ko
 	if [ -e $lib ] && ! insmod $lib; then
 		fail "insmod rust_mmap_prepare failed: the $binder Binder driver needs it"
 	elif insmod "/lib/modules/binder-$binder.ko"; then
+		# Where the modules landed, for the leak report (as in test mode).
+		awk '{ for (i = 3; i <= NF; i++) if ($i ~ /^0x/)
+			print "rmp-harness: module " $1 " size " $2 " at " $i }' /proc/modules
+		t0=$(date +%s)
 		run_test /usr/libexec/rmp/binder_battery "$binder"
+		t1=$(date +%s)
+		run_kselftest "rmp_binderfs_selftest_$binder" /usr/libexec/rmp/binderfs_test
+		t2=$(date +%s)
+		run_test /usr/libexec/rmp/binder_fault_sweep "$binder"
+		t3=$(date +%s)
 	else
 		fail "insmod of the $binder Binder driver failed"
 	fi
+	# The drivers cannot be unloaded: what they hold is still referenced, and not reported.
+	/usr/libexec/rmp/kmemleak report "rmp_kmemleak_binder_$binder" "Binder boot, driver $binder"
+	[ -z "${t3:-}" ] || echo "rmp-harness: Binder boot of driver $binder, guest seconds:" \
+		"battery $((t1 - t0)), binderfs selftest $((t2 - t1)), fault sweep $((t3 - t2))," \
+		"leak scan $(($(date +%s) - t3))"
 	;;
 bench)
 	/usr/libexec/rmp/bench/run || fail "bench exited with status $?"

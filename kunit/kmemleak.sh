@@ -6,11 +6,14 @@
 #                    catch objects of a test in flight): the harness scans at the end only
 #   kmemleak plant   leak the canaries: load and unload kmemleak_canary.ko, which leaks one
 #                    object at each load, CANARIES times, before any module under test
-#   kmemleak report  after every module is unloaded: wait until the last objects are old
+#   kmemleak report [SUITE [LABEL]]
+#                    after every module is unloaded: wait until the last objects are old
 #                    enough to be reported (5 s), scan twice (the first scan of an object
 #                    only records its checksum; the second reports it if nothing refers to
 #                    it and it did not change; each scan confirms with a second pass), print
-#                    the report between markers and a KTAP suite, rmp_kmemleak.
+#                    the report between markers and a KTAP suite, SUITE (rmp_kmemleak). A
+#                    Binder boot (kunit/init.sh) names its own, rmp_kmemleak_binder_<driver>,
+#                    and its report, LABEL, which the begin marker carries.
 #                    kunit/console_to_ktap.py fails the run on any object in the report but
 #                    the canary, naming it (Documentation/test-rig.rst says why any).
 # The canaries: objects leaked on purpose (their bytes start "RMP-CANARY-LEAK!"), by
@@ -47,6 +50,8 @@ plant)
 	fi
 	;;
 report)
+	suite=${2:-rmp_kmemleak}
+	label=${3:+ ($3)}
 	if [ -e $k ]; then
 		sleep 6
 		echo scan >$k
@@ -54,19 +59,19 @@ report)
 		cat $k >/tmp/kmemleak
 		total=$(grep -c '^unreferenced object' /tmp/kmemleak)
 		found=$(grep -c "$canary" /tmp/kmemleak)
-		echo "rmp-harness: kmemleak report begin"
+		echo "rmp-harness: kmemleak report begin$label"
 		cat /tmp/kmemleak
 		echo "rmp-harness: kmemleak report end: $total unreferenced objects, $found canaries"
 	fi
 	echo "KTAP version 1"
 	echo "1..1"
 	echo "    KTAP version 1"
-	echo "    # Subtest: rmp_kmemleak"
+	echo "    # Subtest: $suite"
 	echo "    1..2"
 	if [ ! -e $k ]; then
 		echo "    ok 1 canary_reported # SKIP no kmemleak in this kernel"
 		echo "    ok 2 no_unreferenced_object # SKIP no kmemleak in this kernel"
-		echo "ok 1 rmp_kmemleak # SKIP no kmemleak in this kernel"
+		echo "ok 1 $suite # SKIP no kmemleak in this kernel"
 		exit 0
 	fi
 	ok=ok
@@ -86,6 +91,6 @@ report)
 		echo "    not ok 2 no_unreferenced_object"
 		ok="not ok"
 	fi
-	echo "$ok 1 rmp_kmemleak"
+	echo "$ok 1 $suite"
 	;;
 esac

@@ -105,6 +105,31 @@ rmp_binder_build_battery() {
 	rmp_in_root "$RMP_CC" -static -O2 -Wall -Wextra -Werror -I"$hdr" \
 		-o "$RMP_OUT/binder/binder_battery" "$RMP_TOP/kunit/binder/binder_battery.c" ||
 		rmp_die "compiling kunit/binder/binder_battery.c failed" "fix the error above and rerun"
+	rmp_in_root "$RMP_CC" -static -O2 -Wall -Wextra -Werror -I"$hdr" \
+		-o "$RMP_OUT/binder/binder_fault_sweep" "$RMP_TOP/kunit/binder/binder_fault_sweep.c" ||
+		rmp_die "compiling kunit/binder/binder_fault_sweep.c failed" "fix the error above and rerun"
+	rmp_binder_build_selftest "$hdr"
+}
+
+# The kernel's own binderfs selftest, from the provisioned source: a copy of binderfs_test.c
+# with the project's kunit/binder/binderfs_test.patch applied (the skips this kernel needs,
+# Documentation/binder.rst), built static with the source's kselftest_harness.h and the Binder
+# UAPI headers in $1. Upstream code stays in the cache, never in the checkout.
+RMP_BINDERFS_TEST=tools/testing/selftests/filesystems/binderfs/binderfs_test.c
+rmp_binder_build_selftest() {
+	local hdr=$1 dir=$RMP_OUT/binder/binderfs_selftest
+	[ -e "$RMP_SRC/$RMP_BINDERFS_TEST" ] ||
+		rmp_die "no $RMP_BINDERFS_TEST in $RMP_SRC" "the kernel source has no binderfs selftest"
+	rm -rf "$dir" && mkdir -p "$dir"
+	patch --fuzz=0 --no-backup-if-mismatch -s -o "$dir/binderfs_test.c" \
+		"$RMP_SRC/$RMP_BINDERFS_TEST" <"$RMP_TOP/kunit/binder/binderfs_test.patch" ||
+		rmp_die "kunit/binder/binderfs_test.patch does not apply to $RMP_SRC/$RMP_BINDERFS_TEST" \
+			"rebase the patch onto this kernel's selftest (Documentation/binder.rst)"
+	# Warnings off: the code is not ours to change, but through the patch.
+	rmp_in_root "$RMP_CC" -static -O2 -pthread -I"$hdr" \
+		-I"$RMP_SRC/tools/testing/selftests" -o "$RMP_OUT/binder/binderfs_test" \
+		"$dir/binderfs_test.c" ||
+		rmp_die "compiling the binderfs selftest ($dir/binderfs_test.c) failed"
 }
 
 rmp_binder_build_all() {
@@ -125,10 +150,11 @@ rmp_binder_module() {
 	esac
 }
 
-# The initramfs of driver $1's boot, at $2: busybox, /init, the driver, the battery; for the
+# The initramfs of driver $1's boot, at $2: busybox, /init, the driver, the battery, the
+# binderfs selftest, the fault sweep, the leak canary's module; for the
 # ported driver, the crate's rust_mmap_prepare.ko, this checkout's, which /init loads first.
 rmp_binder_initramfs() {
-	local drv=$1 img=$2 list=$RMP_OUT/binder/initramfs-$1.list
+	local drv=$1 img=$2 list=$RMP_OUT/binder/initramfs-$1.list f
 	: >"$RMP_OUT/binder/no-modules"
 	{
 		echo "dir /bin 755 0 0"
@@ -146,6 +172,11 @@ rmp_binder_initramfs() {
 		echo "file /etc/rmp/modules $RMP_OUT/binder/no-modules 644 0 0"
 		echo "file /lib/modules/binder-$drv.ko $(rmp_binder_module "$drv") 644 0 0"
 		echo "file /usr/libexec/rmp/binder_battery $RMP_OUT/binder/binder_battery 755 0 0"
+		echo "file /usr/libexec/rmp/binderfs_test $RMP_OUT/binder/binderfs_test 755 0 0"
+		echo "file /usr/libexec/rmp/binder_fault_sweep $RMP_OUT/binder/binder_fault_sweep 755 0 0"
+		# kunit/kmemleak.sh plants its canaries with it, as in the test boot.
+		f=$(module_file rmp_kmemleak_canary)
+		[ ! -e "$f" ] || echo "file /usr/libexec/rmp/kmemleak_canary.ko $f 644 0 0"
 		[ "$drv" != ported ] ||
 			echo "file /lib/modules/rust_mmap_prepare.ko $(module_file rust_mmap_prepare) 644 0 0"
 	} >"$list"
