@@ -266,7 +266,9 @@ static const char * const sw_machinery[] = {
 /* Our modules, as the trace names them ("[name]" after a frame). */
 static const char * const sw_our_modules[] = {
 	"[rust_mmap_prepare]", "[rust_secretmem]", "[rust_binder_pages]",
-	"[rust_mmap_prepare_kunit]", NULL
+	"[rust_mmap_prepare_kunit]",
+	/* The Binder drivers (kunit/binder/binder_fault_sweep.c). */
+	"[binder_linux]", "[rust_binder]", "[rust_binder_ported]", NULL
 };
 
 /* Splat headers (kunit/console_to_ktap.py's SPLAT_PATTERNS, less "Call Trace:"). */
