@@ -184,8 +184,9 @@ rmp_binder_initramfs() {
 		rmp_die "gen_init_cpio failed on $list"
 }
 
-# A Binder boot's time limit (seconds): the battery takes about 30 s under TCG.
-RMP_BINDER_TIMEOUT=${RMP_BINDER_TIMEOUT:-240}
+# A Binder boot's time limit (seconds): the battery takes about 30 s under TCG, the selftest,
+# the fault sweep and the leak scan after it about 60 s more with the machine's two cores busy.
+RMP_BINDER_TIMEOUT=${RMP_BINDER_TIMEOUT:-360}
 
 # One boot per driver, each appended to the test's console log $1 (whose checks then cover
 # them: splats, harness failures, the suites of kunit/expected_suites.binder). A boot that
