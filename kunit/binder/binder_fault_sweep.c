@@ -557,11 +557,11 @@ static void body(void)
 	 * The drivers differ in how many user copies a transaction makes, so in its number of
 	 * points: the port copies the payload through the crate's 256-byte stack buffer.
 	 */
-	printf("    # transaction_and_reply: %d user-copy points for %d bytes each way; "
-	       "expected on %s: %s\n", sw.results[P_TRANSACTION].cap[SW_COPY], BIG, driver,
+	printf("    # transaction_and_reply: expected on %s: %s (%d user copies, %d B)\n", driver,
 	       strcmp(driver, "ported") ?
-	       "about one a page of payload (the page is copied at once)" :
-	       "about 16 a page of payload (the crate's copy from a UserSliceReader bounces through a 256-byte buffer on the stack, rust/pages.rs)");
+	       "about one user copy a page of payload (a page is copied at once)" :
+	       "about 16 user copies a page of payload (the crate's copy from a UserSliceReader bounces through a 256-byte buffer on the stack, rust/pages.rs)",
+	       sw.results[P_TRANSACTION].cap[SW_COPY], BIG);
 	snprintf(title, sizeof(title), "Binder driver %s", driver);
 	sw_table(title);
 	umount2(FS_DIR, MNT_DETACH);
