@@ -31,6 +31,7 @@
 #define BIG		9000		/* more than half of MAP_SIZE, over three pages */
 #define EBINDERFAIL	EPROTO		/* op's result for BR_FAILED_REPLY: the driver said no */
 #define CODE_EXIT	0xe0e0		/* the receiver replies, then exits */
+#define CODE_SYNC	0xe0e1		/* the receiver answers with 4 bytes (sync_receiver()) */
 #define WATCHDOG_SECS	150
 
 enum { P_OPEN, P_MMAP, P_CONTEXT_MGR, P_TRANSACTION, P_FREE_BUFFER, NR_PATHS };
@@ -244,6 +245,48 @@ static long transact(struct bclient *c, __u32 code, binder_uintptr_t *reply)
 	}
 }
 
+/*
+ * A small transaction from C, its reply freed: the receiver handles transactions in order,
+ * so when it answers, it has answered (and freed the buffer of) every transaction queued to
+ * it before, such as one a closed client's failed ioctl had queued. 1, or 0 with sw.why set.
+ */
+static int sync_receiver(struct bclient *c)
+{
+	__u64 data = 0;
+	struct binder_transaction_data out = { .code = CODE_SYNC, .data_size = sizeof(data) };
+	__u8 w[4 + sizeof(out)];
+	__u32 rbuf[64];
+	size_t wn;
+	long rc;
+
+	out.target.handle = 0;
+	out.data.ptr.buffer = (uintptr_t)&data;
+	wn = put(w, 0, BC_TRANSACTION, &out, sizeof(out));
+	for (;;) {
+		size_t done, off = 0;
+
+		rc = bwr(c->fd, w, wn, rbuf, sizeof(rbuf), &done);
+		if (rc)
+			return sw_fail("sync with the receiver: %s", strerror(-rc));
+		wn = 0;
+		while (off + 4 <= done) {
+			struct binder_transaction_data tr;
+			__u32 cmd;
+
+			memcpy(&cmd, (char *)rbuf + off, 4);
+			off += 4 + _IOC_SIZE(cmd);
+			if (cmd == BR_NOOP || cmd == BR_TRANSACTION_COMPLETE ||
+			    cmd == BR_SPAWN_LOOPER)
+				continue;
+			if (cmd != BR_REPLY)
+				return sw_fail("sync with the receiver: return %#x", cmd);
+			memcpy(&tr, (char *)rbuf + off - sizeof(tr), sizeof(tr));
+			rc = free_buffer(c->fd, tr.data.ptr.buffer);
+			return rc ? sw_fail("sync: BC_FREE_BUFFER: %s", strerror(-rc)) : 1;
+		}
+	}
+}
+
 /* A round trip on C, its reply's buffer freed: 1, or 0 with sw.why set. */
 static int round_trip(struct bclient *c, const char *what)
 {
@@ -268,10 +311,15 @@ static int cm_fd = -1;
 static char cm_path[sizeof(FS_DIR) + BINDERFS_MAX_NAME + 1];
 static int cm_count;
 
+/*
+ * After an ioctl error the closed client's transaction may still be queued to the receiver,
+ * its buffer taking space in the receiver's mapping: synchronise with the receiver first.
+ */
 static int usable(void *arg)
 {
 	(void)arg;
-	return round_trip(&keeper, "the sweep's own client, after the run");
+	return sync_receiver(&keeper) &&
+		round_trip(&keeper, "the sweep's own client, after the run");
 }
 
 static void teardown(void *arg)
