@@ -10,7 +10,7 @@
 //! be `Send` (`UserContext` is neither `Send` nor `Sync`, so a closure holding `&UserContext` or
 //! `&mut UserContext` is not `Send`, while one holding a `UserSliceReader` still is).
 // expect: E0277
-// expect: cannot be shared between threads safely
+// expect: `*mut ()` cannot be shared between threads safely
 
 struct DevVm;
 
@@ -54,9 +54,9 @@ impl MmapMiscDevice for Dev {
         let mm = task.mm().ok_or(EINVAL)?;
         // Fill page 0 from the caller's buffer while the VMA at `arg` (or the whole address
         // space) is read-locked.
+        let pages: &KernelPages = &dev.pages;
         OwnVmArea::<DevVm>::try_lookup(mm, arg, |_vma| {
-            dev.pages
-                .copy_from_user(user, 0, 0, UserPtr::from_addr(arg), 8)
+            pages.copy_from_user(user, 0, 0, UserPtr::from_addr(arg), 8)
         })
         .ok_or(EBUSY)??;
         Ok(0)

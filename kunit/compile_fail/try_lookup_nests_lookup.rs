@@ -8,7 +8,7 @@
 //! `lookup`. Proposed fix: `try_lookup` requires its closure to be `Send` (see
 //! try_lookup_copies_under_lock.rs).
 // expect: E0277
-// expect: cannot be sent between threads safely
+// expect: `*mut ()` cannot be sent between threads safely
 
 struct DevVm;
 
