@@ -133,16 +133,22 @@ pub trait PageCopy: sealed::OwnPage {
     /// `EFAULT` if the reader has fewer than `len` bytes left (nothing is read) or a user byte
     /// could not be read (the page may then hold part of the data).
     ///
-    /// No [`UserContext`] is asked for: a [`UserSliceReader`] is the in-tree proof-less reader
-    /// of user memory, whose own `read_raw` is safe, so the token would prevent nothing. The
-    /// bytes pass through a small buffer on the stack, so that no Rust reference to the page is
-    /// ever made (the in-tree `Page::copy_from_user_slice_raw` makes one, hence is `unsafe`).
+    /// The copy may fault on the calling task's memory, as [`PageCopy::copy_from_user`] does,
+    /// hence `user` (see [`UserContext`]): it keeps the copy out of every callback and out of
+    /// the closure of [`OwnVmArea::lookup`](crate::OwnVmArea::lookup) and
+    /// [`OwnVmArea::try_lookup`](crate::OwnVmArea::try_lookup), whose lock the fault would take
+    /// again. (The in-tree `UserSliceReader::read_raw` needs no token; the crate cannot take it
+    /// away.) The bytes pass through a small buffer on the stack, so that no Rust reference to
+    /// the page is ever made (the in-tree `Page::copy_from_user_slice_raw` makes one, hence is
+    /// `unsafe`).
     fn copy_from_user_slice(
         &self,
+        user: &UserContext,
         offset: usize,
         reader: &mut UserSliceReader,
         len: usize,
     ) -> Result {
+        let _ = user;
         in_page(offset, len)?;
         if reader.len() < len {
             return Err(EFAULT);
@@ -233,6 +239,7 @@ pub trait PageArray {
     /// could not be read (the bytes before it are copied).
     fn copy_from_user_slice_at(
         &self,
+        user: &UserContext,
         offset: usize,
         reader: &mut UserSliceReader,
         len: usize,
@@ -241,7 +248,7 @@ pub trait PageArray {
             return Err(EFAULT);
         }
         for_each_chunk(self, offset, len, |page, at, _, len| {
-            page.copy_from_user_slice(at, reader, len)
+            page.copy_from_user_slice(user, at, reader, len)
         })
     }
 }

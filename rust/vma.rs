@@ -196,17 +196,17 @@ impl<V: VmOperations> OwnVmArea<V> {
     /// It may sleep on the mmap lock of `mm`, which may be another task's. `user` proves that
     /// the calling task holds no lock of its own address space (taking the read lock again
     /// would deadlock against a waiting writer when `mm` is its own), and is borrowed mutably
-    /// so that nothing that needs the proof, such as the crate's [`PageCopy::copy_from_user`]
-    /// or a nested lookup, runs inside `f`. Copies through a [`UserSliceReader`] need no proof
-    /// (its `read_raw` is safe in-tree, and so are [`PageCopy::copy_from_user_slice`] and
-    /// [`PageArray::copy_from_user_slice_at`]): `f` must not make them when `mm` may be the
-    /// caller's own, as their fault would take the same lock again. Where sleeping is not
-    /// allowed, use [`OwnVmArea::try_lookup`].
+    /// so that nothing that needs the proof runs inside `f`: the crate's copies from user
+    /// memory ([`PageCopy::copy_from_user`], [`PageCopy::copy_from_user_slice`],
+    /// [`PageArray::copy_from_user_slice_at`], [`PinnedUserBuffer::pin`]) or a nested lookup.
+    /// The in-tree `UserSliceReader` copies need no token: `f` must not make them when `mm` may
+    /// be the caller's own, as their fault would take the same lock again. Where sleeping is
+    /// not allowed, use [`OwnVmArea::try_lookup`].
     ///
     /// [`PageCopy::copy_from_user`]: crate::PageCopy::copy_from_user
     /// [`PageCopy::copy_from_user_slice`]: crate::PageCopy::copy_from_user_slice
     /// [`PageArray::copy_from_user_slice_at`]: crate::PageArray::copy_from_user_slice_at
-    /// [`UserSliceReader`]: kernel::uaccess::UserSliceReader
+    /// [`PinnedUserBuffer::pin`]: crate::PinnedUserBuffer::pin
     pub fn lookup<R>(
         user: &mut UserContext,
         mm: &MmWithUser,
