@@ -171,6 +171,25 @@ static size_t put(__u8 *buf, size_t at, __u32 cmd, const void *arg, size_t n)
 }
 
 /*
+ * Makes the process of FD the context manager. The previous receiver may still hold the place:
+ * it has exited, but a driver releases a process's Binder state in a work item after the file
+ * is released (C: binder_deferred_release(); Rust: Process::deferred_release()), so EBUSY is
+ * retried for up to 5 s.
+ */
+static int become_manager(int fd)
+{
+	int tries, ret = -1;
+
+	for (tries = 0; tries < 500; tries++) {
+		ret = ioctl(fd, BINDER_SET_CONTEXT_MGR, 0);
+		if (!ret || errno != EBUSY)
+			break;
+		usleep(10000);
+	}
+	return ret;
+}
+
+/*
  * The receiver: context manager of the device, one looper thread, answering every
  * transaction until CODE_EXIT. Writes a byte into READY once it is the context manager.
  */
@@ -182,8 +201,7 @@ static int serve(int ready)
 	int unmapped = 0, oneway_bad = 0;
 	__u32 oneway_seen = 0;
 
-	if (bopen(&p, MAP_SIZE) || ioctl(p.fd, BINDER_SET_CONTEXT_MGR, 0) ||
-	    bc_simple(p.fd, BC_ENTER_LOOPER))
+	if (bopen(&p, MAP_SIZE) || become_manager(p.fd) || bc_simple(p.fd, BC_ENTER_LOOPER))
 		return 10;
 	if (write(ready, "r", 1) != 1)
 		return 11;
@@ -302,6 +320,8 @@ static int server_start(struct server *s)
 	if (read(pipefd[0], &c, 1) != 1) {
 		close(pipefd[0]);
 		waitpid(s->pid, NULL, 0);
+		/* It exited before it was ready (its status says where: serve()). */
+		errno = ECHILD;
 		return -1;
 	}
 	close(pipefd[0]);
