@@ -1357,8 +1357,8 @@ static void case_shrinker(void)
 		after = shrinker_count();
 		zapped = probe_pages(&c, &br_probe);
 	}
-	ktap_check(mapped == 0 && before >= 3 && !scanned && zapped == 2, current_case,
-		   "3 pages: %s, status %#x, at %u; pages 1, 2 faulted: %d before the scan (expected 0), %d after (expected 2); the list held %ld before (expected 3 or more), %ld after; scan %s",
+	ktap_check(mapped == 0 && before >= 2 && !scanned && zapped == 2, current_case,
+		   "3 pages: %s, status %#x, at %u; pages 1, 2 faulted: %d before the scan (expected 0), %d after (expected 2); the list held %ld before (pages 1 and 2 at least), %ld after; scan %s",
 		   br_name(br), rep.status, rep.offset, mapped, zapped, before, after,
 		   scanned ? strerror(errno) : "done");
 	arm("transaction_after_shrinker_scan");
