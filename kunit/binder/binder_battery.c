@@ -29,6 +29,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/android/binder.h>
 #include <linux/android/binderfs.h>
@@ -111,6 +112,15 @@ static void arm(const char *name)
 {
 	current_case = name;
 	alarm(WATCHDOG_SECS);
+}
+
+/* Milliseconds of the monotonic clock. */
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1383,8 +1393,8 @@ static void case_shrinker(void)
  * longer maps (on C too: one whose buffer was allocated before the unmap, then delivered).
  */
 #define STRESS_CLIENTS	3
-#define STRESS_ROUNDS	40
-#define STRESS_UNMAP_AT	20
+#define STRESS_ROUNDS	200
+#define STRESS_UNMAP_AT	150
 
 struct stress_tally {
 	int replies, ok, delivered_unmapped, failed_after, bad;
@@ -1460,6 +1470,7 @@ static void case_stress(void)
 {
 	struct stress_shared *sh;
 	struct serve_opts o = { 0 };
+	long start = now_ms();
 	struct server s;
 	const char *why;
 	__u32 failure = unmap_answer(&why);
@@ -1525,6 +1536,7 @@ static void case_stress(void)
 	}
 	ktap_diag("%s: %d replies: %d as sent (a client %d or more), %d into unmapped pages, %d %s",
 		  current_case, replies, ok, least_ok, unmapped, failed, br_name(failure));
+	ktap_diag("%s: %d shrinker scans in %ld ms", current_case, sh->scans, now_ms() - start);
 	ktap_check(exited == STRESS_CLIENTS && replies == STRESS_CLIENTS * STRESS_ROUNDS &&
 		   !bad && sh->t[0].ok >= STRESS_UNMAP_AT + 1 && least_ok >= STRESS_UNMAP_AT / 2 &&
 		   sh->t[0].delivered_unmapped + sh->t[0].failed_after ==
@@ -1598,6 +1610,7 @@ static int setup_device(void)
 int main(int argc, char **argv)
 {
 	char suite[32];
+	long start;
 
 	/* The suite's name: rmp_binder_<driver>. */
 	if (argc != 2 || !argv[1][0] || strlen(argv[1]) > 16 ||
@@ -1612,6 +1625,7 @@ int main(int argc, char **argv)
 	signal(SIGALRM, on_alarm);
 	snprintf(suite, sizeof(suite), "rmp_binder_%s", driver);
 	ktap_begin(suite, KTAP_PLAN_LATER);
+	start = now_ms();
 	if (!setup_device()) {
 		case_version();
 		case_mmap_write_refused();
@@ -1634,5 +1648,6 @@ int main(int argc, char **argv)
 		case_unload_refused();
 	}
 	alarm(0);
+	ktap_diag("%s: the battery took %ld ms", suite, now_ms() - start);
 	return ktap_end();
 }
