@@ -759,6 +759,79 @@ static void case_mmap_other_process(void)
 		close(fd);
 }
 
+/*
+ * One mapping per open file, for its whole life: a second mmap() is EBUSY, and so is one after
+ * the first was unmapped (C Binder keeps the allocator's buffer_size; both Rust drivers keep
+ * the page range; the port refuses in mmap_prepare, before any VMA exists).
+ */
+static void case_second_mapping(void)
+{
+	int fd = open(dev_path, O_RDWR | O_CLOEXEC), e2 = 0, e3 = 0;
+	void *m1, *m2 = MAP_FAILED, *m3 = MAP_FAILED;
+
+	arm("second_mapping_is_ebusy");
+	m1 = mmap(NULL, MAP_SIZE, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m1 != MAP_FAILED) {
+		m2 = mmap(NULL, MAP_SIZE, PROT_READ, MAP_PRIVATE, fd, 0);
+		e2 = errno;
+		munmap(m1, MAP_SIZE);
+		m3 = mmap(NULL, MAP_SIZE, PROT_READ, MAP_PRIVATE, fd, 0);
+		e3 = errno;
+	}
+	ktap_check(m1 != MAP_FAILED && m2 == MAP_FAILED && e2 == EBUSY && m3 == MAP_FAILED &&
+		   e3 == EBUSY, current_case,
+		   "first %s; second %s (%s); after unmapping the first %s (%s); expected EBUSY",
+		   m1 == MAP_FAILED ? "failed" : "mapped", m2 == MAP_FAILED ? "failed" : "mapped",
+		   strerror(e2), m3 == MAP_FAILED ? "failed" : "mapped", strerror(e3));
+	if (m2 != MAP_FAILED)
+		munmap(m2, MAP_SIZE);
+	if (m3 != MAP_FAILED)
+		munmap(m3, MAP_SIZE);
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * The --mmap-after-exec mode of this program: map the inherited binder file FD, exit with 0 if
+ * that was refused with EINVAL, 99 if it mapped, 100 + errno otherwise.
+ */
+static int mmap_after_exec(const char *fd_arg)
+{
+	void *m = mmap(NULL, MAP_SIZE, PROT_READ, MAP_PRIVATE, atoi(fd_arg), 0);
+
+	return m == MAP_FAILED ? (errno == EINVAL ? 0 : 100 + errno) : 99;
+}
+
+/*
+ * The file was opened in an address space that exec replaced: the same task (the Binder process
+ * is its thread group leader) maps it from the new one. C Binder refuses in
+ * binder_alloc_mmap_handler() ("invalid vma->vm_mm"), the Rust Binder in register_with_vma(),
+ * the port in mmap_prepare (VmAreaDesc::is_in_mm): EINVAL.
+ */
+static void case_mmap_after_exec(void)
+{
+	int st = -1;
+	pid_t pid;
+
+	arm("mmap_after_exec_is_einval");
+	pid = fork();
+	if (pid == 0) {
+		/* Not close-on-exec: the new image inherits it. */
+		int fd = open(dev_path, O_RDWR);
+		char arg[16];
+
+		if (fd < 0)
+			_exit(98);
+		snprintf(arg, sizeof(arg), "%d", fd);
+		execl("/proc/self/exe", "binder_battery", "--mmap-after-exec", arg, (char *)NULL);
+		_exit(97);
+	}
+	waitpid(pid, &st, 0);
+	ktap_check(WIFEXITED(st) && WEXITSTATUS(st) == 0, current_case,
+		   "mmap after exec: status %d (0 = EINVAL, 99 = mapped, 100 + errno, 97/98 = exec/open failed)",
+		   WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
 /* VM_DONTCOPY: a forked child has no mapping at the parent's address. */
 static void case_dontcopy(void)
 {
@@ -1613,6 +1686,8 @@ int main(int argc, char **argv)
 	char suite[32];
 	long start;
 
+	if (argc == 3 && !strcmp(argv[1], "--mmap-after-exec"))
+		return mmap_after_exec(argv[2]);
 	/* The suite's name: rmp_binder_<driver>. */
 	if (argc != 2 || !argv[1][0] || strlen(argv[1]) > 16 ||
 	    strspn(argv[1], "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(argv[1])) {
@@ -1631,6 +1706,8 @@ int main(int argc, char **argv)
 		case_version();
 		case_mmap_write_refused();
 		case_mmap_other_process();
+		case_second_mapping();
+		case_mmap_after_exec();
 		case_dontcopy();
 		case_context_manager();
 		case_round_trips();
