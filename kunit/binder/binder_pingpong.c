@@ -81,7 +81,7 @@ static int bopen(const char *who, char **map)
 }
 
 /* The context manager: answers "ping N" with "pong N" until CODE_BYE. */
-static int pong(int ready)
+static int serve_pong(int ready)
 {
 	__u32 rbuf[128], looper = BC_ENTER_LOOPER;
 	char *map, answer[64];
@@ -111,10 +111,12 @@ static int pong(int ready)
 			if (cmd != BR_TRANSACTION)
 				continue;
 			memcpy(&tr, (char *)rbuf + off - sizeof(tr), sizeof(tr));
-			printf("pong: received \"%.*s\" (%llu bytes from pid %d, at offset %lu of my read-only mapping)\n",
+			printf("pong: received \"%.*s\" (%llu bytes from pid %d, %s %lu %s)\n",
 			       (int)tr.data_size, (char *)(uintptr_t)tr.data.ptr.buffer,
 			       (unsigned long long)tr.data_size, tr.sender_pid,
-			       (unsigned long)((char *)(uintptr_t)tr.data.ptr.buffer - map));
+			       "at offset",
+			       (unsigned long)((char *)(uintptr_t)tr.data.ptr.buffer - map),
+			       "of my read-only mapping");
 			if (tr.code == CODE_PING && tr.data_size > 5)
 				snprintf(answer, sizeof(answer), "pong%.*s", (int)tr.data_size - 4,
 					 (char *)(uintptr_t)tr.data.ptr.buffer + 4);
@@ -137,7 +139,7 @@ static int pong(int ready)
 }
 
 /* One synchronous transaction to handle 0; prints the reply. */
-static void ping(int fd, __u32 code, const char *msg)
+static void send_ping(int fd, __u32 code, const char *msg)
 {
 	struct binder_transaction_data out = { .code = code, .data_size = strlen(msg) + 1 };
 	__u8 w[4 + sizeof(out)];
@@ -204,7 +206,7 @@ int main(int argc, char **argv)
 		fail("ping", "fork");
 	if (child == 0) {
 		close(ready[0]);
-		exit(pong(ready[1]));
+		exit(serve_pong(ready[1]));
 	}
 	close(ready[1]);
 	if (read(ready[0], &c, 1) != 1)
@@ -216,9 +218,9 @@ int main(int argc, char **argv)
 	       ver.protocol_version);
 	for (int i = 1; i <= count; i++) {
 		snprintf(msg, sizeof(msg), "ping %d", i);
-		ping(fd, CODE_PING, msg);
+		send_ping(fd, CODE_PING, msg);
 	}
-	ping(fd, CODE_BYE, "bye");
+	send_ping(fd, CODE_BYE, "bye");
 	if (waitpid(child, &st, 0) != child || !WIFEXITED(st) || WEXITSTATUS(st))
 		fail("ping", "pong's exit");
 	printf("ping: %d round trips, pong exited cleanly\n", count + 1);

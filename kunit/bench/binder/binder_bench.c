@@ -176,7 +176,8 @@ static int serve(int ready, int ack)
 
 			memcpy(&cmd, (char *)rbuf + off, 4);
 			off += 4 + _IOC_SIZE(cmd);
-			if (cmd == BR_NOOP || cmd == BR_TRANSACTION_COMPLETE || cmd == BR_SPAWN_LOOPER)
+			if (cmd == BR_NOOP || cmd == BR_TRANSACTION_COMPLETE ||
+			    cmd == BR_SPAWN_LOOPER)
 				continue;
 			if (cmd != BR_TRANSACTION)
 				die("receiver: unexpected BR 0x%x", cmd);
@@ -325,7 +326,8 @@ static void wait_acks(long count)
 	char buf[64];
 
 	while (count > 0) {
-		ssize_t got = read(ack_rd, buf, count < (long)sizeof(buf) ? (size_t)count : sizeof(buf));
+		size_t want = count < (long)sizeof(buf) ? (size_t)count : sizeof(buf);
+		ssize_t got = read(ack_rd, buf, want);
 
 		if (got <= 0)
 			die("sender: the receiver's acknowledgements");
@@ -456,8 +458,9 @@ int main(int argc, char **argv)
 			struct bcase *c = &cases[(j + r) % nc];
 			long long t = c->run(c->n, c->iters);
 
-			printf("rmp-bench: case=%s n=%ld variant=%s anchor=%s round=%d ops=%ld ns=%lld\n",
-			       c->name, c->n, driver, anchor, r, c->iters, t);
+			printf("rmp-bench: case=%s n=%ld variant=%s anchor=%s", c->name, c->n,
+			       driver, anchor);
+			printf(" round=%d ops=%ld ns=%lld\n", r, c->iters, t);
 		}
 	}
 	transact(CODE_EXIT, 0);
