@@ -15,9 +15,10 @@
  *                     that many in flight (Binder's async buffer space is half the mapping);
  *                     time per message, from the first send to the receiver's last free
  *
- * Every (case, n) is one measurement; a round runs each once, the order rotated by one each
- * round (as rmp_bench rotates its variants); iteration counts are calibrated once per boot
- * so that a measurement lasts about the target time. The lines are rmp_bench's, which
+ * Both processes run on CPU 0 (see main()). Every (case, n) is one measurement; a round runs
+ * each once, the order rotated by one each round (as rmp_bench rotates its variants);
+ * iteration counts are calibrated once per boot so that a measurement lasts about the target
+ * time. The lines are rmp_bench's, which
  * kunit/bench/report.py reads; the variant is the driver, the anchors are what the host
  * compares it with (the same round of the other drivers' boots, booted one after another):
  *
@@ -30,6 +31,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -411,6 +413,7 @@ int main(int argc, char **argv)
 {
 	const char *driver = NULL, *anchor;
 	unsigned int nc = ARRAY_SIZE(cases);
+	cpu_set_t cpu0;
 	int opt;
 
 	while ((opt = getopt(argc, argv, "d:r:t:")) != -1) {
@@ -440,6 +443,15 @@ int main(int argc, char **argv)
 	anchor = !strcmp(driver, "c") ? "-" : !strcmp(driver, "rust") ? "c" : "rust,c";
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	alarm(WATCHDOG_SECS);
+	/*
+	 * Sender and receiver on one CPU: a wakeup is then a context switch on that CPU, not a
+	 * wakeup of the other virtual CPU, whose QEMU thread the host may not be running (TCG
+	 * on a shared machine); what is timed is the driver's path, not the host's scheduler.
+	 */
+	CPU_ZERO(&cpu0);
+	CPU_SET(0, &cpu0);
+	if (sched_setaffinity(0, sizeof(cpu0), &cpu0))
+		die("sched_setaffinity to CPU 0");
 	setup_device();
 	receiver_start();
 	sfd = bopen(SEND_MAP);
