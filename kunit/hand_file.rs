@@ -354,6 +354,12 @@ mod tests {
 
     #[test]
     fn copy_from_user_slice_crosses_pages() -> Result {
+        // SAFETY: A KUnit case holds no lock of its address space and may sleep.
+        unsafe { UserContext::with(|ctx| copy_from_user_slice_body(ctx)) }
+    }
+
+    /// The case itself, with the proof that the test thread holds no lock of its mm.
+    fn copy_from_user_slice_body(ctx: &UserContext) -> Result {
         let len = 3 * PAGE_SIZE;
         let user = mmap_raw(ptr::null_mut(), 0, 3, RW, MAP_PRIVATE | MAP_ANONYMOUS, 0)?;
         let mut src = KVec::with_capacity(len, GFP_KERNEL)?;
@@ -366,7 +372,7 @@ mod tests {
         let pages = KernelPages::alloc(3, GFP_KERNEL)?;
         let (at, n) = (PAGE_SIZE / 2, 2 * PAGE_SIZE);
         let mut reader = UserSlice::new(UserPtr::from_addr(user + 5), n + 1).reader();
-        pages.copy_from_user_slice_at(at, &mut reader, n)?;
+        pages.copy_from_user_slice_at(ctx, at, &mut reader, n)?;
         // The reader advanced by exactly `n`.
         assert_eq!(reader.len(), 1);
         let mut back = KVec::from_elem(0u8, n, GFP_KERNEL)?;
@@ -377,7 +383,7 @@ mod tests {
         // A reader shorter than the copy: EFAULT before anything is read.
         let mut short = UserSlice::new(UserPtr::from_addr(user), 10).reader();
         assert_eq!(
-            pages.copy_from_user_slice_at(0, &mut short, 11),
+            pages.copy_from_user_slice_at(ctx, 0, &mut short, 11),
             Err(EFAULT)
         );
         assert_eq!(short.len(), 10);
@@ -386,10 +392,10 @@ mod tests {
         let page = pages.page(0).ok_or(EINVAL)?;
         let mut one = UserSlice::new(UserPtr::from_addr(user), 16).reader();
         assert_eq!(
-            page.copy_from_user_slice(PAGE_SIZE - 8, &mut one, 16),
+            page.copy_from_user_slice(ctx, PAGE_SIZE - 8, &mut one, 16),
             Err(EINVAL)
         );
-        page.copy_from_user_slice(8, &mut one, 16)?;
+        page.copy_from_user_slice(ctx, 8, &mut one, 16)?;
         assert_eq!(
             pages.read_at::<[u8; 4]>(8)?,
             [src[0], src[1], src[2], src[3]]
@@ -397,7 +403,7 @@ mod tests {
         // Unmapped user memory: EFAULT.
         munmap(user, 3);
         let mut gone = UserSlice::new(UserPtr::from_addr(user), 8).reader();
-        assert_eq!(page.copy_from_user_slice(0, &mut gone, 8), Err(EFAULT));
+        assert_eq!(page.copy_from_user_slice(ctx, 0, &mut gone, 8), Err(EFAULT));
         Ok(())
     }
 }

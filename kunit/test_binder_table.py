@@ -59,18 +59,23 @@ class TableTest(unittest.TestCase):
         lines = binder_table.table(cols)
         self.assertRegex(lines[2], r"^binder_version +ok +-$")
 
-    def test_three_columns(self):
+    def test_third_driver_column(self):
+        """A third driver (the port) gets its own column and its own reason lines."""
+        ported = RUST_LOG.replace("rmp_binder_rust", "rmp_binder_ported").replace(
+            "expected on rust: BR_FAILED_REPLY (no close)",
+            "expected on ported: BR_DEAD_REPLY (close)").replace(
+            "    # reply_after_receiver_unmaps: got BR_DEAD_REPLY\n    not ok", "    ok")
         fd, path = tempfile.mkstemp()
-        self.paths.append(path)
         with os.fdopen(fd, "w") as f:
-            f.write(RUST_LOG.replace("rust", "ported").replace("not ok", "ok"))
+            f.write(ported)
+        self.paths.append(path)
         cols = self.columns() + [("ported",) + binder_table.read_suite(path)]
         lines = binder_table.table(cols)
         self.assertEqual(lines[0], "Binder battery: c: 2 of 2 pass, rust: 1 of 2 pass, "
                          "ported: 2 of 2 pass")
         self.assertRegex(lines[1], r"^case +c Binder +rust Binder +ported Binder$")
         self.assertRegex(lines[3], r"^reply_after_receiver_unmaps \[1\] +ok +FAIL +ok$")
-        self.assertIn("[1] ported: BR_FAILED_REPLY (no close)", lines)
+        self.assertIn("[1] ported: BR_DEAD_REPLY (close)", lines)
 
     def test_empty_log_fails(self):
         with open(self.paths[1], "w", encoding="utf-8") as f:

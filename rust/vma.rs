@@ -196,8 +196,17 @@ impl<V: VmOperations> OwnVmArea<V> {
     /// It may sleep on the mmap lock of `mm`, which may be another task's. `user` proves that
     /// the calling task holds no lock of its own address space (taking the read lock again
     /// would deadlock against a waiting writer when `mm` is its own), and is borrowed mutably
-    /// so that nothing that needs the proof, such as a copy from user memory that faults on
-    /// `mm`, runs inside `f`. Where sleeping is not allowed, use [`OwnVmArea::try_lookup`].
+    /// so that nothing that needs the proof runs inside `f`: the crate's copies from user
+    /// memory ([`PageCopy::copy_from_user`], [`PageCopy::copy_from_user_slice`],
+    /// [`PageArray::copy_from_user_slice_at`], [`PinnedUserBuffer::pin`]) or a nested lookup.
+    /// The in-tree `UserSliceReader` copies need no token: `f` must not make them when `mm` may
+    /// be the caller's own, as their fault would take the same lock again. Where sleeping is
+    /// not allowed, use [`OwnVmArea::try_lookup`].
+    ///
+    /// [`PageCopy::copy_from_user`]: crate::PageCopy::copy_from_user
+    /// [`PageCopy::copy_from_user_slice`]: crate::PageCopy::copy_from_user_slice
+    /// [`PageArray::copy_from_user_slice_at`]: crate::PageArray::copy_from_user_slice_at
+    /// [`PinnedUserBuffer::pin`]: crate::PinnedUserBuffer::pin
     pub fn lookup<R>(
         user: &mut UserContext,
         mm: &MmWithUser,
@@ -219,10 +228,16 @@ impl<V: VmOperations> OwnVmArea<V> {
     /// anyone from mapping there). For reclaim (a shrinker must not wait for an mmap lock
     /// whose holder may be allocating memory) and other atomic contexts: a caller that gets
     /// `None` skips the work, or retries later.
+    ///
+    /// `f` must be `Send` although it runs on the calling thread: a [`UserContext`] is neither
+    /// `Send` nor `Sync`, so an `ioctl` cannot take its proof under this lock (a copy from user
+    /// memory that faults on `mm`, or [`OwnVmArea::lookup`], would take the same lock again).
+    /// A shrinker that needs raw pointers inside moves them in a wrapper of its own that is
+    /// `Send`.
     pub fn try_lookup<R>(
         mm: &MmWithUser,
         address: usize,
-        f: impl FnOnce(Option<&OwnVmArea<V>>) -> R,
+        f: impl FnOnce(Option<&OwnVmArea<V>>) -> R + Send,
     ) -> Option<R> {
         if let Some(vma) = mm.lock_vma_under_rcu(address) {
             return Some(f(VmAreaRef::from_vma_ref(&vma).as_own::<V>()));

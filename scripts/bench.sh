@@ -13,8 +13,9 @@
 # derives a kunitconfig without RUST_INLINE_HELPERS, hence a second bench kernel.
 
 # Debug options: sanitizers, lock debugging, VM/list/atomic-sleep checks, slab debugging,
-# KFENCE, kmemleak, fault injection, coverage, page poisoning and owner tracking.
-RMP_BENCH_DEBUG_RE='^(DEBUG_[A-Z0-9_]*|KASAN[A-Z0-9_]*|KMSAN[A-Z0-9_]*|KCSAN[A-Z0-9_]*|UBSAN[A-Z0-9_]*|KFENCE[A-Z0-9_]*|PROVE_[A-Z0-9_]*|LOCKDEP[A-Z0-9_]*|LOCK_STAT|SLUB_DEBUG[A-Z0-9_]*|[A-Z0-9_]*KMEMLEAK[A-Z0-9_]*|FAULT_INJECTION[A-Z0-9_]*|FAIL_[A-Z0-9_]*|FAILSLAB|PAGE_POISONING|PAGE_OWNER|PAGE_TABLE_CHECK[A-Z0-9_]*|KCOV[A-Z0-9_]*|GCOV[A-Z0-9_]*)$'
+# KFENCE, kmemleak, fault injection, coverage, page poisoning and owner tracking, and the
+# shrinker's debugfs files (SHRINKER_DEBUG, which needs DEBUG_FS).
+RMP_BENCH_DEBUG_RE='^(DEBUG_[A-Z0-9_]*|KASAN[A-Z0-9_]*|KMSAN[A-Z0-9_]*|KCSAN[A-Z0-9_]*|UBSAN[A-Z0-9_]*|KFENCE[A-Z0-9_]*|PROVE_[A-Z0-9_]*|LOCKDEP[A-Z0-9_]*|LOCK_STAT|SLUB_DEBUG[A-Z0-9_]*|[A-Z0-9_]*KMEMLEAK[A-Z0-9_]*|FAULT_INJECTION[A-Z0-9_]*|FAIL_[A-Z0-9_]*|FAILSLAB|PAGE_POISONING|PAGE_OWNER|PAGE_TABLE_CHECK[A-Z0-9_]*|KCOV[A-Z0-9_]*|GCOV[A-Z0-9_]*|SHRINKER_DEBUG)$'
 RMP_BENCH_CONFIG_EXTRA=(CONFIG_TMPFS=y CONFIG_SECRETMEM=y)
 
 # Whether the bench kernel inlines the C helpers into Rust (RUST_INLINE_HELPERS, as the test
@@ -24,7 +25,7 @@ rmp_bench_inline_helpers() { [ "${RMP_BENCH_INLINE_HELPERS:-1}" != 0 ]; }
 
 # The bench kernel's kunitconfig, on stdout.
 rmp_bench_config() {
-	local line name extra
+	local line name extra frag
 	echo "# Bench kernel: kunit/.kunitconfig without its debug options (scripts/bench.sh)."
 	while IFS= read -r line || [ -n "$line" ]; do
 		if [[ $line =~ ^CONFIG_([A-Za-z0-9_]+)= ]]; then
@@ -36,6 +37,16 @@ rmp_bench_config() {
 		fi
 		printf '%s\n' "$line"
 	done <"$RMP_TOP/kunit/.kunitconfig"
+	# The test kernel's own fragments (x86_64: kunit/binder.kunitconfig), through the same
+	# filter: the Binder benchmarks need C Binder as a module and binderfs.
+	for frag in "${RMP_TEST_FRAGMENTS[@]}"; do
+		echo "# From $(basename "$frag"), without its debug options."
+		while IFS= read -r line || [ -n "$line" ]; do
+			[[ $line =~ ^CONFIG_([A-Za-z0-9_]+)= ]] || continue
+			[[ ${BASH_REMATCH[1]} =~ $RMP_BENCH_DEBUG_RE ]] && continue
+			grep -qx "$line" "$RMP_TOP/kunit/.kunitconfig" || printf '%s\n' "$line"
+		done <"$frag"
+	done
 	echo "# Added for the anchors of make bench."
 	for extra in "${RMP_BENCH_CONFIG_EXTRA[@]}"; do
 		grep -qx "$extra" "$RMP_TOP/kunit/.kunitconfig" || printf '%s\n' "$extra"
@@ -92,7 +103,9 @@ RMP_BENCH_MACHINE=()
 #   RMP_BENCH_BOOTS (2)          boots of the bench kernel, each running every case
 #   RMP_BENCH_ROUNDS (7)         rounds per case and boot
 #   RMP_BENCH_MS (30)            target duration of one measurement, in milliseconds
-#   RMP_BENCH_CASES (all)        comma-separated case names
+#   RMP_BENCH_CASES (all)        comma-separated case names; "binder" (or binder_rtt,
+#                                binder_oneway) selects the Binder boots (x86_64), which
+#                                "all" includes
 #   RMP_BENCH_CALLS (7)          calls counted per hook and boot; 0 skips the counts
 #   RMP_BENCH_CPU (max)          QEMU's -cpu model of the guest
 #   RMP_BENCH_INLINE_HELPERS (1) 0: the bench kernel without RUST_INLINE_HELPERS
@@ -155,9 +168,128 @@ _rmp_bench_header() {
 	} >"$out/header.txt"
 }
 
+# ---------------------------------------------------------------------------
+# The Binder boots of make bench (x86_64: the bench kernel has kunit/binder.kunitconfig's
+# options). Each driver needs a boot of its own (C Binder cannot be unloaded, and all three
+# register the binder file system): C Binder (binder_linux.ko), the unmodified Rust Binder
+# (rust_binder.ko) and the Rust Binder ported onto the crate (rust_binder_ported.ko, the
+# crate's rust_mmap_prepare.ko loaded first), built against the bench kernel as
+# scripts/binder.sh builds them against the test kernel. kunit/bench/binder/binder_bench.c
+# runs the same rounds in every boot; the boots go by sets of one per driver, the drivers'
+# order rotated from set to set, and report.py reads set i as one boot: a Rust driver's
+# ratio to its anchor is made round by round, round r of its boot over round r of the
+# anchor's boot of the same set (booted minutes apart, not interleaved within a boot).
+RMP_BENCH_BINDER_CASES=(binder_rtt binder_oneway)
+
+# Whether RMP_BENCH_CASES selects the Binder cases ("all", or "binder" or a Binder case named).
+rmp_bench_binder_selected() {
+	local c
+	[ "$RMP_ARCH" = x86_64 ] || return 1
+	[ "${RMP_BENCH_CASES:-all}" = all ] && return 0
+	for c in ${RMP_BENCH_CASES//,/ }; do
+		[[ " binder ${RMP_BENCH_BINDER_CASES[*]} " == *" $c "* ]] && return 0
+	done
+	return 1
+}
+
+# RMP_BENCH_CASES without the Binder cases, for rmp_bench ("all" stays "all"; empty: none).
+rmp_bench_main_cases() {
+	local c out=()
+	[ "${RMP_BENCH_CASES:-all}" = all ] && { echo all; return; }
+	for c in ${RMP_BENCH_CASES//,/ }; do
+		[[ " binder ${RMP_BENCH_BINDER_CASES[*]} " == *" $c "* ]] || out+=("$c")
+	done
+	local IFS=,
+	echo "${out[*]}"
+}
+
+# _rmp_bench_binder OUT SRC RUN: the Binder boots and their report, into RUN/binder.
+_rmp_bench_binder() {
+	local out=$1 src=$2 run=$3 drv i j dir log hdr list img rc=0 boots=() order
+	# rmp_binder_build's globals, pointed at the bench kernel and its copy of the checkout
+	# (where the crate was just built for it).
+	local RMP_KDIR=$RMP_BENCH_KDIR RMP_MTOP=$src RMP_OUT=$out
+	local bdir=$run/binder
+	rmp_phase_begin "Binder drivers and binder_bench for the bench kernel"
+	rmp_binder_build rust >"$out/binder-rust.log" 2>&1 ||
+		{ tail -n 30 "$out/binder-rust.log"; rmp_die "building rust_binder.ko for the bench kernel failed (log: $out/binder-rust.log)"; }
+	rmp_binder_build ported >"$out/binder-ported.log" 2>&1 ||
+		{ tail -n 30 "$out/binder-ported.log"; rmp_die "building rust_binder_ported.ko for the bench kernel failed (log: $out/binder-ported.log)"; }
+	hdr=$out/uapi
+	rm -rf "$hdr" && mkdir -p "$hdr/linux"
+	rmp_in_root make -C "$RMP_KDIR" "${RMP_KMAKE_ARGS[@]}" -s headers ||
+		rmp_die "make headers in the bench kernel failed"
+	cp -r "$RMP_KDIR/usr/include/linux/android" "$hdr/linux/" ||
+		rmp_die "no linux/android/ in $RMP_KDIR/usr/include after make headers"
+	mkdir -p "$out/binder-bin"
+	rmp_in_root "$RMP_CC" -static -O2 -Wall -Wextra -Werror -I"$hdr" \
+		-o "$out/binder-bin/binder_bench" "$RMP_TOP/kunit/bench/binder/binder_bench.c" ||
+		rmp_die "compiling kunit/bench/binder/binder_bench.c failed"
+	for drv in "${RMP_BINDER_DRIVERS[@]}"; do
+		list=$out/binder-$drv.list img=$out/binder-$drv.cpio
+		if [ "$drv" = ported ]; then
+			printf '%s\n' rust_mmap_prepare binder-ported
+		else
+			echo "binder-$drv"
+		fi >"$out/binder-$drv.modules"
+		{
+			printf 'dir %s 755 0 0\n' /bin /etc /etc/rmp /lib /lib/modules /usr /usr/libexec \
+				/usr/libexec/rmp /usr/libexec/rmp/bench
+			echo "nod /dev/console 600 0 0 c 5 1"
+			echo "file /bin/busybox $RMP_BUSYBOX 755 0 0"
+			echo "file /init $RMP_TOP/kunit/init.sh 755 0 0"
+			echo "file /etc/rmp/modules $out/binder-$drv.modules 644 0 0"
+			echo "file /lib/modules/binder-$drv.ko $(rmp_binder_module "$drv") 644 0 0"
+			[ "$drv" != ported ] || echo "file /lib/modules/rust_mmap_prepare.ko $src/rust_mmap_prepare.ko 644 0 0"
+			echo "file /usr/libexec/rmp/bench/run $RMP_TOP/kunit/bench/binder_guest.sh 755 0 0"
+			echo "file /usr/libexec/rmp/bench/binder_bench $out/binder-bin/binder_bench 755 0 0"
+		} >"$list"
+		rmp_in_root bash -c '"$1/usr/gen_init_cpio" "$2" >"$3"' bash "$RMP_KDIR" "$list" "$img" ||
+			rmp_die "gen_init_cpio failed on $list"
+	done
+	rmp_phase_end
+
+	rm -rf "$bdir" && mkdir -p "$bdir"
+	local n=${#RMP_BINDER_DRIVERS[@]}
+	for ((i = 1; i <= RMP_BENCH_NBOOTS; i++)); do
+		dir=$bdir/boot-$i
+		mkdir -p "$dir"
+		boots+=(--boot "$dir")
+		echo "{$(_rmp_bench_host before)" >"$dir/host.json.part"
+		order=()
+		for ((j = 0; j < n; j++)); do order+=("${RMP_BINDER_DRIVERS[(j + i - 1) % n]}"); done
+		for drv in "${order[@]}"; do
+			log=$dir/console-$drv.log
+			rmp_phase_begin "Binder boot set $i of $RMP_BENCH_NBOOTS, driver $drv (-cpu $RMP_BENCH_QEMU_CPU; load $(cut -d' ' -f1 /proc/loadavg); console log: $log)"
+			rmp_in_root timeout --foreground "${RMP_TIMEOUT:-1800}" "$RMP_QEMU" -nodefaults \
+				-no-reboot -m 2048 -smp 2 -accel tcg "${RMP_BENCH_MACHINE[@]}" \
+				-kernel "$RMP_KDIR/$RMP_KIMAGE" -initrd "$out/binder-$drv.cpio" \
+				-append "console=$RMP_CONSOLE kunit_shutdown=none kunit.enable=0 panic=-1 rmp.mode=bench rmp.binder=$drv rmp.bench_rounds=${RMP_BENCH_ROUNDS:-7} rmp.bench_ms=${RMP_BENCH_MS:-30}" \
+				-display none -monitor none -serial stdio </dev/null >"$log" 2>&1 ||
+				rmp_log "QEMU exited with status $? (timeout is 124)"
+			rmp_phase_end
+			# report.py sees a set as one boot: a driver's boot that did not finish is said
+			# here, as the set's other boots would hide it.
+			grep -q '^rmp-bench-end' "$log" && grep -q 'rmp-harness: END (mode bench)' "$log" || {
+				rc=1; rmp_log "the $drv Binder boot of set $i did not finish its timings (log: $log)"; }
+		done
+		echo ", $(_rmp_bench_host after)}" >>"$dir/host.json.part"
+		tr -d '\n' <"$dir/host.json.part" >"$dir/host.json" && rm -f "$dir/host.json.part"
+		for drv in "${order[@]}"; do cat "$dir/console-$drv.log"; done >"$dir/console-bench.log"
+	done
+	{
+		cat "$run/header.txt"
+		echo "Binder: one boot per driver and set (${RMP_BINDER_DRIVERS[*]}: C Binder binder_linux.ko, the unmodified Rust Binder rust_binder.ko, the Rust Binder ported onto the crate rust_binder_ported.ko with rust_mmap_prepare.ko), the drivers' order rotated from set to set; a \"boot\" below is one such set, and a ratio compares round r of two boots of one set. No instruction counts."
+	} >"$bdir/header.txt"
+	rmp_in_root python3 "$RMP_TOP/kunit/bench/report.py" "${boots[@]}" --header "$bdir/header.txt" \
+		--out "$bdir/results" || rc=1
+	return $rc
+}
+
 # Runs make bench with the settings of the environment; RMP_BENCH_RESULTS is then the results'
 # directory.
 RMP_BENCH_RESULTS=
+RMP_BENCH_BINDER_RESULTS=
 cmd_bench() {
 	[ "$RMP_KERNEL" = test ] ||
 		rmp_die "make bench KERNEL=$RMP_KERNEL: the bench kernel is built from the test kernel's source and toolchain" \
@@ -202,9 +334,13 @@ cmd_bench() {
 	_rmp_bench_initramfs "$src" "$bin" "$out"
 	rmp_phase_end
 
-	local calls=${RMP_BENCH_CALLS:-7} boots=() dir log
+	local calls=${RMP_BENCH_CALLS:-7} boots=() dir log main_cases nmain
+	main_cases=$(rmp_bench_main_cases)
+	# Only Binder cases selected (RMP_BENCH_CASES=binder): no boot of the samples.
+	nmain=$RMP_BENCH_NBOOTS
+	[ -n "$main_cases" ] || nmain=0
 	rm -rf "$run" && mkdir -p "$run"
-	for ((i = 1; i <= RMP_BENCH_NBOOTS; i++)); do
+	for ((i = 1; i <= nmain; i++)); do
 		dir=$run/boot-$i log=$run/boot-$i/console-bench.log
 		mkdir -p "$dir"
 		boots+=(--boot "$dir")
@@ -220,7 +356,7 @@ cmd_bench() {
 			"--arch $RMP_ARCH $([ -z "${RMP_BENCH_DEBUG:-}" ] || echo --debug) $([ -z "${RMP_BENCH_PROFILE:-}" ] || echo --profile)" \
 			"$RMP_QEMU" -nodefaults -no-reboot -m 2048 -smp 2 -accel tcg "${RMP_BENCH_MACHINE[@]}" \
 			-kernel "$RMP_BENCH_KDIR/$RMP_KIMAGE" -initrd "$out/initramfs.cpio" \
-			-append "console=$RMP_CONSOLE kunit_shutdown=none panic=-1 rmp.mode=bench rmp.bench_rounds=${RMP_BENCH_ROUNDS:-7} rmp.bench_ms=${RMP_BENCH_MS:-30} rmp.bench_cases=${RMP_BENCH_CASES:-all} rmp.bench_calls=$calls${RMP_BENCH_PROFILE:+ rmp.bench_profile=1}" \
+			-append "console=$RMP_CONSOLE kunit_shutdown=none panic=-1 rmp.mode=bench rmp.bench_rounds=${RMP_BENCH_ROUNDS:-7} rmp.bench_ms=${RMP_BENCH_MS:-30} rmp.bench_cases=$main_cases rmp.bench_calls=$calls${RMP_BENCH_PROFILE:+ rmp.bench_profile=1}" \
 			-display none -monitor none -serial stdio \
 			-serial unix:/tmp/ctl.sock,server=on,wait=off -gdb unix:/tmp/gdb.sock,server=on,wait=off ||
 			rmp_log "QEMU exited with status $? (timeout is 124)"
@@ -231,11 +367,19 @@ cmd_bench() {
 	done
 
 	_rmp_bench_header "$run"
-	local args=("${boots[@]}" --header "$run/header.txt" --out "$run/results")
-	[ "$calls" -eq 0 ] || args+=(--counts-expected)
-	rmp_in_root python3 "$RMP_TOP/kunit/bench/report.py" "${args[@]}" || rc=1
 	RMP_BENCH_RESULTS=$run/results
-	[ $rc -eq 0 ] || rmp_die "make bench: see the problems above; console logs: $run/boot-*/console-bench.log, counting logs beside them (.count)"
+	if [ "$nmain" -gt 0 ]; then
+		local args=("${boots[@]}" --header "$run/header.txt" --out "$run/results")
+		[ "$calls" -eq 0 ] || args+=(--counts-expected)
+		rmp_in_root python3 "$RMP_TOP/kunit/bench/report.py" "${args[@]}" || rc=1
+	fi
+	# The Binder boots, after the samples' (their tables print last): RMP_BENCH_BINDER_RESULTS.
+	RMP_BENCH_BINDER_RESULTS=
+	if rmp_bench_binder_selected; then
+		_rmp_bench_binder "$out" "$src" "$run" || rc=1
+		RMP_BENCH_BINDER_RESULTS=$run/binder/results
+	fi
+	[ $rc -eq 0 ] || rmp_die "make bench: see the problems above; console logs: $run/boot-*/console-bench.log, counting logs beside them (.count), Binder boots' $run/binder/boot-*/console-*.log"
 }
 
 # ---------------------------------------------------------------------------
@@ -248,6 +392,8 @@ cmd_bench() {
 #      run, like the first bench kernel).
 # kunit/bench/figures.py then replaces the section between its BEGIN and END lines, naming the
 # commit (git describe) and this command; the rest of the file is not touched.
+# The first run's Binder boots (x86_64) go into their own section, bench-figures-binder;
+# RMP_BENCH_DOC=binder makes only those boots and writes only that section.
 # With ARCH=arm64 only the first run is made (qemu64 is an x86 CPU model; a second arm64 bench
 # kernel without inline helpers is not worth its build), into the section bench-figures-arm64.
 RMP_BENCH_DOC_CPU=qemu64
@@ -261,6 +407,15 @@ _rmp_bench_listing() {
 		rmp_die "cannot disassemble $2 in $1"
 }
 
+# _rmp_bench_doc_binder RESULTS STAMP COMMAND: the Binder section of benchmarks.rst.
+_rmp_bench_doc_binder() {
+	rmp_in_root python3 "$RMP_TOP/kunit/bench/figures.py" --main "$1/results.json" \
+		--section binder --stamp "$2" --command "$3" \
+		--doc "$RMP_TOP/Documentation/benchmarks.rst" ||
+		rmp_die "writing the Binder figures into Documentation/benchmarks.rst failed"
+	rmp_log "Documentation/benchmarks.rst: Binder figures of $2 written; results: $1"
+}
+
 cmd_bench-doc() {
 	local stamp cmd v main cpu helpers sym
 	stamp=$(git -C "$RMP_TOP" describe --always --dirty)
@@ -271,8 +426,18 @@ cmd_bench-doc() {
 	for v in RMP_BENCH_BOOTS RMP_BENCH_ROUNDS RMP_BENCH_MS RMP_BENCH_CALLS; do
 		[ -z "${!v:-}" ] || cmd="$v=${!v} $cmd"
 	done
+	if [ "${RMP_BENCH_DOC:-}" = binder ]; then
+		# The Binder boots alone, into their own section.
+		cmd="RMP_BENCH_DOC=binder $cmd"
+		RMP_BENCH_CPU=max RMP_BENCH_INLINE_HELPERS=1 RMP_BENCH_CASES=binder RMP_BENCH_PROFILE= \
+			cmd_bench
+		_rmp_bench_doc_binder "$RMP_BENCH_BINDER_RESULTS" "$stamp" "$cmd"
+		return 0
+	fi
 	RMP_BENCH_CPU=max RMP_BENCH_INLINE_HELPERS=1 RMP_BENCH_CASES=all RMP_BENCH_PROFILE=1 cmd_bench
 	main=$RMP_BENCH_RESULTS
+	# The Binder boots ran with the first configuration (x86_64): their section now.
+	[ -z "$RMP_BENCH_BINDER_RESULTS" ] || _rmp_bench_doc_binder "$RMP_BENCH_BINDER_RESULTS" "$stamp" "$cmd"
 	# The Rust mmap_prepare the counts broke on, and memfd_secret's, as compiled.
 	sym=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["cases"]["mmap_prepare_rust"]["symbol"])' \
 		"$main/../boot-1/counts.json") || rmp_die "no counted symbol of mmap_prepare_rust in $main/../boot-1/counts.json"

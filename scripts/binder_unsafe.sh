@@ -43,11 +43,17 @@ count_in() {
 	BEGIN { n = split(fns, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1 }
 	!infn && match($0, /fn [a-z_]+[(<]/) {
 		name = substr($0, RSTART + 3, RLENGTH - 4)
-		if (name in want) { infn = 1; depth = 0; started = 0; count[name] = 0 }
+		if (name in want) {
+			infn = 1; depth = 0; started = 0
+			if (!(name in count)) order[++n_order] = name
+			count[name] += 0
+		}
 	}
 	table == "table" && !infn && /^[ \t]*mmap(_prepare)?: Some\(/ {
 		# The table entry (rust_binder_fops), and the lines of its value up to "),".
-		intable = 1; count["rust_binder_fops"] += 0
+		intable = 1
+		if (!("rust_binder_fops" in count)) order[++n_order] = "rust_binder_fops"
+		count["rust_binder_fops"] += 0
 	}
 	intable {
 		if ($0 !~ /^[ \t]*\/\//) {
@@ -70,7 +76,7 @@ count_in() {
 		if (started && depth <= 0) infn = 0
 	}
 	END {
-		for (f in count) printf "  %-20s %d\n", f, count[f]
+		for (i = 1; i <= n_order; i++) printf "  %-21s %d\n", order[i], count[order[i]]
 		printf "%-22s %3d unsafe\n", title, total
 	}' "${files[@]}"
 }

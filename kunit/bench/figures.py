@@ -16,6 +16,8 @@ over its anchor's in the same round of the same boot), never a ratio of two medi
 
 `make bench-doc ARCH=arm64` runs only the first configuration on arm64 and calls this with
 --section arm64: its own section, between the BEGIN and END lines named bench-figures-arm64.
+The Binder boots of make bench (x86_64) have their own section too, bench-figures-binder,
+written from their results.json with --section binder --main FILE.
 
 Usage: figures.py --main FILE [--cpu FILE] [--helpers FILE] [--listing TITLE=FILE ...]
                   [--section NAME] --stamp COMMIT --command CMD --doc FILE
@@ -37,12 +39,15 @@ def markers(name):
     """The BEGIN and END lines of the section NAME ('' for the main one)."""
     if not name:
         return BEGIN, END
+    if name == 'binder':
+        return ('.. BEGIN bench-figures-binder: written by make bench-doc '
+                '(kunit/bench/figures.py), not by hand', '.. END bench-figures-binder')
     return ('.. BEGIN bench-figures-%s: written by make bench-doc ARCH=%s '
             '(kunit/bench/figures.py), not by hand' % (name, name),
             '.. END bench-figures-%s' % name)
 
 # Cases whose n is a message size in bytes; the others count pages (or mappings).
-BYTE_CASES = ('send', 'free', 'binder_life')
+BYTE_CASES = ('send', 'free', 'binder_life', 'binder_rtt', 'binder_oneway')
 # The values of n of the adjacent case the document shows (results.txt has all of them).
 ADJACENT_NS = (1, 64, 4096)
 # The kernel's allocator entry points, whose share of a hook's instructions is summed.
@@ -327,6 +332,60 @@ def section(args, main, cpu, helpers, listings):
     return out
 
 
+# The Binder drivers, in the order of their columns, and the ratios shown: (driver, anchor).
+BINDER_DRIVERS = ('c', 'rust', 'ported')
+BINDER_RATIOS = (('ported', 'rust'), ('rust', 'c'), ('ported', 'c'))
+
+
+def binder_section(args, res):
+    """The Binder section: make bench's Binder boots (--section binder --main FILE)."""
+    begin, end = markers('binder')
+    out = [begin, '']
+    title = 'Binder figures of %s' % args.stamp
+    out += [title, '-' * len(title), '']
+    nboots = len(res.get('boots', []))
+    meta = res.get('meta', {})
+    out += ['Written by ``%s`` at commit ``%s``, from %d boots per driver (%d sets of one boot '
+            'per driver, the order of the drivers rotated from set to set), each boot running '
+            '%s rounds of about %s ms per measurement. The configuration, and the host during '
+            'each set (load averages before its first boot and after its last; QEMU processes '
+            'of other users running)::' % (args.command, args.stamp, nboots, nboots,
+                                           meta.get('rounds', '?'), meta.get('target_ms', '?')),
+            '']
+    lines = list(res.get('header', []))
+    for i, b in enumerate(res.get('boots', []), 1):
+        h = b.get('host') or {}
+        lines.append('set %d: load %s before, %s after; other QEMU: %s before, %s after'
+                     % (i, h.get('load_before', '?'), h.get('load_after', '?'),
+                        h.get('qemu_before', '?'), h.get('qemu_after', '?')))
+    out += literal(lines)
+    k = by_key(res)
+    rows = []
+    for case in case_order(res):
+        for n in sorted({key[1] for key in k if key[0] == case}):
+            row = [case, fmt_n(case, n)]
+            for drv in BINDER_DRIVERS:
+                r = k.get((case, n, drv))
+                row.append(fmt_time(r['median']) if r else 'n/a')
+            for drv, anchor in BINDER_RATIOS:
+                r = k.get((case, n, drv))
+                s = (r or {}).get('vs', {}).get(anchor)
+                row.append('%s (%s-%s)' % (ratio(s['median']), ratio(s['min']),
+                                           ratio(s['max'])) if s else 'n/a')
+            rows.append(row)
+    out += ['Per driver, the median time per round trip or message over all rounds of all '
+            'boots; then the ratios, each the median (and range) of per-round ratios: round r '
+            'of one driver\'s boot over round r of the other\'s boot in the same set (booted '
+            'one after the other, not interleaved in one boot: the boot-to-boot drift is in '
+            'these ratios)::']
+    out += literal(table(['case', 'n', 'C', 'Rust', 'ported', 'ported/Rust', 'Rust/C',
+                          'ported/C'], rows))
+    out += ['Every figure by driver, as ``make bench`` prints it (a "boot" is a set)::']
+    out += literal(table(TIMING_HEADERS, timing_rows(res)))
+    out += [end]
+    return out
+
+
 def replace_section(text, lines, name=''):
     """text with its section NAME replaced by lines (which include both markers)."""
     begin, end = markers(name)
@@ -358,7 +417,10 @@ def main():
             return json.load(f)
 
     listings = [tuple(x.split('=', 1)) for x in args.listing]
-    lines = section(args, load(args.main), load(args.cpu), load(args.helpers), listings)
+    if args.section == 'binder':
+        lines = binder_section(args, load(args.main))
+    else:
+        lines = section(args, load(args.main), load(args.cpu), load(args.helpers), listings)
     with open(args.doc) as f:
         text = f.read()
     with open(args.doc, 'w') as f:

@@ -95,7 +95,7 @@ impl MmapMiscDevice for Dev {
             let _: u32 = dev.pages.read_at(PAGE_SIZE - 2)?;
             let mut reader = UserSlice::new(UserPtr::from_addr(arg), 8).reader();
             dev.pages
-                .copy_from_user_slice_at(PAGE_SIZE - 4, &mut reader, 8)?;
+                .copy_from_user_slice_at(user, PAGE_SIZE - 4, &mut reader, 8)?;
             return Ok(start.is_some() as isize + zapped.is_some() as isize);
         }
         // A VMA found by address, proved to be ours before anything acts on it.
