@@ -228,6 +228,27 @@ pub trait PageArray {
         })
     }
 
+    /// Copies `len` bytes from the calling task's address `src` to `offset`, a C
+    /// `copy_from_user()` straight into each page (see [`PageCopy::copy_from_user`]). `EFAULT`
+    /// if a user byte could not be read (the bytes before it are copied).
+    ///
+    /// The fast way for long copies: [`PageArray::copy_from_user_slice_at`] has to pass the
+    /// bytes through a buffer, because the in-tree `UserSliceReader` does not tell its address.
+    /// A driver that reads a structure through a `UserSliceReader` and copies the rest of it can
+    /// compute the address of the rest: the reader's start plus what it has consumed (its
+    /// length at creation minus [`UserSliceReader::len`]), then `skip()` the reader.
+    fn copy_from_user_at(
+        &self,
+        user: &UserContext,
+        offset: usize,
+        src: UserPtr,
+        len: usize,
+    ) -> Result {
+        for_each_chunk(self, offset, len, |page, at, done, len| {
+            page.copy_from_user(user, at, src.wrapping_byte_add(done), len)
+        })
+    }
+
     /// Copies `len` bytes from `reader` to `offset` (see [`PageCopy::copy_from_user_slice`]).
     /// `EFAULT` if the reader has fewer than `len` bytes left (nothing is read), or a user byte
     /// could not be read (the bytes before it are copied). A copy longer than the stack buffer
