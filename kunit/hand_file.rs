@@ -419,7 +419,8 @@ mod tests {
         let user = mmap_raw(ptr::null_mut(), 0, 3, RW, MAP_PRIVATE | MAP_ANONYMOUS, 0)?;
         let mut src = KVec::with_capacity(len, GFP_KERNEL)?;
         for i in 0..len {
-            src.push((i * 11 + 1) as u8, GFP_KERNEL)?;
+            // No period that divides a page: a piece read from the wrong page shows.
+            src.push((i * 11 + (i >> 8) * 29 + 1) as u8, GFP_KERNEL)?;
         }
         UserSlice::new(UserPtr::from_addr(user), len)
             .writer()
@@ -459,12 +460,23 @@ mod tests {
         );
         assert_eq!(fresh.read_at::<u8>(PAGE_SIZE - 1)?, src[2 * PAGE_SIZE - 1]);
         assert_eq!(fresh.read_at::<u8>(PAGE_SIZE)?, 0);
-        // A kernel address is refused by `access_ok()`.
+        // A kernel address is refused before anything is written (`copy_from_user()` itself
+        // would zero the bytes it did not copy).
         let kernel = back.as_ptr() as usize;
         assert_eq!(
             fresh.copy_from_user_at(ctx, 0, UserPtr::from_addr(kernel), 8),
             Err(EFAULT)
         );
+        assert_eq!(
+            fresh.read_at::<[u8; 2]>(0)?,
+            [src[PAGE_SIZE], src[PAGE_SIZE + 1]]
+        );
+        let page = fresh.page(0).ok_or(EINVAL)?;
+        assert_eq!(
+            page.copy_from_user(ctx, 0, UserPtr::from_addr(kernel), 8),
+            Err(EFAULT)
+        );
+        assert_eq!(fresh.read_at::<u8>(7)?, src[PAGE_SIZE + 7]);
         munmap(user, 2);
         Ok(())
     }
