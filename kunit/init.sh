@@ -15,6 +15,8 @@
 #          initramfs has the crate, /lib/modules/rust_mmap_prepare.ko, loaded first
 # Lines starting "rmp-harness: FAIL:" make the host side fail the run.
 
+# First, so that the host knows the kernel's early boot is over (scripts/rmp, _rmp_boot_watched).
+echo "rmp-harness: reached /init"
 /bin/busybox mkdir -p /proc /sys /dev /tmp /bin /sbin /usr/bin /usr/sbin
 /bin/busybox --install -s
 mount -t proc proc /proc
@@ -84,7 +86,6 @@ run)
 	echo "rmp-harness: demos exit status $status"
 	;;
 binder)
-	echo "rmp-harness: binder boot reached /init"
 	# Periodic leak scans off: one could catch an object of a transaction in flight.
 	/usr/libexec/rmp/kmemleak quiet
 	# The crate the ported driver uses, before it (only that boot's initramfs has it).
