@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,10 +92,12 @@ struct fd_msg {
 };
 
 /*
- * A CODE_SG transaction (BC_TRANSACTION_SG): two buffer objects (offsets array: 0, then the
- * second's), a parent buffer A and a child B whose address the driver writes into A at
- * SG_FIXUP. A spans four pages and the fixup lies on its third, so the driver copies A in
- * pieces around the fixup, each across page boundaries.
+ * A CODE_SG transaction (BC_TRANSACTION_SG): two buffer objects after an 8-byte header, a
+ * parent buffer A and a child B whose address the driver writes into A at SG_FIXUP. A spans
+ * four pages and the fixup lies on its third, so the driver copies A in pieces around the
+ * fixup, each across page boundaries. The header keeps the parent off offset 0, which C
+ * Binder cannot fix up in: binder_validate_fixup() takes a last fixup object at offset 0 for
+ * "none yet" (libbinder's parcels never start with an object).
  */
 #define SG_A_LEN	(3 * PAGE + 100)
 #define SG_B_LEN	5000
@@ -104,14 +107,18 @@ struct fd_msg {
 #define ALIGN8(n)	(((n) + 7) & ~(size_t)7)
 
 struct sg_msg {
+	__u64 header;
 	struct binder_buffer_object a;
 	struct binder_buffer_object b;
 };
 
+/* The offsets array of a struct sg_msg or struct fda_msg: its two objects. */
+#define MSG_OFFSETS(type, second) { offsetof(type, a), offsetof(type, second) }
+
 /*
- * A CODE_FDA transaction: a buffer object holding struct fda_payload, and an fd array object
- * naming its two descriptors (parent 0, at offset 0). The payload also carries what the
- * sender's fstat() saw of each.
+ * A CODE_FDA transaction: after an 8-byte header (see struct sg_msg), a buffer object holding
+ * struct fda_payload, and an fd array object naming its two descriptors (parent 0, at offset
+ * 0). The payload also carries what the sender's fstat() saw of each.
  */
 #define FDA_FDS		2
 
@@ -122,6 +129,7 @@ struct fda_payload {
 };
 
 struct fda_msg {
+	__u64 header;
 	struct binder_buffer_object a;
 	struct binder_fd_array_object f;
 };
@@ -1498,7 +1506,7 @@ static void case_sg(int bad_fixup)
 {
 	const char *name = bad_fixup ? "sg_fixup_outside_parent_refused" : "sg_buffers_with_fixup";
 	static __u8 a[SG_A_LEN], b[SG_B_LEN];
-	static const binder_size_t offs[2] = { 0, sizeof(struct binder_buffer_object) };
+	static const binder_size_t offs[2] = MSG_OFFSETS(struct sg_msg, b);
 	struct binder_extended_error ee = { 0 };
 	struct sg_msg m = { 0 };
 	struct txn t = { .code = CODE_SG, .data = &m, .size = sizeof(m), .offsets = offs,
@@ -1552,7 +1560,7 @@ static void case_sg(int bad_fixup)
  */
 static void case_fda(void)
 {
-	static const binder_size_t offs[2] = { 0, sizeof(struct binder_buffer_object) };
+	static const binder_size_t offs[2] = MSG_OFFSETS(struct fda_msg, f);
 	struct serve_opts o = { .accept_fds = 1 };
 	struct fda_payload pl;
 	struct fda_msg m = { 0 };
