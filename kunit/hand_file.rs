@@ -406,4 +406,78 @@ mod tests {
         assert_eq!(page.copy_from_user_slice(ctx, 0, &mut gone, 8), Err(EFAULT));
         Ok(())
     }
+
+    #[test]
+    fn copy_from_user_at_crosses_pages() -> Result {
+        // SAFETY: A KUnit case holds no lock of its address space and may sleep.
+        unsafe { UserContext::with(|ctx| copy_from_user_at_body(ctx)) }
+    }
+
+    /// The case itself, with the proof that the test thread holds no lock of its mm.
+    fn copy_from_user_at_body(ctx: &UserContext) -> Result {
+        let len = 3 * PAGE_SIZE;
+        let user = mmap_raw(ptr::null_mut(), 0, 3, RW, MAP_PRIVATE | MAP_ANONYMOUS, 0)?;
+        let mut src = KVec::with_capacity(len, GFP_KERNEL)?;
+        for i in 0..len {
+            // No period that divides a page: a piece read from the wrong page shows.
+            src.push((i * 11 + (i >> 8) * 29 + 1) as u8, GFP_KERNEL)?;
+        }
+        UserSlice::new(UserPtr::from_addr(user), len)
+            .writer()
+            .write_slice(&src)?;
+        // Two pages and a bit, from an odd user address to an odd offset: three page pieces.
+        let pages = KernelPages::alloc(3, GFP_KERNEL)?;
+        let (at, n) = (PAGE_SIZE / 2 + 3, 2 * PAGE_SIZE + 7);
+        pages.copy_from_user_at(ctx, at, UserPtr::from_addr(user + 5), n)?;
+        let mut back = KVec::from_elem(0u8, n, GFP_KERNEL)?;
+        for (i, b) in back.iter_mut().enumerate() {
+            *b = pages.read_at::<u8>(at + i)?;
+        }
+        assert_eq!(&back[..], &src[5..5 + n]);
+        // The bytes around the copy are untouched.
+        assert_eq!(pages.read_at::<u8>(at - 1)?, 0);
+        assert_eq!(pages.read_at::<u8>(at + n)?, 0);
+        // Past the end of the array: EFAULT, nothing copied.
+        assert_eq!(
+            pages.copy_from_user_at(ctx, 3 * PAGE_SIZE - 4, UserPtr::from_addr(user), 8),
+            Err(EFAULT)
+        );
+        assert_eq!(pages.read_at::<u32>(3 * PAGE_SIZE - 4)?, 0);
+        // An absent page on the way: EFAULT, nothing copied into the present one.
+        let holes = KernelPages::new_empty(2)?;
+        holes.get_or_alloc(0, GFP_KERNEL)?;
+        assert_eq!(
+            holes.copy_from_user_at(ctx, PAGE_SIZE - 4, UserPtr::from_addr(user + 1), 8),
+            Err(EFAULT)
+        );
+        assert_eq!(holes.read_at::<u32>(PAGE_SIZE - 4)?, 0);
+        // User memory that ends half way: the bytes before the hole are copied, then EFAULT.
+        munmap(user + 2 * PAGE_SIZE, 1);
+        let fresh = KernelPages::alloc(2, GFP_KERNEL)?;
+        assert_eq!(
+            fresh.copy_from_user_at(ctx, 0, UserPtr::from_addr(user + PAGE_SIZE), 2 * PAGE_SIZE),
+            Err(EFAULT)
+        );
+        assert_eq!(fresh.read_at::<u8>(PAGE_SIZE - 1)?, src[2 * PAGE_SIZE - 1]);
+        assert_eq!(fresh.read_at::<u8>(PAGE_SIZE)?, 0);
+        // A kernel address is refused before anything is written (`copy_from_user()` itself
+        // would zero the bytes it did not copy).
+        let kernel = back.as_ptr() as usize;
+        assert_eq!(
+            fresh.copy_from_user_at(ctx, 0, UserPtr::from_addr(kernel), 8),
+            Err(EFAULT)
+        );
+        assert_eq!(
+            fresh.read_at::<[u8; 2]>(0)?,
+            [src[PAGE_SIZE], src[PAGE_SIZE + 1]]
+        );
+        let page = fresh.page(0).ok_or(EINVAL)?;
+        assert_eq!(
+            page.copy_from_user(ctx, 0, UserPtr::from_addr(kernel), 8),
+            Err(EFAULT)
+        );
+        assert_eq!(fresh.read_at::<u8>(7)?, src[PAGE_SIZE + 7]);
+        munmap(user, 2);
+        Ok(())
+    }
 }

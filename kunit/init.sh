@@ -16,6 +16,8 @@
 #          initramfs has the crate, /lib/modules/rust_mmap_prepare.ko, loaded first
 # Lines starting "rmp-harness: FAIL:" make the host side fail the run.
 
+# First, so that the host knows the kernel's early boot is over (scripts/rmp, _rmp_boot_watched).
+echo "rmp-harness: reached /init"
 /bin/busybox mkdir -p /proc /sys /dev /tmp /bin /sbin /usr/bin /usr/sbin
 /bin/busybox --install -s
 mount -t proc proc /proc
@@ -110,7 +112,6 @@ run)
 	echo "rmp-harness: demos exit status $status"
 	;;
 binder)
-	echo "rmp-harness: binder boot reached /init"
 	up=$(cut -d. -f1 /proc/uptime)
 	# Periodic leak scans off: one could catch an object of a transaction in flight. The
 	# scan is made once, at the end, as in test mode, after the canaries are planted.

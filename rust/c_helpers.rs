@@ -49,6 +49,7 @@ extern "C" {
         src: *const c_void,
         len: usize,
     ) -> usize;
+    pub(crate) fn rmp_user_range_ok(src: *const c_void, len: usize) -> bool;
     pub(crate) fn rmp_new_vma_is_linked(
         start: usize,
         vm_ops: *const bindings::vm_operations_struct,

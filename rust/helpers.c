@@ -130,17 +130,33 @@ void rmp_page_copy_page(struct page *dst, size_t dst_offset,
 }
 EXPORT_SYMBOL_GPL(rmp_page_copy_page);
 
-/* Returns the number of bytes not copied, as copy_from_user() does. */
+/*
+ * Returns the number of bytes not copied, as copy_from_user() does. A range outside user
+ * memory is refused before the page is touched: copy_from_user() would zero the page's bytes
+ * it did not copy (on x86-64 it masks the address instead of calling access_ok()).
+ */
 unsigned long rmp_page_copy_from_user(struct page *page, size_t offset,
 				      const void __user *src, size_t len)
 {
-	void *addr = kmap_local_page(page);
-	unsigned long left = copy_from_user(addr + offset, src, len);
+	void *addr;
+	unsigned long left;
+
+	if (!access_ok(src, len))
+		return len;
+	addr = kmap_local_page(page);
+	left = copy_from_user(addr + offset, src, len);
 
 	kunmap_local(addr);
 	return left;
 }
 EXPORT_SYMBOL_GPL(rmp_page_copy_from_user);
+
+/* Whether [src, src + len) lies in user memory (access_ok()). */
+bool rmp_user_range_ok(const void __user *src, size_t len)
+{
+	return access_ok(src, len);
+}
+EXPORT_SYMBOL_GPL(rmp_user_range_ok);
 
 /*
  * Pins NR pages of the current task's memory from START for reading; returns

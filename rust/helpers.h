@@ -23,6 +23,7 @@ void rmp_page_read(struct page *page, size_t offset, void *dst, size_t len);
 void rmp_page_zero(struct page *page, size_t offset, size_t len);
 void rmp_page_copy_page(struct page *dst, size_t dst_offset,
 			struct page *src, size_t src_offset, size_t len);
+bool rmp_user_range_ok(const void __user *src, size_t len);
 unsigned long rmp_page_copy_from_user(struct page *page, size_t offset,
 				      const void __user *src, size_t len);
 int rmp_pin_user_pages(unsigned long start, int nr, struct page **pages);

@@ -22,7 +22,7 @@
 use crate::{
     c_helpers::{
         rmp_page_copy_from_user, rmp_page_copy_page, rmp_page_read, rmp_page_wait_unlocked,
-        rmp_page_write, rmp_page_zero, rmp_pin_user_pages, rmp_unpin_user_pages,
+        rmp_page_write, rmp_page_zero, rmp_pin_user_pages, rmp_unpin_user_pages, rmp_user_range_ok,
     },
     user::UserContext,
 };
@@ -110,9 +110,11 @@ pub trait PageCopy: sealed::OwnPage {
     }
 
     /// Copies `len` bytes from the calling task's address `src` into the page at `offset`.
-    /// `EFAULT` if any byte could not be read; the page may then hold part of the data. The copy
-    /// may fault the source in, which takes a lock of the task's address space: hence `user`
-    /// (see [`UserContext`]).
+    /// `EFAULT` if any byte could not be read: a range outside user memory (`access_ok()`) is
+    /// refused with nothing written; after a fault during the copy (an unmapped source page, a
+    /// fail-nth injection) the range holds a prefix of the data, then zeros (`copy_from_user()`
+    /// clears what it did not copy). The copy may fault the source in, which takes a lock of
+    /// the task's address space: hence `user` (see [`UserContext`]).
     fn copy_from_user(
         &self,
         user: &UserContext,
@@ -225,6 +227,35 @@ pub trait PageArray {
     fn zero_at(&self, offset: usize, len: usize) -> Result {
         for_each_chunk(self, offset, len, |page, at, _, len| {
             page.zero_bytes(at, len)
+        })
+    }
+
+    /// Copies `len` bytes from the calling task's address `src` to `offset`, a C
+    /// `copy_from_user()` straight into each page (see [`PageCopy::copy_from_user`]). `EFAULT`
+    /// if a user byte could not be read: a source range outside user memory (`access_ok()`) is
+    /// refused first, with nothing written, as are a range outside the array and an absent page;
+    /// after a fault during the copy, the page pieces before the failing one hold their data,
+    /// the failing piece a prefix of its data then zeros (`copy_from_user()` clears what it did
+    /// not copy), and the pieces after it are untouched.
+    ///
+    /// The fast way for long copies: [`PageArray::copy_from_user_slice_at`] has to pass the
+    /// bytes through a buffer, because the in-tree `UserSliceReader` does not tell its address.
+    /// A driver that reads a structure through a `UserSliceReader` and copies the rest of it can
+    /// compute the address of the rest: the reader's start plus what it has consumed (its
+    /// length at creation minus [`UserSliceReader::len`]), then `skip()` the reader.
+    fn copy_from_user_at(
+        &self,
+        user: &UserContext,
+        offset: usize,
+        src: UserPtr,
+        len: usize,
+    ) -> Result {
+        // SAFETY: `access_ok()` only compares the range with the task's user address limit.
+        if len != 0 && !unsafe { rmp_user_range_ok(src.as_const_ptr(), len) } {
+            return Err(EFAULT);
+        }
+        for_each_chunk(self, offset, len, |page, at, done, len| {
+            page.copy_from_user(user, at, src.wrapping_byte_add(done), len)
         })
     }
 

@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,8 @@ enum {
 	CODE_PROBE,		/* read the pages at the __u32 offsets sent; reply with faults */
 	CODE_ONEWAY_HOLD,	/* from now on keep a oneway buffer instead of freeing it */
 	CODE_ONEWAY_RELEASE,	/* free the kept oneway buffer, stop keeping them */
+	CODE_SG,		/* check the struct sg_msg sent and its two buffers */
+	CODE_FDA,		/* check the struct fda_msg sent, write FD_BYTES into its pipes */
 	CODE_ONEWAY_BASE = 0x1000, /* + n: the n-th oneway transaction */
 };
 
@@ -70,6 +73,8 @@ enum {
 #define R_FD_OK		0x10	/* CODE_FD_IN: every check of the descriptor passed */
 #define R_PROBED	0x20	/* CODE_PROBE: the offset field holds the pages that faulted */
 #define R_SIGBUS	0x40	/* reading the buffer raised SIGBUS */
+#define R_SG_OK		0x80	/* CODE_SG: every check of the buffers passed */
+#define R_FDA_OK	0x100	/* CODE_FDA: every check of the descriptors passed */
 
 /* What the pipe of a CODE_FD reply holds. */
 #define FD_BYTES	"rmp-binder-fd-ok"
@@ -84,6 +89,49 @@ struct fd_msg {
 	struct binder_fd_object fo;
 	__u64 ino;
 	__u64 dev;
+};
+
+/*
+ * A CODE_SG transaction (BC_TRANSACTION_SG): two buffer objects after an 8-byte header, a
+ * parent buffer A and a child B whose address the driver writes into A at SG_FIXUP. A spans
+ * four pages and the fixup lies on its third, so the driver copies A in pieces around the
+ * fixup, each across page boundaries. The header keeps the parent off offset 0, which C
+ * Binder cannot fix up in: binder_validate_fixup() takes a last fixup object at offset 0 for
+ * "none yet" (libbinder's parcels never start with an object).
+ */
+#define SG_A_LEN	(3 * PAGE + 100)
+#define SG_B_LEN	5000
+#define SG_FIXUP	(2 * PAGE + 8)
+#define SG_A_SEED	11
+#define SG_B_SEED	13
+#define ALIGN8(n)	(((n) + 7) & ~(size_t)7)
+
+struct sg_msg {
+	__u64 header;
+	struct binder_buffer_object a;
+	struct binder_buffer_object b;
+};
+
+/* The offsets array of a struct sg_msg or struct fda_msg: its two objects. */
+#define MSG_OFFSETS(type, second) { offsetof(type, a), offsetof(type, second) }
+
+/*
+ * A CODE_FDA transaction: after an 8-byte header (see struct sg_msg), a buffer object holding
+ * struct fda_payload, and an fd array object naming its two descriptors (parent 0, at offset
+ * 0). The payload also carries what the sender's fstat() saw of each.
+ */
+#define FDA_FDS		2
+
+struct fda_payload {
+	__u32 fd[FDA_FDS];
+	__u64 ino[FDA_FDS];
+	__u64 dev[FDA_FDS];
+};
+
+struct fda_msg {
+	__u64 header;
+	struct binder_buffer_object a;
+	struct binder_fd_array_object f;
 };
 
 static const char *driver;
@@ -169,12 +217,18 @@ static int bc_simple(int fd, __u32 cmd)
 	return bwr(fd, &cmd, sizeof(cmd), NULL, 0, NULL);
 }
 
+/* Byte I of the pattern of SEED: no period that divides a page, so a misplaced page shows. */
+static __u8 pattern_byte(size_t i, __u32 seed)
+{
+	return (__u8)(i * 131 + (i >> 8) * 29 + seed * 7 + 1);
+}
+
 static void pattern(__u8 *buf, size_t n, __u32 seed)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		buf[i] = (__u8)(i * 131 + seed * 7 + 1);
+		buf[i] = pattern_byte(i, seed);
 }
 
 static int pattern_ok(const __u8 *buf, size_t n, __u32 seed)
@@ -182,7 +236,7 @@ static int pattern_ok(const __u8 *buf, size_t n, __u32 seed)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (buf[i] != (__u8)(i * 131 + seed * 7 + 1))
+		if (buf[i] != pattern_byte(i, seed))
 			return 0;
 	return 1;
 }
@@ -285,6 +339,93 @@ static __u32 check_fd_in(const struct binder_transaction_data *tr, int base_fds)
 	return 0;
 }
 
+/* Whether BUF[FROM..TO) holds the pattern of SEED (as pattern() wrote it from index 0). */
+static int pattern_range_ok(const __u8 *buf, size_t from, size_t to, __u32 seed)
+{
+	size_t i;
+
+	for (i = from; i < to; i++)
+		if (buf[i] != pattern_byte(i, seed))
+			return 0;
+	return 1;
+}
+
+/*
+ * A CODE_SG transaction's checks, in the receiver: both objects are buffer objects of the
+ * lengths sent, their buffers lie in its mapping P (the driver rewrote the addresses), A holds
+ * its bytes but for the 8 at SG_FIXUP, which hold B's new address, and B holds its bytes.
+ * Returns 0, or the number of the check that failed.
+ */
+static __u32 check_sg(const struct bproc *p, const struct binder_transaction_data *tr)
+{
+	struct sg_msg m;
+	const __u8 *a, *b;
+	__u64 ptr;
+
+	if (tr->data_size != sizeof(m) || tr->offsets_size != 2 * sizeof(binder_size_t))
+		return 1;
+	memcpy(&m, (void *)(uintptr_t)tr->data.ptr.buffer, sizeof(m));
+	if (m.a.hdr.type != BINDER_TYPE_PTR || m.b.hdr.type != BINDER_TYPE_PTR ||
+	    m.a.length != SG_A_LEN || m.b.length != SG_B_LEN)
+		return 2;
+	if (!in_map(p, m.a.buffer, SG_A_LEN) || !in_map(p, m.b.buffer, SG_B_LEN))
+		return 3;
+	a = (const __u8 *)(uintptr_t)m.a.buffer;
+	b = (const __u8 *)(uintptr_t)m.b.buffer;
+	if (!readable(a, SG_A_LEN) || !readable(b, SG_B_LEN))
+		return 4;
+	memcpy(&ptr, a + SG_FIXUP, sizeof(ptr));
+	if (ptr != m.b.buffer)
+		return 5;
+	if (!pattern_range_ok(a, 0, SG_FIXUP, SG_A_SEED) ||
+	    !pattern_range_ok(a, SG_FIXUP + sizeof(ptr), SG_A_LEN, SG_A_SEED))
+		return 6;
+	if (!pattern_ok(b, SG_B_LEN, SG_B_SEED))
+		return 7;
+	return 0;
+}
+
+/*
+ * A CODE_FDA transaction's checks, in the receiver: a buffer object and an fd array object;
+ * the buffer, in its mapping P, now holds descriptors new in this process (FDA_FDS more open
+ * than BASE_FDS), close-on-exec, of the files the sender's fstat() saw (FIFOs). FD_BYTES is
+ * written through each; they are not closed here: the drivers close an fd array's descriptors
+ * when the buffer is freed (C: binder_transaction_buffer_release(); Rust: close_on_free).
+ * Returns 0, or the number of the check that failed.
+ */
+static __u32 check_fda(const struct bproc *p, const struct binder_transaction_data *tr,
+		       int base_fds)
+{
+	struct fda_payload pl;
+	struct fda_msg m;
+	struct stat st;
+	int i;
+
+	if (tr->data_size != sizeof(m) || tr->offsets_size != 2 * sizeof(binder_size_t))
+		return 1;
+	memcpy(&m, (void *)(uintptr_t)tr->data.ptr.buffer, sizeof(m));
+	if (m.a.hdr.type != BINDER_TYPE_PTR || m.f.hdr.type != BINDER_TYPE_FDA ||
+	    m.f.num_fds != FDA_FDS || m.a.length != sizeof(pl))
+		return 2;
+	if (!in_map(p, m.a.buffer, sizeof(pl)) ||
+	    !readable((const __u8 *)(uintptr_t)m.a.buffer, sizeof(pl)))
+		return 3;
+	memcpy(&pl, (void *)(uintptr_t)m.a.buffer, sizeof(pl));
+	for (i = 0; i < FDA_FDS; i++) {
+		if (fstat(pl.fd[i], &st) || st.st_ino != pl.ino[i] || st.st_dev != pl.dev[i] ||
+		    !S_ISFIFO(st.st_mode))
+			return 4;
+		if (!(fcntl(pl.fd[i], F_GETFD) & FD_CLOEXEC))
+			return 5;
+	}
+	if (count_fds() != base_fds + FDA_FDS)
+		return 6;
+	for (i = 0; i < FDA_FDS; i++)
+		if (write(pl.fd[i], FD_BYTES, sizeof(FD_BYTES)) != sizeof(FD_BYTES))
+			return 7;
+	return 0;
+}
+
 /*
  * The receiver's answer to a transaction whose buffer lies in its mapping P: R_SIGBUS if
  * reading it faulted; for CODE_FD_IN, check_fd_in()'s; for CODE_PROBE, R_PROBED and how many
@@ -304,6 +445,14 @@ static void check_buffer(const struct bproc *p, const struct binder_transaction_
 		rep->offset = check_fd_in(tr, base_fds);
 		if (!rep->offset)
 			rep->status |= R_FD_OK;
+	} else if (tr->code == CODE_SG) {
+		rep->offset = check_sg(p, tr);
+		if (!rep->offset)
+			rep->status |= R_SG_OK;
+	} else if (tr->code == CODE_FDA) {
+		rep->offset = check_fda(p, tr, base_fds);
+		if (!rep->offset)
+			rep->status |= R_FDA_OK;
 	} else if (tr->code == CODE_PROBE) {
 		for (i = 0; i + 4 <= tr->data_size; i += 4) {
 			memcpy(&at, buf + i, 4);
@@ -424,6 +573,17 @@ static int serve(int ready, const struct serve_opts *o)
 				else
 					n = put(out, n, BC_FREE_BUFFER, &tr.data.ptr.buffer,
 						sizeof(tr.data.ptr.buffer));
+				/*
+				 * The drivers close an fd array's descriptors when its buffer
+				 * is freed, as task work on our way back to userspace: free it
+				 * in a write of its own, so that they are closed before the
+				 * reply wakes the sender.
+				 */
+				if (tr.code == CODE_FDA) {
+					if (bwr(p.fd, out, n, NULL, 0, NULL))
+						return 17;
+					n = 0;
+				}
 			}
 			if (tr.code == CODE_ONEWAY_QUERY) {
 				rep.offset = oneway_seen;
@@ -562,6 +722,7 @@ struct txn {
 	size_t size;
 	const binder_size_t *offsets;
 	size_t offsets_size;
+	size_t buffers_size;	/* not 0: sent with BC_TRANSACTION_SG */
 };
 
 /* The last reply transact() read, and its first bytes (if it lay in the sender's mapping). */
@@ -581,14 +742,20 @@ static __u32 transact_txn(struct bproc *c, const struct txn *t, struct reply *re
 		.code = t->code, .flags = t->flags, .data_size = t->size,
 		.offsets_size = t->offsets_size,
 	};
-	__u8 wbuf[4 + sizeof(out)];
+	struct binder_transaction_data_sg sg;
+	__u8 wbuf[4 + sizeof(sg)];
 	__u32 rbuf[128];
+	size_t wn;
 
 	out.target.handle = 0;
 	out.data.ptr.buffer = (uintptr_t)t->data;
 	out.data.ptr.offsets = (uintptr_t)t->offsets;
+	sg.transaction_data = out;
+	sg.buffers_size = t->buffers_size;
+	wn = t->buffers_size ? put(wbuf, 0, BC_TRANSACTION_SG, &sg, sizeof(sg)) :
+		put(wbuf, 0, BC_TRANSACTION, &out, sizeof(out));
 	*reply_in_map = 0;
-	if (bwr(c->fd, wbuf, put(wbuf, 0, BC_TRANSACTION, &out, sizeof(out)), NULL, 0, NULL))
+	if (bwr(c->fd, wbuf, wn, NULL, 0, NULL))
 		return 0;
 	for (;;) {
 		size_t done, off = 0;
@@ -1328,6 +1495,137 @@ static void case_fd_in_transaction(int accept_fds)
 }
 
 /*
+ * Scatter-gather (BC_TRANSACTION_SG, BINDER_TYPE_PTR): a parent buffer A of four pages and a
+ * child B whose address goes into A at SG_FIXUP (struct sg_msg). The receiver finds both in
+ * its mapping, A's bytes around the fixup, B's new address in it, B's bytes (check_sg()).
+ * BAD_FIXUP: the child's address would not fit in A (8 bytes at A's last 4): both drivers
+ * refuse the transaction (C: binder_fixup_parent(), "invalid parent offset"; Rust:
+ * validate_parent_fixup(), EINVAL) with BR_FAILED_REPLY, and the next one goes through.
+ */
+static void case_sg(int bad_fixup)
+{
+	const char *name = bad_fixup ? "sg_fixup_outside_parent_refused" : "sg_buffers_with_fixup";
+	static __u8 a[SG_A_LEN], b[SG_B_LEN];
+	static const binder_size_t offs[2] = MSG_OFFSETS(struct sg_msg, b);
+	struct binder_extended_error ee = { 0 };
+	struct sg_msg m = { 0 };
+	struct txn t = { .code = CODE_SG, .data = &m, .size = sizeof(m), .offsets = offs,
+			 .offsets_size = sizeof(offs),
+			 .buffers_size = ALIGN8(SG_A_LEN) + ALIGN8(SG_B_LEN) };
+	struct reply rep = { 0 }, after = { 0 };
+	struct server s;
+	struct bproc c;
+	__u32 br, br_after;
+	int rim = 0, rim_after = 0, ok;
+
+	arm(name);
+	if (pair_start(&s, &c, name))
+		return;
+	pattern(a, SG_A_LEN, SG_A_SEED);
+	pattern(b, SG_B_LEN, SG_B_SEED);
+	m.a.hdr.type = BINDER_TYPE_PTR;
+	m.a.buffer = (uintptr_t)a;
+	m.a.length = SG_A_LEN;
+	m.b.hdr.type = BINDER_TYPE_PTR;
+	m.b.flags = BINDER_BUFFER_FLAG_HAS_PARENT;
+	m.b.buffer = (uintptr_t)b;
+	m.b.length = SG_B_LEN;
+	m.b.parent = 0;
+	m.b.parent_offset = bad_fixup ? SG_A_LEN - 4 : SG_FIXUP;
+	br = transact_txn(&c, &t, &rep, &rim);
+	/* Why it failed: both drivers record the errno (BINDER_GET_EXTENDED_ERROR). */
+	if (ioctl(c.fd, BINDER_GET_EXTENDED_ERROR, &ee))
+		ee.param = 1;
+	br_after = transact(&c, CODE_DATA, 3 * PAGE + 5, &after, &rim_after);
+	if (bad_fixup)
+		ok = br == BR_FAILED_REPLY && ee.command == BR_FAILED_REPLY && ee.param == -EINVAL;
+	else
+		ok = br == BR_REPLY && rim && rep.status == (R_IN_MAP | R_SG_OK);
+	ktap_check(ok && br_after == BR_REPLY && after.status == (R_IN_MAP | R_BYTES_OK), name,
+		   "%s (expected %s), extended error %s, errno %d (expected EINVAL if refused), receiver status %#x (0x80: buffers ok), failed check %u (1 sizes, 2 objects, 3 not in map, 4 unreadable, 5 fixup, 6 parent bytes, 7 child bytes); next transaction %s, status %#x",
+		   br_name(br), bad_fixup ? "BR_FAILED_REPLY" : "BR_REPLY",
+		   br_name(ee.command), (int)ee.param, rep.status,
+		   bad_fixup ? 0 : rep.offset, br_name(br_after), after.status);
+	pair_stop(&s, &c);
+}
+
+/*
+ * An array of file descriptors (BINDER_TYPE_FDA in a BINDER_TYPE_PTR buffer, sent with
+ * BC_TRANSACTION_SG) to a node that accepts them: the write ends of two pipes. The receiver
+ * gets descriptors of its own in the buffer, for the same files (check_fda()), writes through
+ * them and leaves them to the driver, which closes them when the buffer is freed. The sender
+ * closes its own write ends; each read end then reads the bytes and the end of the file, so
+ * nobody, the receiver and the driver included, holds a write end any more. The sender has
+ * as many descriptors open after as before.
+ */
+static void case_fda(void)
+{
+	static const binder_size_t offs[2] = MSG_OFFSETS(struct fda_msg, f);
+	struct serve_opts o = { .accept_fds = 1 };
+	struct fda_payload pl;
+	struct fda_msg m = { 0 };
+	struct txn t = { .code = CODE_FDA, .data = &m, .size = sizeof(m), .offsets = offs,
+			 .offsets_size = sizeof(offs), .buffers_size = ALIGN8(sizeof(pl)) };
+	struct reply rep = { 0 }, after = { 0 };
+	char buf[FDA_FDS][sizeof(FD_BYTES)];
+	ssize_t got[FDA_FDS] = { -2, -2 };
+	int pfd[FDA_FDS][2], rim = 0, rim_after = 0, before, now, i, opened = 0, ok = 1;
+	struct server s;
+	struct bproc c;
+	struct stat st;
+	__u32 br = 0, br_after = 0;
+
+	arm("fda_in_transaction");
+	if (pair_start_opts(&s, &c, current_case, &o))
+		return;
+	memset(buf, 0, sizeof(buf));
+	memset(&pl, 0, sizeof(pl));
+	for (i = 0; i < FDA_FDS; i++) {
+		if (pipe2(pfd[i], O_CLOEXEC | O_NONBLOCK))
+			break;
+		opened++;
+		if (fstat(pfd[i][1], &st))
+			break;
+		pl.fd[i] = pfd[i][1];
+		pl.ino[i] = st.st_ino;
+		pl.dev[i] = st.st_dev;
+	}
+	if (i != FDA_FDS) {
+		ktap_check(0, current_case, "pipe: %s", strerror(errno));
+		for (i = 0; i < opened; i++) {
+			close(pfd[i][0]);
+			close(pfd[i][1]);
+		}
+		pair_stop(&s, &c);
+		return;
+	}
+	m.a.hdr.type = BINDER_TYPE_PTR;
+	m.a.buffer = (uintptr_t)&pl;
+	m.a.length = sizeof(pl);
+	m.f.hdr.type = BINDER_TYPE_FDA;
+	m.f.num_fds = FDA_FDS;
+	m.f.parent = 0;
+	m.f.parent_offset = 0;
+	before = count_fds();
+	br = transact_txn(&c, &t, &rep, &rim);
+	now = count_fds();
+	for (i = 0; i < FDA_FDS; i++) {
+		close(pfd[i][1]);
+		got[i] = read_to_end(pfd[i][0], buf[i], sizeof(buf[i]));
+		close(pfd[i][0]);
+		ok &= got[i] == sizeof(buf[i]) && !memcmp(buf[i], FD_BYTES, sizeof(buf[i]));
+	}
+	br_after = transact(&c, CODE_DATA, 16, &after, &rim_after);
+	ktap_check(ok && br == BR_REPLY && rim && rep.status == (R_IN_MAP | R_FDA_OK) &&
+		   before == now && br_after == BR_REPLY &&
+		   after.status == (R_IN_MAP | R_BYTES_OK), current_case,
+		   "%s, receiver status %#x (0x100: fds ok), failed check %u (1 sizes, 2 objects, 3 buffer, 4 fstat, 5 cloexec, 6 not two more fds, 7 write); pipes read %zd and %zd bytes (-1: no end, a write end is held); sender fds %d before, %d after; next transaction %s",
+		   br_name(br), rep.status, rep.offset, got[0], got[1], before, now,
+		   br_name(br_after));
+	pair_stop(&s, &c);
+}
+
+/*
  * Binder's shrinker, through SHRINKER_DEBUG: its debugfs directory (both drivers name it
  * "android-binder", and the directory gets "-<id>") into PATH. Mounts debugfs if needed.
  */
@@ -1717,6 +2015,9 @@ int main(int argc, char **argv)
 		case_fd();
 		case_fd_in_transaction(1);
 		case_fd_in_transaction(0);
+		case_sg(0);
+		case_sg(1);
+		case_fda();
 		case_shrinker();
 		case_death(0);
 		case_death(1);

@@ -603,14 +603,14 @@ static void body(void)
 	ktap_check(stop(), "receiver_exits_cleanly", "%s", sw.why);
 	/*
 	 * How many user copies a transaction makes, so its number of points: about one a page
-	 * on every driver. The port's copy from the sender goes through the crate's buffer of up
-	 * to a page (rust/pages.rs), a copy a page of the receiver's buffer; through the crate's
+	 * on every driver. The port copies the sender's bytes straight into each page of the
+	 * receiver's buffer (PageArray::copy_from_user_at, rust/pages.rs); through the crate's
 	 * former 256-byte stack buffer it made about 16 copies a page.
 	 */
 	printf("    # transaction_and_reply: expected on %s: %s (%d user copies, %d B)\n", driver,
 	       strcmp(driver, "ported") ?
 	       "about one user copy a page of payload (a page is copied at once)" :
-	       "about one user copy a page of payload (the crate's copy from a UserSliceReader goes through a buffer of up to a page, rust/pages.rs)",
+	       "about one user copy a page of payload (copy_from_user() straight into each page, rust/pages.rs)",
 	       sw.results[P_TRANSACTION].cap[SW_COPY], BIG);
 	snprintf(title, sizeof(title), "Binder driver %s", driver);
 	sw_table(title);

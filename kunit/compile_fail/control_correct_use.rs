@@ -96,6 +96,8 @@ impl MmapMiscDevice for Dev {
             let mut reader = UserSlice::new(UserPtr::from_addr(arg), 8).reader();
             dev.pages
                 .copy_from_user_slice_at(user, PAGE_SIZE - 4, &mut reader, 8)?;
+            dev.pages
+                .copy_from_user_at(user, PAGE_SIZE - 4, UserPtr::from_addr(arg), 8)?;
             return Ok(start.is_some() as isize + zapped.is_some() as isize);
         }
         // A VMA found by address, proved to be ours before anything acts on it.
