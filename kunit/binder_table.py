@@ -13,13 +13,17 @@ and the reasons the battery printed follow the table.
 import re
 import sys
 
-CASE_RE = re.compile(r"^    (ok|not ok) \d+ (\S+)")
+CASE_RE = re.compile(r"^    (ok|not ok) \d+ (\S+)( # SKIP)?")
 EXPECT_RE = re.compile(r"^    # (\S+): expected on (\S+): (.*)$")
 TIMESTAMP_RE = re.compile(r"^\[\s*\d+\.\d+\] ?")
 
 
 def read_suite(path):
-    """Return ({case: 'ok'|'FAIL'}, [case order], {case: expectation}) of the log at PATH."""
+    """Return ({case: 'ok'|'FAIL'|'SKIP'}, [case order], {case: expectation}) of the log at PATH.
+
+    A skipped case (the kselftest's "ok N name # SKIP reason") is its own cell: in the
+    Binder boots it fails its suite, and must not read as a pass.
+    """
     results, order, expects = {}, [], {}
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
@@ -33,7 +37,10 @@ def read_suite(path):
             name = m.group(2)
             if name not in results:
                 order.append(name)
-            results[name] = "ok" if m.group(1) == "ok" else "FAIL"
+            if m.group(1) != "ok":
+                results[name] = "FAIL"
+            else:
+                results[name] = "SKIP" if m.group(3) else "ok"
             continue
         m = EXPECT_RE.match(line)
         if m:

@@ -53,6 +53,16 @@ class TableTest(unittest.TestCase):
         self.assertIn("[1] c: BR_DEAD_REPLY (close clears the VMA)", lines)
         self.assertIn("[1] rust: BR_FAILED_REPLY (no close)", lines)
 
+    def test_skipped_case_is_not_a_pass(self):
+        cols = self.columns()
+        path = self.paths[0]
+        with open(path, "a") as f:
+            f.write("    ok 3 binderfs_stress # SKIP no user namespaces\n")
+        cols[0] = ("c",) + binder_table.read_suite(path)
+        lines = binder_table.table(cols)
+        self.assertEqual(lines[0], "Binder battery: c: 2 of 3 pass, rust: 1 of 2 pass")
+        self.assertRegex(lines[4], r"^binderfs_stress +SKIP +-$")
+
     def test_case_missing_on_a_driver(self):
         cols = self.columns()
         del cols[1][1]["binder_version"]

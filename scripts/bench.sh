@@ -14,8 +14,9 @@
 
 # Debug options: sanitizers, lock debugging, VM/list/atomic-sleep checks, slab debugging,
 # KFENCE, kmemleak, fault injection, coverage, page poisoning and owner tracking, and the
-# shrinker's debugfs files (SHRINKER_DEBUG, which needs DEBUG_FS).
-RMP_BENCH_DEBUG_RE='^(DEBUG_[A-Z0-9_]*|KASAN[A-Z0-9_]*|KMSAN[A-Z0-9_]*|KCSAN[A-Z0-9_]*|UBSAN[A-Z0-9_]*|KFENCE[A-Z0-9_]*|PROVE_[A-Z0-9_]*|LOCKDEP[A-Z0-9_]*|LOCK_STAT|SLUB_DEBUG[A-Z0-9_]*|[A-Z0-9_]*KMEMLEAK[A-Z0-9_]*|FAULT_INJECTION[A-Z0-9_]*|FAIL_[A-Z0-9_]*|FAILSLAB|PAGE_POISONING|PAGE_OWNER|PAGE_TABLE_CHECK[A-Z0-9_]*|KCOV[A-Z0-9_]*|GCOV[A-Z0-9_]*|SHRINKER_DEBUG)$'
+# shrinker's debugfs files (SHRINKER_DEBUG, which needs DEBUG_FS). Also the namespaces only the
+# binderfs selftest's unprivileged cases need (NAMESPACES, USER_NS): no benchmark uses them.
+RMP_BENCH_DEBUG_RE='^(DEBUG_[A-Z0-9_]*|KASAN[A-Z0-9_]*|KMSAN[A-Z0-9_]*|KCSAN[A-Z0-9_]*|UBSAN[A-Z0-9_]*|KFENCE[A-Z0-9_]*|PROVE_[A-Z0-9_]*|LOCKDEP[A-Z0-9_]*|LOCK_STAT|SLUB_DEBUG[A-Z0-9_]*|[A-Z0-9_]*KMEMLEAK[A-Z0-9_]*|FAULT_INJECTION[A-Z0-9_]*|FAIL_[A-Z0-9_]*|FAILSLAB|PAGE_POISONING|PAGE_OWNER|PAGE_TABLE_CHECK[A-Z0-9_]*|KCOV[A-Z0-9_]*|GCOV[A-Z0-9_]*|SHRINKER_DEBUG|NAMESPACES|USER_NS)$'
 RMP_BENCH_CONFIG_EXTRA=(CONFIG_TMPFS=y CONFIG_SECRETMEM=y)
 
 # Whether the bench kernel inlines the C helpers into Rust (RUST_INLINE_HELPERS, as the test
