@@ -269,6 +269,21 @@ mod tests {
                 Err(EINVAL)
             );
             assert_eq!(vma.zap_range(addr, 3 * PAGE_SIZE), Err(EINVAL));
+            // Addresses outside the VMA, before the core (whose range check wraps: from the
+            // last page of the address space, two pages "end" at 4096, below `vm_end`).
+            let last = usize::MAX & !(PAGE_SIZE - 1);
+            assert_eq!(
+                mixed.insert_pages(last, &state.file.pages, 1, 2),
+                Err(EFAULT)
+            );
+            assert_eq!(
+                mixed.insert_pages(addr + PAGE_SIZE, &state.file.pages, 1, 2),
+                Err(EFAULT)
+            );
+            assert_eq!(
+                mixed.insert_pages(addr - PAGE_SIZE, &state.file.pages, 1, 2),
+                Err(EFAULT)
+            );
             Ok(())
         });
         assert_eq!(inserted, Ok(()));

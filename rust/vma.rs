@@ -29,8 +29,12 @@ use crate::{
 use core::{marker::PhantomData, ops::Deref};
 use kernel::{
     bindings,
-    error::{code::EINVAL, to_result},
+    error::{
+        code::{EFAULT, EINVAL},
+        to_result,
+    },
     mm::{virt::VmaRef, MmWithUser},
+    page::PAGE_SIZE,
     prelude::*,
     types::ForeignOwnable,
 };
@@ -233,7 +237,9 @@ impl<V: VmOperations> OwnVmArea<V> {
     /// `Send` nor `Sync`, so an `ioctl` cannot take its proof under this lock (a copy from user
     /// memory that faults on `mm`, or [`OwnVmArea::lookup`], would take the same lock again).
     /// A shrinker that needs raw pointers inside moves them in a wrapper of its own that is
-    /// `Send`.
+    /// `Send`. The bound does not reach the in-tree copies that need no token (`UserSlice`
+    /// rebuilt from an address, `IovIterSource`/`IovIterDest`): as for
+    /// [`OwnVmArea::lookup`], `f` must not make them when `mm` may be the caller's own.
     pub fn try_lookup<R>(
         mm: &MmWithUser,
         address: usize,
@@ -353,11 +359,23 @@ impl VmAreaMixedMapRef {
         if !pages.are_present(first, count) {
             return Err(EINVAL);
         }
+        // The range check is ours: `vm_insert_pages()` computes the end as `addr + PAGE_SIZE *
+        // nr` unchecked and `range_in_vma()` only compares, so an address near the top of the
+        // address space wraps the end below `vm_end` and would have `insert_pages()` walk and
+        // fill page tables outside the VMA (on x86-64, the kernel's shared ones).
+        let end = count
+            .checked_mul(PAGE_SIZE)
+            .and_then(|len| address.checked_add(len))
+            .ok_or(EFAULT)?;
+        if address < self.start() || end > self.end() {
+            return Err(EFAULT);
+        }
         let mut num = count;
         // SAFETY: By the type invariants a read lock is held and `VM_MIXEDMAP` is set. The
         // `count` slots from `first` hold valid order-0 pages (checked; filled slots stay filled
-        // while `pages` is borrowed); the core takes its own reference to each page it maps and
-        // checks the range.
+        // while `pages` is borrowed); the core takes its own reference to each page it maps.
+        // `[address, address + count * PAGE_SIZE)` lies in the VMA (checked above, without
+        // overflow), which the core checks again.
         to_result(unsafe {
             bindings::vm_insert_pages(self.as_ptr(), address, pages.as_raw(first), &mut num)
         })
