@@ -40,6 +40,8 @@ mod tests {
         mapped: Atomic<usize>,
         mapped_in_mm: Atomic<usize>,
         closed: Atomic<usize>,
+        /// A page offset `mmap_prepare` sets (`VmAreaDesc::set_pgoff`), unless 0.
+        pgoff: Atomic<usize>,
     }
 
     // SAFETY: `mm` is only compared, never dereferenced; the counters are atomics.
@@ -68,6 +70,10 @@ mod tests {
             data.prepared.fetch_add(1, Relaxed);
             if desc.is_in_mm(data.mm()) {
                 data.desc_in_mm.fetch_add(1, Relaxed);
+            }
+            match data.pgoff.load(Relaxed) {
+                0 => {}
+                pgoff => desc.set_pgoff(pgoff)?,
             }
             desc.set_flags(VmaFlag::MIXEDMAP)?;
             desc.set_vm_ops::<HandVm>()
@@ -136,6 +142,16 @@ mod tests {
         ..pin_init::zeroed()
     });
 
+    /// The same, for files whose offsets are unsigned (`FOP_UNSIGNED_OFFSET`, as DRM's):
+    /// `do_mmap()`'s `file_mmap_ok()` does not bound them.
+    static FOPS_UNSIGNED_OFFSET: Fops = Fops(bindings::file_operations {
+        // SAFETY: As for `FOPS`.
+        mmap_prepare: Some(unsafe { mmap_prepare_entry::<HandFile>() }),
+        release: Some(release),
+        fop_flags: bindings::FOP_UNSIGNED_OFFSET,
+        ..pin_init::zeroed()
+    });
+
     // bindgen renders some members of `struct file` as empty structs, which the lint flags; the
     // pointers are only passed on.
     #[allow(improper_ctypes)]
@@ -167,6 +183,11 @@ mod tests {
 
         /// A file whose data records `mm`.
         fn with_mm(mm: *const bindings::mm_struct) -> Result<Self> {
+            Self::with_fops(mm, &FOPS)
+        }
+
+        /// A file of `fops` (`FOPS` or `FOPS_UNSIGNED_OFFSET`) whose data records `mm`.
+        fn with_fops(mm: *const bindings::mm_struct, fops: &'static Fops) -> Result<Self> {
             let data = Arc::new(
                 HandFile {
                     mm,
@@ -175,13 +196,14 @@ mod tests {
                     mapped: Atomic::new(0),
                     mapped_in_mm: Atomic::new(0),
                     closed: Atomic::new(0),
+                    pgoff: Atomic::new(0),
                 },
                 GFP_KERNEL,
             )?;
             let private = data.clone().into_foreign();
-            // SAFETY: `FOPS` lives forever; the file owns `private` from here on (released by
+            // SAFETY: `fops` lives forever; the file owns `private` from here on (released by
             // `release`), or we take it back if no file was made.
-            let file = unsafe { rmp_kunit_anon_file(&FOPS.0, private) };
+            let file = unsafe { rmp_kunit_anon_file(&fops.0, private) };
             match from_err_ptr(file) {
                 Ok(file) => Ok(Self { file, data }),
                 Err(err) => {
@@ -218,6 +240,35 @@ mod tests {
         assert_eq!(f.data.closed.load(Relaxed), 1);
         // The file's data and the VMA's reference are all that is left besides ours.
         drop(f);
+        Ok(())
+    }
+
+    /// `set_pgoff` keeps `do_mmap()`'s rule for every file: the last page offset must not wrap.
+    /// A file with `FOP_UNSIGNED_OFFSET` has no other bound, and the crate skipped this one for
+    /// it, so `usize::MAX` was accepted and the VMA went into the `i_mmap` tree with its last
+    /// offset below its first.
+    #[test]
+    fn set_pgoff_never_wraps_on_unsigned_offset_files() -> Result {
+        attach_mm()?;
+        let task = kernel::current!();
+        let mm = task.mm().ok_or(ESRCH)?.as_raw();
+        let f = HandOpen::with_fops(mm, &FOPS_UNSIGNED_OFFSET)?;
+        f.data.pgoff.store(usize::MAX, Relaxed);
+        assert_eq!(
+            mmap_raw(f.file, 0, 1, PROT_READ, MAP_SHARED, 0),
+            Err(EOVERFLOW)
+        );
+        f.data.pgoff.store(usize::MAX - 1, Relaxed);
+        assert_eq!(
+            mmap_raw(f.file, 0, 2, PROT_READ, MAP_SHARED, 0),
+            Err(EOVERFLOW)
+        );
+        // The largest offset whose last page does not wrap.
+        let addr = mmap_raw(f.file, 0, 1, PROT_READ, MAP_SHARED, 0)?;
+        let pgoff = with_vma(addr, |vma| vma.map(|v| v.pgoff()));
+        munmap(addr, 1);
+        assert_eq!(pgoff, Some(usize::MAX - 1));
+        assert_eq!(f.data.mapped.load(Relaxed), 1);
         Ok(())
     }
 
