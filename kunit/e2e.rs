@@ -284,6 +284,18 @@ mod tests {
                 mixed.insert_pages(addr - PAGE_SIZE, &state.file.pages, 1, 2),
                 Err(EFAULT)
             );
+            // Unaligned: `zap_pte_range()` would step past an unaligned end, out of its page
+            // table. Nothing at all: `insert_pages()` would still make page tables at `vm_end`.
+            assert_eq!(vma.zap_range(addr, 1), Err(EINVAL));
+            assert_eq!(vma.zap_range(addr + 1, PAGE_SIZE), Err(EINVAL));
+            assert_eq!(
+                mixed.insert_pages(addr + 1, &state.file.pages, 1, 1),
+                Err(EINVAL)
+            );
+            assert_eq!(
+                mixed.insert_pages(addr + 2 * PAGE_SIZE, &state.file.pages, 1, 0),
+                Ok(())
+            );
             Ok(())
         });
         assert_eq!(inserted, Ok(()));

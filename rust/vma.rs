@@ -231,7 +231,10 @@ impl<V: VmOperations> OwnVmArea<V> {
     /// VMA of `V`'s contains `address`, which then stays true while `f` runs (the lock keeps
     /// anyone from mapping there). For reclaim (a shrinker must not wait for an mmap lock
     /// whose holder may be allocating memory) and other atomic contexts: a caller that gets
-    /// `None` skips the work, or retries later.
+    /// `None` skips the work, or retries later. A shrinker's `mm` comes from
+    /// `Mm::mmget_not_zero()`; put it with `MmWithUser::into_mmput_async()`, as C Binder uses
+    /// `mmput_async()`: a last `mmput()` would tear the address space down (`exit_mmap()`,
+    /// the VMAs' `close`) inside reclaim.
     ///
     /// `f` must be `Send` although it runs on the calling thread: a [`UserContext`] is neither
     /// `Send` nor `Sync`, so an `ioctl` cannot take its proof under this lock (a copy from user
@@ -276,9 +279,15 @@ impl<V: VmOperations> OwnVmArea<V> {
         unsafe { V::FileData::borrow((*(*self.as_ptr()).vm_file).private_data) }
     }
 
-    /// Zaps (unmaps) the pages of `[address, address + size)`, which must lie inside the VMA
-    /// (`EINVAL` otherwise; nothing is zapped).
+    /// Zaps (unmaps) the pages of `[address, address + size)`, which must be page aligned and
+    /// lie inside the VMA (`EINVAL` otherwise; nothing is zapped).
     pub fn zap_range(&self, address: usize, size: usize) -> Result {
+        // Page aligned: `zap_pte_range()` steps by pages until `addr == end`, so an unaligned
+        // end is never met and the walk runs on past the range and its page table (the in-tree
+        // `zap_vma_range()` checks only the bounds).
+        if (address | size) & (PAGE_SIZE - 1) != 0 {
+            return Err(EINVAL);
+        }
         match address.checked_add(size) {
             Some(end) if address >= self.start() && end <= self.end() => {
                 self.vma.vma.zap_vma_range(address, size);
@@ -338,7 +347,11 @@ impl VmAreaMixedMapRef {
 
     /// Inserts one page at `address` (`vm_insert_page`); the core takes its own reference. Only a
     /// [`MappablePage`] can be inserted (see [`VmFault::set_page`](crate::VmFault::set_page)).
+    /// `EINVAL` if `address` is not page aligned, `EFAULT` if it is not in the VMA.
     pub fn insert_page(&self, address: usize, page: &MappablePage<'_>) -> Result {
+        if address & (PAGE_SIZE - 1) != 0 {
+            return Err(EINVAL);
+        }
         // SAFETY: By the type invariants a read lock is held and `VM_MIXEDMAP` is set; `page` is
         // a valid order-0 page; the core checks the address and takes its own reference.
         to_result(unsafe { bindings::vm_insert_page(self.as_ptr(), address, page.as_ptr()) })
@@ -346,7 +359,8 @@ impl VmAreaMixedMapRef {
 
     /// Inserts `count` pages from `pages[first]` at `address` (`vm_insert_pages`).
     ///
-    /// `EINVAL` if the slots are not all filled; `EFAULT` if the range is not in the VMA. On
+    /// `EINVAL` if the slots are not all filled or `address` is not page aligned; `EFAULT` if the
+    /// range is not in the VMA. `count == 0` inserts nothing and succeeds. On
     /// another error some pages may have been inserted: the core returns the error and the
     /// caller may zap the range.
     pub fn insert_pages(
@@ -356,8 +370,13 @@ impl VmAreaMixedMapRef {
         first: usize,
         count: usize,
     ) -> Result {
-        if !pages.are_present(first, count) {
+        if !pages.are_present(first, count) || address & (PAGE_SIZE - 1) != 0 {
             return Err(EINVAL);
+        }
+        // Nothing to insert: `insert_pages()` would still allocate page tables for `address`,
+        // which may be `vm_end`, outside the VMA.
+        if count == 0 {
+            return Ok(());
         }
         // The range check is ours: `vm_insert_pages()` computes the end as `addr + PAGE_SIZE *
         // nr` unchecked and `range_in_vma()` only compares, so an address near the top of the
