@@ -172,7 +172,13 @@ int rmp_pin_user_pages(unsigned long start, int nr, struct page **pages)
 	 */
 	if (!current->mm)
 		return -EFAULT;
-	return pin_user_pages_fast(start, nr, 0, pages);
+	/*
+	 * FOLL_LONGTERM: a PinnedUserBuffer is not tied to the call that made
+	 * it, and a driver may keep it (Documentation/core-api/pin_user_pages.rst,
+	 * case 2): pages in ZONE_MOVABLE or CMA are migrated out first, so the
+	 * pin cannot hold up memory offlining or a CMA allocation.
+	 */
+	return pin_user_pages_fast(start, nr, FOLL_LONGTERM, pages);
 }
 EXPORT_SYMBOL_GPL(rmp_pin_user_pages);
 

@@ -743,7 +743,9 @@ impl Drop for KernelPages {
 /// changes anything, then copy in place (see `samples/rust_binder_pages.rs`). Unpinned on drop.
 ///
 /// Pinning refuses what `get_user_pages` refuses (`VM_IO`/`VM_PFNMAP` mappings, `memfd_secret`
-/// areas): `EFAULT`, as for a bad pointer. The copies are C's, like [`PageCopy`]'s: userspace
+/// areas): `EFAULT`, as for a bad pointer. The pin is long-term (`FOLL_LONGTERM`), as a driver
+/// may keep the value past its call: pages in `ZONE_MOVABLE` or CMA are migrated out first.
+/// Nothing charges it to `RLIMIT_MEMLOCK`: a driver that keeps pins bounds them itself. The copies are C's, like [`PageCopy`]'s: userspace
 /// may change the source meanwhile and the copy then holds mixed bytes.
 ///
 /// # Invariants
