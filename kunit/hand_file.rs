@@ -143,7 +143,7 @@ mod tests {
     });
 
     /// The same, for files whose offsets are unsigned (`FOP_UNSIGNED_OFFSET`, as DRM's):
-    /// `do_mmap()`'s `file_mmap_ok()` does not bound them.
+    /// `do_mmap()`'s `file_mmap_ok()` lets their byte offset plus length reach 2^64.
     static FOPS_UNSIGNED_OFFSET: Fops = Fops(bindings::file_operations {
         // SAFETY: As for `FOPS`.
         mmap_prepare: Some(unsafe { mmap_prepare_entry::<HandFile>() }),
@@ -243,31 +243,38 @@ mod tests {
         Ok(())
     }
 
-    /// `set_pgoff` keeps `do_mmap()`'s rule for every file: the last page offset must not wrap.
-    /// A file with `FOP_UNSIGNED_OFFSET` has no other bound, and the crate skipped this one for
-    /// it, so `usize::MAX` was accepted and the VMA went into the `i_mmap` tree with its last
-    /// offset below its first.
+    /// `set_pgoff` keeps `do_mmap()`'s rules for a file with `FOP_UNSIGNED_OFFSET` too: the
+    /// byte offset plus the length must fit 64 bits (`file_mmap_ok()`), the last page offset
+    /// must not wrap. The crate skipped both for such a file, so `usize::MAX` was accepted and
+    /// the VMA went into the `i_mmap` tree with its last offset below its first.
     #[test]
     fn set_pgoff_never_wraps_on_unsigned_offset_files() -> Result {
         attach_mm()?;
         let task = kernel::current!();
         let mm = task.mm().ok_or(ESRCH)?.as_raw();
         let f = HandOpen::with_fops(mm, &FOPS_UNSIGNED_OFFSET)?;
-        f.data.pgoff.store(usize::MAX, Relaxed);
-        assert_eq!(
-            mmap_raw(f.file, 0, 1, PROT_READ, MAP_SHARED, 0),
-            Err(EOVERFLOW)
-        );
-        f.data.pgoff.store(usize::MAX - 1, Relaxed);
-        assert_eq!(
-            mmap_raw(f.file, 0, 2, PROT_READ, MAP_SHARED, 0),
-            Err(EOVERFLOW)
-        );
-        // The largest offset whose last page does not wrap.
+        // The largest offset `do_mmap()` takes for one page of such a file: 2^64 - PAGE_SIZE
+        // bytes (64-bit kernels, where the offset is an unsigned long).
+        let largest = (0u64.wrapping_sub(PAGE_SIZE as u64) >> bindings::PAGE_SHIFT) as usize;
+        let refused = [
+            (usize::MAX, 1),
+            (usize::MAX - 1, 1),
+            (largest + 1, 1),
+            (largest, 2),
+        ];
+        for (pgoff, pages) in refused {
+            f.data.pgoff.store(pgoff, Relaxed);
+            assert_eq!(
+                mmap_raw(f.file, 0, pages, PROT_READ, MAP_SHARED, 0),
+                Err(EOVERFLOW)
+            );
+        }
+        assert_eq!(f.data.mapped.load(Relaxed), 0);
+        f.data.pgoff.store(largest, Relaxed);
         let addr = mmap_raw(f.file, 0, 1, PROT_READ, MAP_SHARED, 0)?;
         let pgoff = with_vma(addr, |vma| vma.map(|v| v.pgoff()));
         munmap(addr, 1);
-        assert_eq!(pgoff, Some(usize::MAX - 1));
+        assert_eq!(pgoff, Some(largest));
         assert_eq!(f.data.mapped.load(Relaxed), 1);
         Ok(())
     }

@@ -339,8 +339,8 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
     /// the user for this file (`file_mmap_ok()`: for a character device, the byte offset plus
     /// the length must fit an `unsigned long`; a larger offset wraps, corrupts the file's
     /// `i_mmap` interval tree, and `unmap_mapping_range()` would then miss the VMA; for a file
-    /// with `FOP_UNSIGNED_OFFSET`, whose offsets `file_mmap_ok()` does not bound, the last page
-    /// offset must still not wrap, as `do_mmap()` requires of every file). `EINVAL`
+    /// with `FOP_UNSIGNED_OFFSET` it must fit 64 bits; for every file the last page offset must
+    /// not wrap). `EINVAL`
     /// once an action is set (the action was checked against the old offset): set the offset
     /// first.
     pub fn set_pgoff(&mut self, pgoff: usize) -> Result {
@@ -350,13 +350,16 @@ impl<'a, F: ForeignOwnable> VmAreaDesc<'a, F> {
         }
         let max = self.max_map_size();
         let len = self.len() as u64;
-        // `do_mmap()` also refuses, for every file, a last page offset that wraps (`pgoff +
-        // (len >> PAGE_SHIFT) < pgoff`); `file_mmap_ok()` does not look at a file with
-        // `FOP_UNSIGNED_OFFSET` (`max == 0`), so for it that is the only bound.
+        // `do_mmap()`'s two checks, as it makes them: a last page offset that wraps (`pgoff +
+        // (len >> PAGE_SHIFT) < pgoff`), then `file_mmap_ok()`, whose `maxsize -= len` wraps on
+        // purpose for a file with `FOP_UNSIGNED_OFFSET` (`max == 0`): its byte offset plus
+        // length must fit 64 bits.
         let wraps = pgoff
             .checked_add(self.len() >> bindings::PAGE_SHIFT)
             .is_none();
-        if wraps || (max != 0 && (len > max || pgoff as u64 > (max - len) >> bindings::PAGE_SHIFT))
+        if wraps
+            || (max != 0 && len > max)
+            || pgoff as u64 > max.wrapping_sub(len) >> bindings::PAGE_SHIFT
         {
             return Err(refuse!(
                 self,
