@@ -34,7 +34,7 @@ use kernel::ffi::c_int;
 use kernel::{
     alloc::{Flags, KVVec, KVec},
     bindings,
-    error::code::{EFAULT, EINVAL},
+    error::code::{EFAULT, EINVAL, ENOMEM, EOPNOTSUPP},
     page::{BorrowedPage, Page, PAGE_SIZE},
     prelude::*,
     sync::atomic::{Acquire, Atomic, Full, Relaxed},
@@ -744,8 +744,9 @@ impl Drop for KernelPages {
 ///
 /// Pinning refuses what `get_user_pages` refuses (`VM_IO`/`VM_PFNMAP` mappings, `memfd_secret`
 /// areas): `EFAULT`, as for a bad pointer. The pin is long-term (`FOLL_LONGTERM`), as a driver
-/// may keep the value past its call: pages in `ZONE_MOVABLE` or CMA are migrated out first.
-/// Nothing charges it to `RLIMIT_MEMLOCK`: a driver that keeps pins bounds them itself. The copies are C's, like [`PageCopy`]'s: userspace
+/// may keep the value past its call: pages in `ZONE_MOVABLE` or CMA are migrated out first
+/// (`ENOMEM` if that fails), and fs-dax memory is refused (`EOPNOTSUPP`). Nothing charges it to
+/// `RLIMIT_MEMLOCK`: a driver that keeps pins bounds them itself. The copies are C's, like [`PageCopy`]'s: userspace
 /// may change the source meanwhile and the copy then holds mixed bytes.
 ///
 /// # Invariants
@@ -811,7 +812,18 @@ impl PinnedUserBuffer {
         // them.
         pinned.count = usize::try_from(got).unwrap_or(0).min(count);
         if pinned.count != count {
-            return Err(EFAULT);
+            // Two refusals of a long-term pin are not a bad pointer: a page that had to move
+            // out of `ZONE_MOVABLE` or CMA first and could not (`ENOMEM`), memory that cannot
+            // be pinned long-term (fs-dax, `EOPNOTSUPP`).
+            let refused = if got < 0 {
+                Some(Error::from_errno(got))
+            } else {
+                None
+            };
+            return Err(match refused {
+                Some(err) if err == ENOMEM || err == EOPNOTSUPP => err,
+                _ => EFAULT,
+            });
         }
         Ok(pinned)
     }
