@@ -73,7 +73,7 @@ run_kselftest() {
 	# skip (KSFT_SKIP, 4) means something is missing, and fails the suite too.
 	if grep -q '^not ok' /tmp/kselftest || grep -q '^ok [0-9]* [^ ]* # SKIP' /tmp/kselftest ||
 		[ $rc -ne 0 ]; then
-		echo "    # $(basename "$1") exited with status $rc; a skipped test fails this suite"
+		echo "    # $(basename "$1") exited with status $rc (a failed or skipped test fails this suite)"
 		echo "not ok 1 $suite"
 	else
 		echo "ok 1 $suite"
