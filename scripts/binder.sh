@@ -95,25 +95,24 @@ rmp_binder_build() {
 # make headers exports them (into <kernel>/usr/include; headers_install would need rsync,
 # which the build root lacks); its other headers are the build root's.
 rmp_binder_build_battery() {
-	local hdr=$RMP_OUT/uapi
+	local hdr=$RMP_OUT/uapi prog
 	rm -rf "$hdr" && mkdir -p "$hdr/linux"
 	rmp_in_root make -C "$RMP_KDIR" "${RMP_KMAKE_ARGS[@]}" -s headers ||
 		rmp_die "make headers failed"
 	cp -r "$RMP_KDIR/usr/include/linux/android" "$hdr/linux/" ||
 		rmp_die "no linux/android/ in $RMP_KDIR/usr/include after make headers"
 	mkdir -p "$RMP_OUT/binder"
-	rmp_in_root "$RMP_CC" -static -O2 -Wall -Wextra -Werror -I"$hdr" \
-		-o "$RMP_OUT/binder/binder_battery" "$RMP_TOP/kunit/binder/binder_battery.c" ||
-		rmp_die "compiling kunit/binder/binder_battery.c failed" "fix the error above and rerun"
-	rmp_in_root "$RMP_CC" -static -O2 -Wall -Wextra -Werror -I"$hdr" \
-		-o "$RMP_OUT/binder/binder_fault_sweep" "$RMP_TOP/kunit/binder/binder_fault_sweep.c" ||
-		rmp_die "compiling kunit/binder/binder_fault_sweep.c failed" "fix the error above and rerun"
+	for prog in binder_battery binder_fault_sweep; do
+		rmp_in_root "$RMP_CC" -static -O2 -Wall -Wextra -Werror -I"$hdr" \
+			-o "$RMP_OUT/binder/$prog" "$RMP_TOP/kunit/binder/$prog.c" ||
+			rmp_die "compiling kunit/binder/$prog.c failed" "fix the error above and rerun"
+	done
 	rmp_binder_build_selftest "$hdr"
 }
 
 # The kernel's own binderfs selftest, from the provisioned source: a copy of binderfs_test.c
-# with the project's kunit/binder/binderfs_test.patch applied (the skips this kernel needs,
-# Documentation/binder.rst), built static with the source's kselftest_harness.h and the Binder
+# with the project's kunit/binder/binderfs_test.patch applied (failed checks that upstream
+# reports as skips, Documentation/binder.rst), built static with the source's kselftest_harness.h and the Binder
 # UAPI headers in $1. Upstream code stays in the cache, never in the checkout.
 RMP_BINDERFS_TEST=tools/testing/selftests/filesystems/binderfs/binderfs_test.c
 rmp_binder_build_selftest() {

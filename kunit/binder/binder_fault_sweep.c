@@ -196,21 +196,19 @@ static long reply_ok(const struct bclient *c, const struct binder_transaction_da
 }
 
 /*
- * A synchronous transaction of BIG bytes from C, in one BINDER_WRITE_READ and as many reads
- * as it takes. 0 when the reply lay in C's mapping and held the bytes expected (its buffer
- * in *REPLY, not freed); -EBINDERFAIL for BR_FAILED_REPLY; -EBADMSG for a wrong reply or an
- * unexpected BR_ code; -errno of a failed ioctl.
+ * A synchronous transaction of SIZE bytes at DATA from C, in one BINDER_WRITE_READ and as
+ * many reads as it takes. 0 with the reply in *TR (its buffer not freed); -EBINDERFAIL for
+ * BR_FAILED_REPLY; -EBADMSG (sw.why set) for an unexpected BR_ code; -errno of a failed ioctl.
  */
-static long transact(struct bclient *c, __u32 code, binder_uintptr_t *reply)
+static long call(struct bclient *c, __u32 code, const void *data, size_t size,
+		 struct binder_transaction_data *tr)
 {
-	static __u8 data[BIG];
-	struct binder_transaction_data out = { .code = code, .data_size = BIG };
+	struct binder_transaction_data out = { .code = code, .data_size = size };
 	__u8 w[4 + sizeof(out)];
 	__u32 rbuf[64];
 	size_t wn;
 	long rc;
 
-	pattern(data, BIG, code);
 	out.target.handle = 0;
 	out.data.ptr.buffer = (uintptr_t)data;
 	wn = put(w, 0, BC_TRANSACTION, &out, sizeof(out));
@@ -222,7 +220,6 @@ static long transact(struct bclient *c, __u32 code, binder_uintptr_t *reply)
 			return rc;
 		wn = 0;
 		while (off + 4 <= done) {
-			struct binder_transaction_data tr;
 			__u32 cmd;
 
 			memcpy(&cmd, (char *)rbuf + off, 4);
@@ -235,14 +232,32 @@ static long transact(struct bclient *c, __u32 code, binder_uintptr_t *reply)
 			case BR_FAILED_REPLY:
 				return -EBINDERFAIL;
 			case BR_REPLY:
-				memcpy(&tr, (char *)rbuf + off - sizeof(tr), sizeof(tr));
-				*reply = tr.data.ptr.buffer;
-				return reply_ok(c, &tr, code);
+				memcpy(tr, (char *)rbuf + off - sizeof(*tr), sizeof(*tr));
+				return 0;
 			default:
 				return sw_fail("unexpected return %#x", cmd), -EBADMSG;
 			}
 		}
 	}
+}
+
+/*
+ * A synchronous transaction of BIG bytes from C. 0 when the reply lay in C's mapping and held
+ * the bytes expected (its buffer in *REPLY, not freed); -EBADMSG for a wrong reply; otherwise
+ * what call() returned.
+ */
+static long transact(struct bclient *c, __u32 code, binder_uintptr_t *reply)
+{
+	static __u8 data[BIG];
+	struct binder_transaction_data tr;
+	long rc;
+
+	pattern(data, BIG, code);
+	rc = call(c, code, data, BIG, &tr);
+	if (rc)
+		return rc;
+	*reply = tr.data.ptr.buffer;
+	return reply_ok(c, &tr, code);
 }
 
 /*
@@ -253,38 +268,16 @@ static long transact(struct bclient *c, __u32 code, binder_uintptr_t *reply)
 static int sync_receiver(struct bclient *c)
 {
 	__u64 data = 0;
-	struct binder_transaction_data out = { .code = CODE_SYNC, .data_size = sizeof(data) };
-	__u8 w[4 + sizeof(out)];
-	__u32 rbuf[64];
-	size_t wn;
-	long rc;
+	struct binder_transaction_data tr;
+	long rc = call(c, CODE_SYNC, &data, sizeof(data), &tr);
 
-	out.target.handle = 0;
-	out.data.ptr.buffer = (uintptr_t)&data;
-	wn = put(w, 0, BC_TRANSACTION, &out, sizeof(out));
-	for (;;) {
-		size_t done, off = 0;
-
-		rc = bwr(c->fd, w, wn, rbuf, sizeof(rbuf), &done);
-		if (rc)
-			return sw_fail("sync with the receiver: %s", strerror(-rc));
-		wn = 0;
-		while (off + 4 <= done) {
-			struct binder_transaction_data tr;
-			__u32 cmd;
-
-			memcpy(&cmd, (char *)rbuf + off, 4);
-			off += 4 + _IOC_SIZE(cmd);
-			if (cmd == BR_NOOP || cmd == BR_TRANSACTION_COMPLETE ||
-			    cmd == BR_SPAWN_LOOPER)
-				continue;
-			if (cmd != BR_REPLY)
-				return sw_fail("sync with the receiver: return %#x", cmd);
-			memcpy(&tr, (char *)rbuf + off - sizeof(tr), sizeof(tr));
-			rc = free_buffer(c->fd, tr.data.ptr.buffer);
-			return rc ? sw_fail("sync: BC_FREE_BUFFER: %s", strerror(-rc)) : 1;
-		}
-	}
+	if (rc == -EBADMSG)
+		return 0;
+	if (rc)
+		return sw_fail("sync with the receiver: %s", rc == -EBINDERFAIL ?
+			       "BR_FAILED_REPLY" : strerror(-rc));
+	rc = free_buffer(c->fd, tr.data.ptr.buffer);
+	return rc ? sw_fail("sync: BC_FREE_BUFFER: %s", strerror(-rc)) : 1;
 }
 
 /* A round trip on C, its reply's buffer freed: 1, or 0 with sw.why set. */
