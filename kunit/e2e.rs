@@ -285,13 +285,17 @@ mod tests {
                 Err(EFAULT)
             );
             // Unaligned: `zap_pte_range()` would step past an unaligned end, out of its page
-            // table. Nothing at all: `insert_pages()` would still make page tables at `vm_end`.
+            // table. Nothing at all succeeds without reaching the core, whose `insert_pages()`
+            // would make page tables at `vm_end` (this case checks the answer only).
             assert_eq!(vma.zap_range(addr, 1), Err(EINVAL));
             assert_eq!(vma.zap_range(addr + 1, PAGE_SIZE), Err(EINVAL));
             assert_eq!(
                 mixed.insert_pages(addr + 1, &state.file.pages, 1, 1),
                 Err(EINVAL)
             );
+            // The core would map it at `addr`, where page 1 already is (`EBUSY`).
+            let page = state.file.pages.page(1).ok_or(ENOENT)?;
+            assert_eq!(mixed.insert_page(addr + 1, &page), Err(EINVAL));
             assert_eq!(
                 mixed.insert_pages(addr + 2 * PAGE_SIZE, &state.file.pages, 1, 0),
                 Ok(())

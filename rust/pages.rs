@@ -746,8 +746,9 @@ impl Drop for KernelPages {
 /// areas): `EFAULT`, as for a bad pointer. The pin is long-term (`FOLL_LONGTERM`), as a driver
 /// may keep the value past its call: pages in `ZONE_MOVABLE` or CMA are migrated out first
 /// (`ENOMEM` if that fails), and fs-dax memory is refused (`EOPNOTSUPP`). Nothing charges it to
-/// `RLIMIT_MEMLOCK`: a driver that keeps pins bounds them itself. The copies are C's, like [`PageCopy`]'s: userspace
-/// may change the source meanwhile and the copy then holds mixed bytes.
+/// `RLIMIT_MEMLOCK`: a driver that keeps pins bounds them itself. The copies are C's, like
+/// [`PageCopy`]'s: userspace may change the source meanwhile and the copy then holds mixed
+/// bytes.
 ///
 /// # Invariants
 ///
@@ -815,14 +816,15 @@ impl PinnedUserBuffer {
             // Two refusals of a long-term pin are not a bad pointer: a page that had to move
             // out of `ZONE_MOVABLE` or CMA first and could not (`ENOMEM`), memory that cannot
             // be pinned long-term (fs-dax, `EOPNOTSUPP`).
-            let refused = if got < 0 {
-                Some(Error::from_errno(got))
+            let err = if got < 0 {
+                Error::from_errno(got)
             } else {
-                None
+                EFAULT
             };
-            return Err(match refused {
-                Some(err) if err == ENOMEM || err == EOPNOTSUPP => err,
-                _ => EFAULT,
+            return Err(if err == ENOMEM || err == EOPNOTSUPP {
+                err
+            } else {
+                EFAULT
             });
         }
         Ok(pinned)

@@ -285,7 +285,7 @@ impl<V: VmOperations> OwnVmArea<V> {
         // Page aligned: `zap_pte_range()` steps by pages until `addr == end`, so an unaligned
         // end is never met and the walk runs on past the range and its page table (the in-tree
         // `zap_vma_range()` checks only the bounds).
-        if (address | size) & (PAGE_SIZE - 1) != 0 {
+        if address % PAGE_SIZE != 0 || size % PAGE_SIZE != 0 {
             return Err(EINVAL);
         }
         match address.checked_add(size) {
@@ -349,7 +349,7 @@ impl VmAreaMixedMapRef {
     /// [`MappablePage`] can be inserted (see [`VmFault::set_page`](crate::VmFault::set_page)).
     /// `EINVAL` if `address` is not page aligned, `EFAULT` if it is not in the VMA.
     pub fn insert_page(&self, address: usize, page: &MappablePage<'_>) -> Result {
-        if address & (PAGE_SIZE - 1) != 0 {
+        if address % PAGE_SIZE != 0 {
             return Err(EINVAL);
         }
         // SAFETY: By the type invariants a read lock is held and `VM_MIXEDMAP` is set; `page` is
@@ -370,7 +370,7 @@ impl VmAreaMixedMapRef {
         first: usize,
         count: usize,
     ) -> Result {
-        if !pages.are_present(first, count) || address & (PAGE_SIZE - 1) != 0 {
+        if !pages.are_present(first, count) || address % PAGE_SIZE != 0 {
             return Err(EINVAL);
         }
         // Nothing to insert: `insert_pages()` would still allocate page tables for `address`,
